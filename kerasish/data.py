@@ -1,0 +1,382 @@
+"""Input adapters: arrays, tensors, Datasets, DataLoaders and iterables -> device batches.
+
+Every adapter yields ``(x, y, sample_weight)`` triples already on the training device.
+
+Array and tensor input takes the fast path: the data is converted to tensors once (NumPy memory is
+shared, not copied, unless a float64 array has to become float32), kept on the device when it fits,
+and each batch is one ``index_select`` with a slice of a permutation. No per-sample ``__getitem__``
+and no collate. The permutation of epoch ``e`` is drawn from a generator seeded with
+``seed + e``, so an epoch's order can be rebuilt exactly (resuming mid-epoch, several processes).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+Batch = tuple[Any, Any, Any]
+
+# Arrays larger than this fraction of free accelerator memory stay on the host (pinned batches).
+_RESIDENT_FRACTION = 0.25
+
+
+# ----------------------------------------------------------------------------- nested structures
+
+def map_structure(fn, struct):
+    """Apply ``fn`` to every leaf of a tuple/list/dict structure (``None`` stays ``None``)."""
+    if struct is None:
+        return None
+    if isinstance(struct, (tuple, list)):
+        return type(struct)(map_structure(fn, s) for s in struct)
+    if isinstance(struct, Mapping):
+        return {k: map_structure(fn, v) for k, v in struct.items()}
+    return fn(struct)
+
+
+def flatten(struct) -> list:
+    if struct is None:
+        return []
+    if isinstance(struct, (tuple, list)):
+        return [leaf for s in struct for leaf in flatten(s)]
+    if isinstance(struct, Mapping):
+        return [leaf for v in struct.values() for leaf in flatten(v)]
+    return [struct]
+
+
+def is_array_like(struct) -> bool:
+    """True for arrays/tensors and tuples/lists/dicts made only of them."""
+    leaves = flatten(struct)
+    return bool(leaves) and all(isinstance(leaf, (np.ndarray, torch.Tensor)) for leaf in leaves)
+
+
+def as_tensor(value) -> torch.Tensor:
+    """NumPy -> torch without copying where possible; float64 becomes float32 as in Keras."""
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    elif isinstance(value, np.ndarray):
+        array = value if value.flags.writeable else value.copy()
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    else:
+        tensor = torch.as_tensor(value)
+    if tensor.dtype == torch.float64:
+        tensor = tensor.float()
+    return tensor
+
+
+def to_device(struct, device: torch.device, non_blocking: bool = False):
+    def move(leaf):
+        if isinstance(leaf, np.ndarray):
+            leaf = as_tensor(leaf)
+        if isinstance(leaf, torch.Tensor):
+            if leaf.dtype == torch.float64:
+                leaf = leaf.float()
+            return leaf.to(device, non_blocking=non_blocking)
+        return leaf
+
+    return map_structure(move, struct)
+
+
+def unpack_batch(batch) -> Batch:
+    """Split a batch from a Dataset/DataLoader/iterable into ``(x, y, sample_weight)``."""
+    if isinstance(batch, (tuple, list)):
+        if len(batch) == 2:
+            return batch[0], batch[1], None
+        if len(batch) == 3:
+            return batch[0], batch[1], batch[2]
+        if len(batch) == 1:
+            return batch[0], None, None
+        raise ValueError(
+            f"a batch from the data must be (x, y) or (x, y, sample_weight); got a "
+            f"{type(batch).__name__} of length {len(batch)}. Wrap multiple inputs in a tuple: "
+            "((x1, x2), y)."
+        )
+    return batch, None, None
+
+
+def num_samples(struct, argument: str) -> int:
+    """The shared first dimension of every array in ``struct``; mismatches name both sizes."""
+    sizes = {int(leaf.shape[0]) for leaf in flatten(struct)}
+    if len(sizes) > 1:
+        raise ValueError(
+            f"all arrays in {argument} must have the same number of samples (first dimension); "
+            f"got sizes {sorted(sizes)}."
+        )
+    return sizes.pop()
+
+
+# ----------------------------------------------------------------------------- sources
+
+class ArraySource:
+    """Batches from in-memory arrays/tensors by indexing with a permutation."""
+
+    reiterable = True
+
+    def __init__(self, x, y=None, sample_weight=None, *, batch_size: int, shuffle: bool | str,
+                 device: torch.device, seed: int = 0):
+        self.x = map_structure(as_tensor, x)
+        self.y = map_structure(as_tensor, y)
+        self.sample_weight = None if sample_weight is None else as_tensor(sample_weight).float()
+        self.n = check_lengths(self.x, self.y, self.sample_weight)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.device = device
+        self.seed = seed
+        self._resident = _fits_on_device(self.x, self.y, device)
+        if self._resident:
+            self.x, self.y, self.sample_weight = to_device(
+                (self.x, self.y, self.sample_weight), device
+            )
+        self._non_blocking = device.type == "cuda"
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def targets(self):
+        return self.y
+
+    def order(self, epoch: int) -> torch.Tensor | None:
+        """The sample order of an epoch (``None`` means 0..n-1), rebuilt from ``seed + epoch``."""
+        if not self.shuffle:
+            return None
+        generator = torch.Generator().manual_seed(self.seed + epoch)
+        if self.shuffle == "batch":
+            # Keras's "batch" shuffle: whole batches change places, their contents stay together.
+            starts = torch.randperm(self.num_batches, generator=generator) * self.batch_size
+            return torch.cat([torch.arange(s, min(s + self.batch_size, self.n)) for s in starts.tolist()])
+        return torch.randperm(self.n, generator=generator)
+
+    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+        order = self.order(epoch)
+        if order is not None and self._resident:
+            order = order.to(self.device)
+        for start in range(start_batch * self.batch_size, self.n, self.batch_size):
+            stop = min(start + self.batch_size, self.n)
+            if order is None:
+                take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731 - a view, no copy
+            else:
+                index = order[start:stop]
+                take = lambda t, i=index: t.index_select(0, i)  # noqa: E731
+            batch = map_structure(take, (self.x, self.y, self.sample_weight))
+            if not self._resident:
+                batch = map_structure(_pinned, batch)
+                batch = to_device(batch, self.device, non_blocking=self._non_blocking)
+            yield batch
+
+
+def _pinned(t: torch.Tensor) -> torch.Tensor:
+    return t.pin_memory() if torch.cuda.is_available() else t
+
+
+def _fits_on_device(x, y, device: torch.device) -> bool:
+    if device.type == "cpu":
+        return True
+    nbytes = sum(t.numel() * t.element_size() for t in flatten((x, y)))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes < _RESIDENT_FRACTION * free
+    return True
+
+
+def check_lengths(x, y, sample_weight) -> int:
+    n = num_samples(x, "x")
+    if y is not None:
+        ny = num_samples(y, "y")
+        if ny != n:
+            raise ValueError(
+                f"x and y must have the same number of samples; x has {n} and y has {ny}."
+            )
+    if sample_weight is not None:
+        if sample_weight.dim() != 1 or sample_weight.shape[0] != n:
+            raise ValueError(
+                f"sample_weight must be a 1-D array with one weight per sample ({n}); got shape "
+                f"{tuple(sample_weight.shape)}."
+            )
+    if n == 0:
+        raise ValueError("x is empty: fit/evaluate/predict need at least one sample.")
+    return n
+
+
+class DatasetSource:
+    """A map-style ``Dataset`` batched by kerasish: ``batch_size`` and ``shuffle`` apply."""
+
+    reiterable = True
+
+    def __init__(self, dataset: Dataset, *, batch_size: int, shuffle: bool | str,
+                 device: torch.device, seed: int = 0):
+        self.dataset = dataset
+        self.n = len(dataset)  # type: ignore[arg-type]
+        if self.n == 0:
+            raise ValueError("the Dataset is empty: fit/evaluate/predict need at least one sample.")
+        self.batch_size = batch_size
+        self.shuffle = bool(shuffle)
+        self.device = device
+        self.seed = seed
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def targets(self):
+        return None
+
+    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + epoch)
+            order = torch.randperm(self.n, generator=generator).tolist()
+        else:
+            order = list(range(self.n))
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=order[start_batch * self.batch_size:],
+            pin_memory=self.device.type == "cuda",
+        )
+        for batch in loader:
+            yield to_device(unpack_batch(batch), self.device, non_blocking=self.device.type == "cuda")
+
+
+class IterableSource:
+    """A ``DataLoader`` or any iterable of batches, used as it comes (``shuffle`` is ignored)."""
+
+    def __init__(self, data: Iterable, *, device: torch.device):
+        self.data = data
+        self.device = device
+        self.reiterable = not isinstance(data, Iterator)
+        if isinstance(data, DataLoader) and device.type == "cuda" and not data.pin_memory:
+            data.pin_memory = True  # read when the loader's iterator is made: pinned host batches
+        try:
+            self.num_batches = len(data)  # type: ignore[arg-type]
+        except TypeError:
+            self.num_batches = None
+
+    def targets(self):
+        return None
+
+    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+        sampler = getattr(self.data, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        iterator = iter(self.data)
+        for index, batch in enumerate(iterator):
+            if index < start_batch:
+                continue
+            yield to_device(unpack_batch(batch), self.device, non_blocking=self.device.type == "cuda")
+
+
+def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device: torch.device,
+                seed: int = 0, argument: str = "x"):
+    """Pick the adapter for what the user passed, with the checks that apply to it."""
+    if x is None:
+        raise ValueError(f"{argument} is None: pass arrays, tensors, a Dataset or a DataLoader.")
+    if isinstance(x, (DataLoader, IterableDataset)) or (
+        not isinstance(x, (Dataset, np.ndarray, torch.Tensor, tuple, list, Mapping))
+        and isinstance(x, Iterable)
+    ):
+        _no_separate_targets(y, sample_weight, type(x).__name__)
+        return IterableSource(x, device=device)
+    if isinstance(x, Dataset):
+        _no_separate_targets(y, sample_weight, "Dataset")
+        return DatasetSource(x, batch_size=batch_size or 32, shuffle=shuffle, device=device, seed=seed)
+    if is_array_like(x):
+        if y is not None and not is_array_like(y):
+            raise TypeError(
+                f"y must be arrays or tensors when x is; got {type(y).__name__}."
+            )
+        return ArraySource(x, y, sample_weight, batch_size=batch_size or 32, shuffle=shuffle,
+                           device=device, seed=seed)
+    raise TypeError(
+        f"{argument} must be a NumPy array, a torch tensor, a tuple/list/dict of those, a torch "
+        f"Dataset, a DataLoader or an iterable of batches; got {type(x).__name__}."
+    )
+
+
+def _no_separate_targets(y, sample_weight, kind: str) -> None:
+    if y is not None or sample_weight is not None:
+        raise ValueError(
+            f"y and sample_weight must be None when x is a {kind}: the data itself yields "
+            "(x, y) or (x, y, sample_weight) batches."
+        )
+
+
+def split_for_validation(x, y, sample_weight, validation_split: float):
+    """Keras's ``validation_split``: the last fraction of the arrays, taken before shuffling."""
+    n = num_samples(x, "x")
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves no samples for "
+            f"{'training' if split_at == 0 else 'validation'} with {n} samples; choose a "
+            "fraction that keeps at least one sample on each side."
+        )
+    head = lambda t: t[:split_at]  # noqa: E731
+    tail = lambda t: t[split_at:]  # noqa: E731
+    train = (map_structure(head, x), map_structure(head, y), map_structure(head, sample_weight))
+    val = (map_structure(tail, x), map_structure(tail, y), map_structure(tail, sample_weight))
+    return train, val
+
+
+class EpochIterator:
+    """Keras's epoch semantics on top of a source, including ``steps_per_epoch``.
+
+    Without ``steps_per_epoch`` every epoch is one full pass. With it, one iterator runs on across
+    epochs (a generator is not restarted); a re-iterable source starts a new pass when it runs out.
+    Running out mid-epoch warns and ends the epoch, as in Keras; a one-shot iterator that is
+    exhausted sets ``exhausted`` so the caller stops training.
+    """
+
+    def __init__(self, source, steps_per_epoch: int | None = None):
+        self.source = source
+        self.steps_per_epoch = steps_per_epoch
+        self.exhausted = False
+        self._iterator: Iterator[Batch] | None = None
+        self._pass = 0
+
+    @property
+    def steps(self) -> int | None:
+        return self.steps_per_epoch or self.source.num_batches
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[int, Batch]]:
+        if self.steps_per_epoch is None:
+            self._pass = epoch
+            step = start_batch - 1
+            for step, batch in enumerate(self.source.iter_epoch(epoch, start_batch), start_batch):
+                yield step, batch
+            if step < 0:
+                self._ran_out()
+            return
+        step = 0
+        while step < self.steps_per_epoch:
+            if self._iterator is None:
+                self._iterator = self.source.iter_epoch(self._pass)
+                self._pass += 1
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+                if step == 0 and self.source.reiterable and not self._just_restarted:
+                    self._just_restarted = True
+                    continue
+                self._ran_out()
+                return
+            self._just_restarted = False
+            yield step, batch
+            step += 1
+
+    _just_restarted = False
+
+    def _ran_out(self) -> None:
+        warnings.warn(
+            "Your input ran out of data; interrupting training. Make sure that your dataset or "
+            "generator can generate at least `steps_per_epoch * epochs` batches.",
+            UserWarning,
+            stacklevel=4,
+        )
+        if not self.source.reiterable:
+            self.exhausted = True

@@ -1,0 +1,351 @@
+"""The step loop's inner parts: one training, test and predict step, and the running results.
+
+Everything that runs once per batch lives here and follows one rule: it never waits for the host.
+The loss and metrics accumulate in device tensors (``LossTracker``, ``ks.metrics``) and become
+Python floats only when something reads them, at most once per epoch unless a callback asks for
+batch values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import torch
+
+from kerasish.losses import Loss
+from kerasish.metrics import Mean, Metric
+
+PRECISIONS = {
+    "float32": None,
+    "32": None,
+    "mixed_float16": torch.float16,
+    "fp16": torch.float16,
+    "16-mixed": torch.float16,
+    "mixed_bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "bf16-mixed": torch.bfloat16,
+}
+
+
+def call_module(module: torch.nn.Module, x: Any) -> Any:
+    """A tuple/list ``x`` is passed as positional arguments, a dict as keywords (API.md)."""
+    if isinstance(x, (tuple, list)):
+        return module(*x)
+    if isinstance(x, Mapping):
+        return module(**x)
+    return module(x)
+
+
+class LossTracker:
+    """Running, batch-size-weighted mean of the loss, kept on the device.
+
+    One fused ``add_`` per step; the sample count is a Python int because it is known on the host.
+    """
+
+    def __init__(self, name: str = "loss"):
+        self.name = name
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    def update(self, loss: torch.Tensor, batch_size: int) -> None:
+        if self.total is None:
+            self.total = torch.zeros((), device=loss.device)
+        self.total.add_(loss.detach().float(), alpha=batch_size)
+        self.count += batch_size
+
+    def result(self) -> torch.Tensor:
+        if self.total is None:
+            return torch.zeros(())
+        return self.total / max(self.count, 1)
+
+    def reset_state(self) -> None:
+        self.total = None
+        self.count = 0
+
+
+class CompiledLoss:
+    """The total loss over one or several outputs, with ``loss_weights``.
+
+    A single loss applies to every output; a list pairs losses with outputs in order; a dict pairs
+    them with the keys of a dict output.
+    """
+
+    def __init__(self, losses: list[tuple[Any, Loss, float]]):
+        self.losses = losses  # (output key or None, loss, weight)
+        self.per_output = len(losses) > 1
+        self.trackers = [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in losses] if self.per_output else []
+
+    def __call__(self, y_true, y_pred, sample_weight) -> torch.Tensor:
+        if not self.per_output and self.losses[0][0] is None:
+            _, loss, weight = self.losses[0]
+            value = loss(y_true, y_pred, sample_weight)
+            return value if weight == 1.0 else value * weight
+        total = 0.0
+        n = _batch_size(y_pred)
+        for tracker, (key, loss, weight) in zip(self.trackers or [None], self.losses):
+            value = loss(y_true[key], y_pred[key], sample_weight)
+            if tracker is not None:
+                tracker.update(value, n)
+            total = total + weight * value
+        return total
+
+    def check_targets(self, y_true, y_pred) -> None:
+        for key, loss, _ in self.losses:
+            if key is None:
+                loss.check_targets(y_true, y_pred)
+            else:
+                loss.check_targets(y_true[key], y_pred[key])
+
+
+def _key_name(key: Any) -> str:
+    return f"output_{key}" if isinstance(key, int) else str(key)
+
+
+def _batch_size(struct: Any) -> int:
+    while isinstance(struct, (tuple, list)):
+        struct = struct[0]
+    if isinstance(struct, Mapping):
+        return _batch_size(next(iter(struct.values())))
+    return int(struct.shape[0])
+
+
+class CompiledMetrics:
+    """Metrics per output; unweighted ones ignore sample weights, weighted ones apply them.
+
+    Log names follow Keras 3: ``<output>_<metric>`` for multi-output models, a repeated name
+    gets ``_1``, ``_2``, and a weighted metric that repeats an unweighted one is ``weighted_<name>``.
+    """
+
+    def __init__(self, entries: list[tuple[Any, Metric, bool]]):
+        self.entries = entries  # (output key or None, metric, weighted)
+        self.names = _log_names(entries)
+
+    def update(self, y_true, y_pred, sample_weight) -> None:
+        for key, metric, weighted in self.entries:
+            t, p = (y_true, y_pred) if key is None else (y_true[key], y_pred[key])
+            metric.update_state(t, p.detach(), sample_weight if weighted else None)
+
+    def reset(self) -> None:
+        for _, metric, _ in self.entries:
+            metric.reset_state()
+
+
+def _log_names(entries: list[tuple[Any, Metric, bool]]) -> list[str]:
+    counters: dict[str, int] = {"loss": 1}
+    names = []
+    for key, metric, weighted in entries:
+        prefix = "" if key is None else f"{_key_name(key)}_"
+        name = prefix + metric.name
+        if name in counters and weighted:
+            name = f"{prefix}weighted_{metric.name}"
+        if name in counters:
+            counters[name] += 1
+            name = f"{name}_{counters[name] - 1}"
+        counters.setdefault(name, 1)
+        names.append(name)
+    return names
+
+
+class Engine:
+    """Runs train/test/predict steps for one compiled model.
+
+    The training step, top to bottom: zero the gradients at the start of an accumulation window
+    (set_to_none, as Keras does, so they are still there for callbacks at batch end), forward under
+    autocast, the loss scaled for fp16 and divided by the accumulation steps, backward, and on the
+    window's last batch: unscale, clip, step. Then the running results are updated on the device.
+    """
+
+    def __init__(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
+                 loss: CompiledLoss | None, metrics: CompiledMetrics, *, device: torch.device,
+                 precision: str = "float32", clipnorm: float | None = None,
+                 clipvalue: float | None = None, gradient_accumulation_steps: int = 1,
+                 jit_compile: bool = False):
+        self.module = module
+        self.optimizer = optimizer
+        self.loss = loss
+        self.metrics = metrics
+        self.device = device
+        self.autocast_dtype = PRECISIONS[precision]
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.accumulation = gradient_accumulation_steps
+        self.loss_tracker = LossTracker("loss")
+        use_scaler = self.autocast_dtype == torch.float16 and device.type in ("cuda", "cpu")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        self.class_weight: torch.Tensor | None = None
+        self._window = 0  # batches accumulated since the last optimizer step
+        self._params = [p for p in module.parameters() if p.requires_grad]
+        self.checked_targets = False
+        self.all_targets: Any = None  # the whole target arrays, when known, for the label check
+        self._forward = self._forward_and_loss
+        self._predict = self._predict_outputs
+        if jit_compile:
+            self._forward = torch.compile(self._forward_and_loss)
+            self._predict = torch.compile(self._predict_outputs)
+
+    # ------------------------------------------------------------------ pieces
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _forward_and_loss(self, x, y, sample_weight):
+        """Forward and loss: the part ``jit_compile=True`` hands to ``torch.compile``."""
+        with self.autocast():
+            y_pred = call_module(self.module, x)
+        return (y_pred, *self._loss_of(y, y_pred, sample_weight))
+
+    def _checked_forward_and_loss(self, x, y, sample_weight):
+        """The first batch: check the targets (one host read) before the loss can touch weights."""
+        with self.autocast():
+            y_pred = call_module(self.module, x)
+        targets = self.all_targets if self.all_targets is not None else y
+        self.loss.check_targets(targets, y_pred)
+        self.checked_targets = True
+        return (y_pred, *self._loss_of(y, y_pred, sample_weight))
+
+    def _loss_of(self, y, y_pred, sample_weight):
+        if self.class_weight is not None:
+            sample_weight = self.class_weight[_class_labels(y)]
+        return self.loss(y, y_pred, sample_weight), sample_weight
+
+    def _predict_outputs(self, x):
+        with self.autocast():
+            return call_module(self.module, x)
+
+    def set_class_weight(self, class_weight: Mapping[int, float] | None) -> None:
+        if not class_weight:
+            self.class_weight = None
+            return
+        size = max(int(k) for k in class_weight) + 1
+        table = torch.ones(size, dtype=torch.float32)
+        for label, weight in class_weight.items():
+            table[int(label)] = float(weight)
+        self.class_weight = table.to(self.device)
+
+    # ------------------------------------------------------------------ steps
+
+    def train_step(self, x, y, sample_weight) -> None:
+        if self._window == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        forward = self._forward if self.checked_targets else self._checked_forward_and_loss
+        y_pred, loss, sample_weight = forward(x, y, sample_weight)
+        self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
+        self._window += 1
+        if self._window == self.accumulation:
+            self.apply_gradients()
+        self.loss_tracker.update(loss, _batch_size(y_pred))
+        self.metrics.update(y, y_pred, sample_weight)
+
+    def apply_gradients(self) -> None:
+        """Unscale, clip and step; called at the end of an accumulation window (or epoch)."""
+        if self._window == 0:
+            return
+        if self.clipnorm is not None or self.clipvalue is not None:
+            self.scaler.unscale_(self.optimizer)
+            grads = [p.grad for p in self._params if p.grad is not None]
+            if self.clipvalue is not None:
+                torch._foreach_clamp_min_(grads, -self.clipvalue)
+                torch._foreach_clamp_max_(grads, self.clipvalue)
+            if self.clipnorm is not None:
+                # Keras's clipnorm clips each weight's gradient on its own (global_clipnorm would
+                # clip them together); the factors stay on the device.
+                norms = torch._foreach_norm(grads)
+                factors = [(self.clipnorm / (n + 1e-6)).clamp(max=1.0) for n in norms]
+                torch._foreach_mul_(grads, factors)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self._window = 0
+
+    @torch.inference_mode()
+    def test_step(self, x, y, sample_weight) -> None:
+        forward = self._forward if self.checked_targets else self._checked_forward_and_loss
+        y_pred, loss, sample_weight = forward(x, y, sample_weight)
+        self.loss_tracker.update(loss, _batch_size(y_pred))
+        self.metrics.update(y, y_pred, sample_weight)
+
+    @torch.inference_mode()
+    def predict_step(self, x) -> Any:
+        return self._predict(x)
+
+    # ------------------------------------------------------------------ results
+
+    def reset_metrics(self) -> None:
+        self.loss_tracker.reset_state()
+        for tracker in self.loss.trackers if self.loss is not None else []:
+            tracker.reset_state()
+        self.metrics.reset()
+
+    def result_fns(self) -> dict[str, Callable[[], torch.Tensor]]:
+        """Log key -> a function returning the running value as a 0-d tensor (no host read)."""
+        fns: dict[str, Callable[[], torch.Tensor]] = {"loss": self.loss_tracker.result}
+        for tracker in self.loss.trackers if self.loss is not None else []:
+            fns[tracker.name] = tracker.result
+        for name, (_, metric, _) in zip(self.metrics.names, self.metrics.entries):
+            fns[name] = metric.result
+        return fns
+
+
+def _class_labels(y: torch.Tensor) -> torch.Tensor:
+    """Class indices for ``class_weight``: integer labels, one-hot rows, or 0/1 binary targets."""
+    if y.dim() > 1 and y.shape[-1] > 1:
+        return y.argmax(dim=-1)
+    if y.dim() > 1:
+        y = y.squeeze(-1)
+    return y.long() if not y.is_floating_point() else y.round().long()
+
+
+def materialize(fns: Mapping[str, Callable[[], torch.Tensor]]) -> dict[str, float]:
+    """Turn running results into Python floats with a single host read."""
+    if not fns:
+        return {}
+    values = [torch.as_tensor(fn()).detach().float().reshape(()) for fn in fns.values()]
+    device = values[0].device
+    return dict(zip(fns, torch.stack([v.to(device) for v in values]).tolist()))
+
+
+class LazyLogs(Mapping):
+    """Batch logs whose values are read from the device only when a callback looks at them.
+
+    A fit whose callbacks never read batch logs therefore performs no host read per step. The
+    values are computed at the first read, which callbacks do inside their hook; all keys are read
+    together in one transfer. Callbacks may add keys, as they may to a dict.
+    """
+
+    __slots__ = ("_fns", "_values", "_extra")
+
+    def __init__(self, fns: Mapping[str, Callable[[], torch.Tensor]]):
+        self._fns = fns
+        self._values: dict[str, float] | None = None
+        self._extra: dict[str, Any] = {}
+
+    def _materialized(self) -> dict[str, float]:
+        if self._values is None:
+            self._values = materialize(self._fns)
+        return self._values
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        if key in self._fns:
+            return self._materialized()[key]
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._extra[key] = value
+
+    def __iter__(self):
+        yield from self._fns
+        yield from (k for k in self._extra if k not in self._fns)
+
+    def __len__(self) -> int:
+        return len(set(self._fns) | set(self._extra))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._fns or key in self._extra
+
+    def __repr__(self) -> str:
+        return f"LazyLogs({dict(self)!r})"

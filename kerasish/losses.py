@@ -1,0 +1,400 @@
+"""Losses with Keras names and semantics, plus torch's own names.
+
+A Keras loss computes one value per sample, weights it by ``sample_weight`` and divides the sum by
+the number of values ("sum_over_batch_size"). ``ks.losses`` objects keep Keras's call order,
+``loss(y_true, y_pred, sample_weight=None)``, so ported code keeps working; user callables and torch
+loss modules are called torch-style, ``fn(y_pred, y_true)`` (see API.md).
+
+Element-wise losses never broadcast silently: a target whose shape differs from the output's is
+an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N, 1)`` outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from kerasish._naming import snake_case
+
+_EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
+
+
+def align_targets(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torch.Tensor:
+    """Return ``y_true`` shaped like ``y_pred`` or raise; never broadcast silently."""
+    if y_true.shape == y_pred.shape:
+        return y_true
+    if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1 and y_true.shape == y_pred.shape[:-1]:
+        return y_true.unsqueeze(-1)
+    if y_pred.dim() == y_true.dim() - 1 and y_true.shape[-1] == 1 and y_pred.shape == y_true.shape[:-1]:
+        return y_true.squeeze(-1)
+    raise ValueError(
+        f"loss {name!r} compares outputs and targets element by element, but the model output "
+        f"has shape {tuple(y_pred.shape)} and the targets have shape {tuple(y_true.shape)}. "
+        "Reshape the targets (or the model's last layer) so the shapes match; kerasish does not "
+        "broadcast them."
+    )
+
+
+def weighted_reduce(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
+    """Keras's "sum_over_batch_size": sum of (weighted) values divided by their number."""
+    if sample_weight is None:
+        return values.mean()
+    weight = sample_weight.to(values.dtype)
+    while weight.dim() < values.dim():
+        weight = weight.unsqueeze(-1)
+    return (values * weight).sum() / values.numel()
+
+
+class Loss:
+    """Base class of kerasish losses: subclasses implement ``call(y_true, y_pred)`` per sample.
+
+    ``class_targets`` marks losses whose targets are class indices; their labels are range-checked
+    once before training so a bad label fails before any weight changes.
+    """
+
+    class_targets = False
+    elementwise = True
+
+    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size"):
+        if reduction not in ("sum_over_batch_size", "mean", "sum", "none", None):
+            raise ValueError(
+                f"reduction={reduction!r} is not supported; use 'sum_over_batch_size', 'sum' "
+                "or 'none'."
+            )
+        self.name = name or snake_case(type(self).__name__)
+        self.reduction = reduction
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        y_true: torch.Tensor,
+        y_pred: torch.Tensor,
+        sample_weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if self.elementwise:
+            y_true = align_targets(y_true, y_pred, self.name)
+        values = self.call(y_true, y_pred.float() if y_pred.dtype in _HALF else y_pred)
+        if self.reduction in (None, "none"):
+            return values if sample_weight is None else values * sample_weight
+        if self.reduction == "sum":
+            return weighted_reduce(values, sample_weight) * values.numel()
+        return weighted_reduce(values, sample_weight)
+
+    def check_targets(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+        """Host-side checks run once before training (never inside the step loop)."""
+
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+class MeanSquaredError(Loss):
+    def call(self, y_true, y_pred):
+        return (y_pred - y_true).square().mean(dim=-1)
+
+
+class MeanAbsoluteError(Loss):
+    def call(self, y_true, y_pred):
+        return (y_pred - y_true).abs().mean(dim=-1)
+
+
+class MeanAbsolutePercentageError(Loss):
+    def call(self, y_true, y_pred):
+        diff = (y_true - y_pred).abs() / y_true.abs().clamp_min(_EPSILON)
+        return 100.0 * diff.mean(dim=-1)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    def call(self, y_true, y_pred):
+        first = torch.log(y_pred.clamp_min(_EPSILON) + 1.0)
+        second = torch.log(y_true.clamp_min(_EPSILON) + 1.0)
+        return (first - second).square().mean(dim=-1)
+
+
+class Huber(Loss):
+    def __init__(self, delta: float = 1.0, name: str | None = None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or "huber_loss", reduction=reduction)
+        self.delta = delta
+
+    def call(self, y_true, y_pred):
+        return F.huber_loss(y_pred, y_true.to(y_pred.dtype), reduction="none", delta=self.delta).mean(dim=-1)
+
+
+class LogCosh(Loss):
+    def call(self, y_true, y_pred):
+        x = y_pred - y_true
+        return (x + F.softplus(-2.0 * x) - torch.log(torch.tensor(2.0, device=x.device))).mean(dim=-1)
+
+
+class KLDivergence(Loss):
+    def call(self, y_true, y_pred):
+        y_true = y_true.clamp(_EPSILON, 1.0)
+        y_pred = y_pred.clamp(_EPSILON, 1.0)
+        return (y_true * torch.log(y_true / y_pred)).sum(dim=-1)
+
+
+class Poisson(Loss):
+    def call(self, y_true, y_pred):
+        return (y_pred - y_true * torch.log(y_pred + _EPSILON)).mean(dim=-1)
+
+
+class Hinge(Loss):
+    def call(self, y_true, y_pred):
+        y_true = _to_plus_minus_one(y_true)
+        return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
+
+
+class SquaredHinge(Loss):
+    def call(self, y_true, y_pred):
+        y_true = _to_plus_minus_one(y_true)
+        return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
+
+
+class CosineSimilarity(Loss):
+    def call(self, y_true, y_pred):
+        return -F.cosine_similarity(y_true.to(y_pred.dtype), y_pred, dim=-1, eps=1e-12)
+
+
+def _to_plus_minus_one(y_true: torch.Tensor) -> torch.Tensor:
+    # Keras converts {0, 1} labels to {-1, 1}; labels already in {-1, 1} are kept.
+    return torch.where(y_true == 0, -torch.ones_like(y_true), y_true)
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy; ``from_logits=False`` (Keras's default) expects probabilities."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None,
+                 reduction="sum_over_batch_size"):
+        super().__init__(name=name or "binary_crossentropy", reduction=reduction)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_true = y_true.to(y_pred.dtype)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        if self.from_logits:
+            values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+        else:
+            p = y_pred.clamp(_EPSILON, 1.0 - _EPSILON)
+            values = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log(1.0 - p))
+        return values.mean(dim=-1)
+
+
+class CategoricalCrossentropy(Loss):
+    """Cross-entropy against one-hot (or soft) targets over the last axis."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None,
+                 reduction="sum_over_batch_size"):
+        super().__init__(name=name or "categorical_crossentropy", reduction=reduction)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_true = y_true.to(y_pred.dtype)
+        if self.label_smoothing:
+            classes = y_pred.shape[-1]
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / classes
+        if self.from_logits:
+            log_p = torch.log_softmax(y_pred, dim=-1)
+        else:
+            probs = y_pred / y_pred.sum(dim=-1, keepdim=True)
+            log_p = torch.log(probs.clamp(_EPSILON, 1.0 - _EPSILON))
+        return -(y_true * log_p).sum(dim=-1)
+
+
+class _ClassIndexLoss(Loss):
+    """Losses whose targets are integer class indices over the last output axis."""
+
+    class_targets = True
+    elementwise = False
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = _class_indices(y_true, y_pred, self.name)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+    def check_targets(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+        y_true = _class_indices(y_true, y_pred, self.name)
+        if y_true.numel() == 0:
+            return
+        classes = y_pred.shape[-1] if y_pred.dim() > 1 else None
+        low, high = int(y_true.min()), int(y_true.max())  # one host read, before training
+        ignore = getattr(self, "ignore_index", None)
+        if low < 0 and not (ignore is not None and low == ignore):
+            raise ValueError(
+                f"loss {self.name!r} takes class indices, but the targets contain {low}. Labels "
+                f"must lie in [0, {classes}); remap them (e.g. with np.unique(y, return_inverse=True))."
+            )
+        if classes is not None and high >= classes:
+            raise ValueError(
+                f"loss {self.name!r} takes class indices, but the targets contain {high} and the "
+                f"model outputs {classes} classes (last axis of shape {tuple(y_pred.shape)}). "
+                f"Labels must lie in [0, {classes}); widen the output layer or remap the labels."
+            )
+
+
+def _class_indices(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torch.Tensor:
+    if y_true.is_floating_point() or y_true.dtype == torch.bool:
+        raise TypeError(
+            f"loss {name!r} takes integer class indices, but the targets have dtype "
+            f"{y_true.dtype}. Pass integer labels (y.astype('int64')), or use "
+            "'categorical_crossentropy' for one-hot / soft targets."
+        )
+    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+        y_true = y_true.squeeze(-1)  # Keras accepts (N, 1) integer labels
+    # Compare all but the batch axis: the check also runs on the whole target array at once.
+    if y_true.dim() != y_pred.dim() - 1 or y_true.shape[1:] != y_pred.shape[1:-1]:
+        raise ValueError(
+            f"loss {name!r} expects one class index per output row: targets of shape "
+            f"{tuple(y_pred.shape[:-1])} for outputs of shape {tuple(y_pred.shape)}, got "
+            f"{tuple(y_true.shape)}. For one-hot targets use 'categorical_crossentropy'."
+        )
+    return y_true.long()
+
+
+class SparseCategoricalCrossentropy(_ClassIndexLoss):
+    """Keras's sparse cross-entropy: probabilities by default, logits with ``from_logits=True``."""
+
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None, name=None,
+                 reduction="sum_over_batch_size"):
+        super().__init__(name=name or "sparse_categorical_crossentropy", reduction=reduction)
+        self.from_logits = from_logits
+        self.ignore_index = ignore_class
+
+    def call(self, y_true, y_pred):
+        if self.from_logits:
+            log_p = torch.log_softmax(y_pred, dim=-1)
+        else:
+            probs = y_pred / y_pred.sum(dim=-1, keepdim=True)
+            log_p = torch.log(probs.clamp(_EPSILON, 1.0 - _EPSILON))
+        keep = None
+        if self.ignore_index is not None:
+            keep = y_true != self.ignore_index
+            y_true = torch.where(keep, y_true, torch.zeros_like(y_true))
+        values = -log_p.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
+        return values if keep is None else values * keep
+
+
+class CrossEntropy(_ClassIndexLoss):
+    """torch's ``cross_entropy``: logits and integer class indices (``"cross_entropy"``)."""
+
+    def __init__(self, label_smoothing: float = 0.0, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or "cross_entropy", reduction=reduction)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        logits = y_pred.movedim(-1, 1) if y_pred.dim() > 2 else y_pred
+        return F.cross_entropy(logits, y_true, reduction="none", label_smoothing=self.label_smoothing)
+
+
+class NLL(_ClassIndexLoss):
+    """torch's ``nll_loss``: log-probabilities and integer class indices (``"nll"``)."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or "nll", reduction=reduction)
+
+    def call(self, y_true, y_pred):
+        log_p = y_pred.movedim(-1, 1) if y_pred.dim() > 2 else y_pred
+        return F.nll_loss(log_p, y_true, reduction="none")
+
+
+class BCEWithLogits(BinaryCrossentropy):
+    """torch's ``binary_cross_entropy_with_logits`` (``"bce_with_logits"``)."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        super().__init__(from_logits=True, name=name or "bce_with_logits", reduction=reduction)
+
+
+_REGISTRY: dict[str, Callable[[], Loss]] = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "poisson": Poisson,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "cosine_similarity": CosineSimilarity,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "cross_entropy": CrossEntropy,
+    "nll": NLL,
+    "bce_with_logits": BCEWithLogits,
+}
+
+KNOWN_LOSSES = tuple(sorted(_REGISTRY))
+
+
+class _TorchStyleLoss(Loss):
+    """Adapts a torch loss module or a ``fn(y_pred, y_true)`` callable to the Keras reduction.
+
+    Without sample weights the callable is used exactly as the user wrote it. With sample weights
+    a torch loss module is re-run with ``reduction="none"`` and a callable must return one value
+    per sample, because a scalar cannot be re-weighted.
+    """
+
+    elementwise = False
+
+    def __init__(self, fn: Callable[..., torch.Tensor], name: str):
+        super().__init__(name=name)
+        self.fn = fn
+        self._unreduced = None
+        if isinstance(fn, torch.nn.modules.loss._Loss) and hasattr(fn, "reduction"):
+            self._unreduced = copy.copy(fn)
+            self._unreduced.reduction = "none"
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None:
+            out = self.fn(y_pred, y_true)
+            return out if out.dim() == 0 else out.mean()
+        if self._unreduced is not None:
+            values = self._unreduced(y_pred, y_true)
+        else:
+            values = self.fn(y_pred, y_true)
+        if values.dim() == 0:
+            raise ValueError(
+                f"loss {self.name!r} returned a scalar, so sample_weight/class_weight cannot be "
+                "applied. Return one loss value per sample (no reduction) from the loss function."
+            )
+        if values.dim() > 1:
+            values = values.flatten(1).mean(dim=1)
+        return weighted_reduce(values, sample_weight)
+
+
+def get_loss(spec: str | Loss | torch.nn.Module | Callable) -> Loss:
+    """Resolve a loss name, ``ks.losses`` object, torch loss module or callable."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str):
+        factory = _REGISTRY.get(spec.lower())
+        if factory is None:
+            raise ValueError(
+                f"loss={spec!r} is not a known loss name. Use one of {', '.join(KNOWN_LOSSES)}, "
+                "a ks.losses object, a torch loss module or a callable fn(y_pred, y_true)."
+            )
+        loss = factory()
+        loss.name = spec.lower()
+        return loss
+    if callable(spec):
+        name = getattr(spec, "__name__", None) or snake_case(type(spec).__name__)
+        return _TorchStyleLoss(spec, name)
+    raise TypeError(
+        f"loss must be a name, a ks.losses object, a torch loss module or a callable; got "
+        f"{type(spec).__name__}."
+    )

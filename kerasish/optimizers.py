@@ -1,0 +1,72 @@
+"""Optimizer names with Keras 3's default hyper-parameters, resolved to torch optimizers.
+
+Keras and torch disagree on several defaults (Adam's epsilon is 1e-7 in Keras and 1e-8 in torch,
+Adadelta's learning rate is 0.001 in Keras and 1.0 in torch, ...). Code ported from Keras must
+train the same way, so a Keras name gets Keras's numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+
+# name -> (torch class, Keras 3 defaults expressed as torch keyword arguments)
+_KERAS_DEFAULTS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
+    "sgd": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.0, "nesterov": False}),
+    "adam": (torch.optim.Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "adamw": (
+        torch.optim.AdamW,
+        {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004},
+    ),
+    "rmsprop": (
+        torch.optim.RMSprop,
+        {"lr": 0.001, "alpha": 0.9, "eps": 1e-7, "momentum": 0.0, "centered": False},
+    ),
+    "adagrad": (
+        torch.optim.Adagrad,
+        {"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7},
+    ),
+    "adadelta": (torch.optim.Adadelta, {"lr": 0.001, "rho": 0.95, "eps": 1e-7}),
+    "adamax": (torch.optim.Adamax, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "nadam": (torch.optim.NAdam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
+}
+
+KNOWN_OPTIMIZERS = tuple(sorted(_KERAS_DEFAULTS))
+
+OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
+
+
+def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """Return a torch optimizer for a Keras name, an optimizer instance, or a class/factory."""
+    if isinstance(spec, torch.optim.Optimizer):
+        return spec
+    if isinstance(spec, str):
+        key = spec.lower()
+        if key not in _KERAS_DEFAULTS:
+            raise ValueError(
+                f"optimizer={spec!r} is not a known optimizer name. Use one of "
+                f"{', '.join(KNOWN_OPTIMIZERS)}, a torch.optim.Optimizer instance, or an "
+                "optimizer class such as torch.optim.AdamW."
+            )
+        cls, defaults = _KERAS_DEFAULTS[key]
+        return cls(list(parameters), **defaults)
+    if callable(spec):
+        optimizer = spec(list(parameters))
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer={spec!r} was called with the module's parameters and returned "
+                f"{type(optimizer).__name__}, not a torch.optim.Optimizer. Pass a class such as "
+                "torch.optim.Adam or a function `params -> Optimizer`."
+            )
+        return optimizer
+    raise TypeError(
+        f"optimizer must be a name ({', '.join(KNOWN_OPTIMIZERS)}), a torch.optim.Optimizer "
+        f"or a class/factory taking the parameters; got {type(spec).__name__}."
+    )
+
+
+def describe_optimizer(optimizer: torch.optim.Optimizer) -> str:
+    """A short name for logs and configs (``"Adam"``)."""
+    return type(optimizer).__name__
+
