@@ -75,6 +75,11 @@ class Model:
         self.compile_config: dict[str, Any] = {}
         self._engine: Engine | None = None
         self._epoch = 0  # the epoch being trained (or the next one): saved with the full state
+        self._steps_done = 0  # batches finished in the current epoch (for mid-epoch backups)
+        self._data_seed = 0  # seeds this fit's shuffling: epoch e's order comes from seed + e
+        # Set by a callback in on_train_begin (BackupAndRestore) to continue a run mid-epoch:
+        # (epoch, batches already done in it). fit honours it, then clears it.
+        self._resume_point: tuple[int, int] | None = None
         self._example_input: Any = None  # one sample of the last batch seen, for summary()
 
     # ------------------------------------------------------------------ learning rate
@@ -220,10 +225,11 @@ class Model:
                 f"validation_split must lie strictly between 0 and 1; got {validation_split}."
             )
 
-        seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # shuffling follows torch.manual_seed
+        # Shuffling follows torch.manual_seed; a resuming callback may replace the seed.
+        self._data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         _no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
-                                      device=self.device, seed=seed)
+                                      device=self.device, seed=self._data_seed)
         train_batches = data_lib.EpochIterator(source, steps_per_epoch)
         val_batches = None
         if validation_data is not None:
@@ -242,33 +248,38 @@ class Model:
         wants_batch_end = cbs.wants("on_train_batch_end")
 
         cbs.on_train_begin({})
+        start_epoch, start_step = self._resume_point or (initial_epoch, 0)
+        self._resume_point = None
+        source.seed = self._data_seed
         epoch_logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(start_epoch, epochs):
             self._epoch = epoch
             engine.reset_metrics()
             cbs.on_epoch_begin(epoch, {})
             self.module.train()
             steps_done = 0
-            for step, (xb, yb, swb) in train_batches.epoch(epoch):
+            first_step, start_step = start_step, 0
+            for step, (xb, yb, swb) in train_batches.epoch(epoch, first_step):
                 if wants_batch_begin:
                     cbs.on_train_batch_begin(step, {})
                 engine.train_step(xb, yb, swb)
                 steps_done += 1
+                self._steps_done = step + 1
                 if wants_batch_end:  # logs are read from the device only if a callback looks
                     cbs.on_train_batch_end(step, LazyLogs(results))
                 if self.stop_training:
                     break
             engine.apply_gradients()  # an unfinished accumulation window still counts
-            if steps_done == 0:
+            if steps_done == 0 and first_step == 0:
                 break  # a one-shot iterator ran out (warned by the iterator)
-            if self._example_input is None:
+            if self._example_input is None and steps_done:
                 self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
             epoch_logs = materialize(results)  # the epoch's one host read
             if val_batches is not None and validate_on(epoch):
                 val_logs = self._evaluate_loop(val_batches, cbs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
-            self._epoch = epoch + 1
+            self._epoch, self._steps_done = epoch + 1, 0
             if self.stop_training or train_batches.exhausted:
                 break
         cbs.on_train_end(epoch_logs)
