@@ -46,9 +46,10 @@ class Mean(Metric):
         self._count: torch.Tensor | None = None
 
     def reset_state(self) -> None:
-        if self._total is not None:
-            self._total.zero_()
-            self._count.zero_()
+        # Fresh tensors rather than zero_(): state made under inference_mode (evaluate) cannot be
+        # updated in place later in training, and one allocation per epoch costs nothing.
+        self._total = None
+        self._count = None
 
     def _accumulate(self, values: torch.Tensor, sample_weight: torch.Tensor | None) -> None:
         values = values.detach().float()

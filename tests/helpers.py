@@ -1,0 +1,39 @@
+"""Small models and data shared by the core tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def mlp(inputs: int = 8, hidden: int = 16, outputs: int = 3, dropout: float = 0.0) -> torch.nn.Module:
+    layers: list[torch.nn.Module] = [torch.nn.Linear(inputs, hidden), torch.nn.ReLU()]
+    if dropout:
+        layers.append(torch.nn.Dropout(dropout))
+    layers.append(torch.nn.Linear(hidden, outputs))
+    return torch.nn.Sequential(*layers)
+
+
+def classification_data(n: int = 120, features: int = 8, classes: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    w = rng.normal(size=(features, classes))
+    y = (x @ w).argmax(axis=1).astype("int64")
+    return x, y
+
+
+def regression_data(n: int = 120, features: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    y = (x @ rng.normal(size=(features, 1))).astype("float32")
+    return x, y
+
+
+def weights_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def same_weights(a: dict, b: dict, atol: float = 0.0) -> bool:
+    if atol == 0.0:
+        return all(torch.equal(a[k], b[k]) for k in a)
+    return all(torch.allclose(a[k], b[k], atol=atol, rtol=0) for k in a)

@@ -1,0 +1,107 @@
+"""compile(): optimizer names with Keras defaults, loss/metric/precision resolution."""
+
+import pytest
+import torch
+
+import kerasish as ks
+from helpers import mlp
+
+
+@pytest.mark.parametrize(
+    "name, cls, expected",
+    [
+        ("sgd", torch.optim.SGD, {"lr": 0.01, "momentum": 0.0}),
+        ("adam", torch.optim.Adam, {"lr": 0.001, "eps": 1e-7, "betas": (0.9, 0.999)}),
+        ("adamw", torch.optim.AdamW, {"lr": 0.001, "eps": 1e-7, "weight_decay": 0.004}),
+        ("rmsprop", torch.optim.RMSprop, {"lr": 0.001, "alpha": 0.9, "eps": 1e-7}),
+        ("adagrad", torch.optim.Adagrad, {"lr": 0.001, "initial_accumulator_value": 0.1}),
+        ("adadelta", torch.optim.Adadelta, {"lr": 0.001, "rho": 0.95, "eps": 1e-7}),
+        ("adamax", torch.optim.Adamax, {"lr": 0.001, "eps": 1e-7}),
+        ("nadam", torch.optim.NAdam, {"lr": 0.001, "eps": 1e-7}),
+    ],
+)
+def test_optimizer_names_get_keras_defaults(name, cls, expected):
+    model = ks.Model(mlp(), device="cpu").compile(name.upper() if name == "adam" else name, "mse")
+    assert type(model.optimizer) is cls
+    group = model.optimizer.param_groups[0]
+    for key, value in expected.items():
+        assert group[key] == value, key
+
+
+def test_optimizer_instance_class_and_factory():
+    net = mlp()
+    instance = torch.optim.SGD(net.parameters(), lr=0.5)
+    assert ks.Model(net).compile(instance, "mse").optimizer is instance
+    assert isinstance(ks.Model(mlp()).compile(torch.optim.AdamW, "mse").optimizer, torch.optim.AdamW)
+    model = ks.Model(mlp()).compile(lambda p: torch.optim.SGD(p, lr=0.3), "mse")
+    assert model.learning_rate == pytest.approx(0.3)
+
+
+def test_compile_returns_the_model_so_two_lines_train():
+    model = ks.Model(mlp())
+    assert model.compile("adam", "cross_entropy") is model
+
+
+def test_learning_rate_property_sets_every_group():
+    net = mlp()
+    opt = torch.optim.SGD([{"params": net[0].parameters()}, {"params": net[2].parameters(), "lr": 0.5}], lr=0.1)
+    model = ks.Model(net).compile(opt, "mse")
+    assert model.learning_rate == pytest.approx(0.1)
+    model.learning_rate = 0.02
+    assert [g["lr"] for g in opt.param_groups] == [0.02, 0.02]
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16", "mixed_bfloat16", "fp16", "bf16",
+                                       "16-mixed", "bf16-mixed"])
+def test_precision_names_and_aliases_are_accepted(precision):
+    ks.Model(mlp()).compile("adam", "mse", precision=precision)
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(ValueError, match="optimizer='adamm'.*adam, adamax, adamw"):
+        ks.Model(mlp()).compile("adamm", "mse")
+    with pytest.raises(ValueError, match="loss='msee'.*mse"):
+        ks.Model(mlp()).compile("adam", "msee")
+    with pytest.raises(ValueError, match="'acuracy'.*accuracy"):
+        ks.Model(mlp()).compile("adam", "mse", metrics=["acuracy"])
+    with pytest.raises(ValueError, match="precision='float8'.*mixed_bfloat16"):
+        ks.Model(mlp()).compile("adam", "mse", precision="float8")
+
+
+def test_bad_compile_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        ks.Model(mlp()).compile("adam", "mse", gradient_accumulation_steps=0)
+    with pytest.raises(ValueError, match="clipnorm"):
+        ks.Model(mlp()).compile("adam", "mse", clipnorm=-1.0)
+    with pytest.raises(TypeError, match="optimizer"):
+        ks.Model(mlp()).compile(42, "mse")
+    with pytest.raises(TypeError, match="metrics must be a list"):
+        ks.Model(mlp()).compile("adam", "mse", metrics="accuracy")
+
+
+def test_metric_log_names_follow_keras():
+    def my_metric(y_pred, y_true):
+        return (y_pred - y_true).abs().mean()
+
+    model = ks.Model(mlp()).compile(
+        "adam", "cross_entropy",
+        metrics=["acc", "accuracy", "accuracy", ks.metrics.SparseCategoricalAccuracy(), my_metric],
+        weighted_metrics=["accuracy"],
+    )
+    assert model.metrics_names == [
+        "loss", "acc", "accuracy", "accuracy_1", "sparse_categorical_accuracy", "my_metric",
+        "weighted_accuracy",
+    ]
+
+
+def test_torchmetrics_object_is_keyed_by_snake_case_class_name():
+    torchmetrics = pytest.importorskip("torchmetrics")
+    model = ks.Model(mlp()).compile(
+        "adam", "cross_entropy", metrics=[torchmetrics.classification.MulticlassAccuracy(num_classes=3)]
+    )
+    assert model.metrics_names == ["loss", "multiclass_accuracy"]
+
+
+def test_model_rejects_a_non_module():
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        ks.Model(lambda x: x)
