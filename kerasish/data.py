@@ -237,6 +237,9 @@ class DatasetSource:
             batch_size=self.batch_size,
             sampler=order[start_batch * self.batch_size:],
             pin_memory=self.device.type == "cuda",
+            # Its own generator: a loader's iterator otherwise draws a seed from the global RNG,
+            # and dropout would then differ from the same data given as arrays.
+            generator=torch.Generator().manual_seed(self.seed + epoch),
         )
         for batch in loader:
             yield to_device(unpack_batch(batch), self.device, non_blocking=self.device.type == "cuda")
@@ -275,6 +278,11 @@ def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device:
     """Pick the adapter for what the user passed, with the checks that apply to it."""
     if x is None:
         raise ValueError(f"{argument} is None: pass arrays, tensors, a Dataset or a DataLoader.")
+    if isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"{argument} must be arrays, tensors, a Dataset, a DataLoader or an iterable of "
+            f"batches; got the string {x!r}."
+        )
     if isinstance(x, (DataLoader, IterableDataset)) or (
         not isinstance(x, (Dataset, np.ndarray, torch.Tensor, tuple, list, Mapping))
         and isinstance(x, Iterable)
