@@ -154,20 +154,31 @@ class ArraySource:
 
     def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
         order = self.order(epoch)
-        if order is not None and self._resident:
-            order = order.to(self.device)
-        for start in range(start_batch * self.batch_size, self.n, self.batch_size):
-            stop = min(start + self.batch_size, self.n)
-            if order is None:
-                take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731 - a view, no copy
-            else:
-                index = order[start:stop]
-                take = lambda t, i=index: t.index_select(0, i)  # noqa: E731
-            batch = map_structure(take, (self.x, self.y, self.sample_weight))
+        if order is None:
+            # No shuffling: each batch is a slice, a view of the data (no copy at all).
+            pieces = [slice(i, i + self.batch_size) for i in range(0, self.n, self.batch_size)]
+        else:
+            if self._resident:
+                order = order.to(self.device)
+            pieces = order.split(self.batch_size)  # views of one permutation, made once an epoch
+        select = self._select
+        for piece in pieces[start_batch:]:
+            batch = select(piece)
             if not self._resident:
-                batch = map_structure(_pinned, batch)
-                batch = to_device(batch, self.device, non_blocking=self._non_blocking)
+                batch = to_device(map_structure(_pinned, batch), self.device,
+                                  non_blocking=self._non_blocking)
             yield batch
+
+    def _select(self, piece) -> Batch:
+        """Rows ``piece`` (a slice or an index tensor) of x, y and sample_weight."""
+        x, y, sw = self.x, self.y, self.sample_weight
+        if isinstance(piece, slice):
+            take = lambda t: t[piece]  # noqa: E731
+        else:
+            take = lambda t: t.index_select(0, piece)  # noqa: E731
+        if type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor):
+            return take(x), (None if y is None else take(y)), (None if sw is None else take(sw))
+        return map_structure(take, (x, y, sw))
 
 
 def _pinned(t: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,6 @@ batch values.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -31,6 +30,8 @@ PRECISIONS = {
 
 def call_module(module: torch.nn.Module, x: Any) -> Any:
     """A tuple/list ``x`` is passed as positional arguments, a dict as keywords (API.md)."""
+    if type(x) is torch.Tensor:  # the common case first: no ABC isinstance on the hot path
+        return module(x)
     if isinstance(x, (tuple, list)):
         return module(*x)
     if isinstance(x, Mapping):
@@ -52,7 +53,7 @@ class LossTracker:
     def update(self, loss: torch.Tensor, batch_size: int) -> None:
         if self.total is None:
             self.total = torch.zeros((), device=loss.device)
-        self.total.add_(loss.detach().float(), alpha=batch_size)
+        self.total.add_(loss.detach(), alpha=batch_size)
         self.count += batch_size
 
     def result(self) -> torch.Tensor:
@@ -76,12 +77,13 @@ class CompiledLoss:
         self.losses = losses  # (output key or None, loss, weight)
         self.per_output = len(losses) > 1
         self.trackers = [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in losses] if self.per_output else []
+        # One unweighted loss on one output: called directly, without the per-output loop.
+        key, loss, weight = losses[0]
+        self.single = loss if (len(losses) == 1 and key is None and weight == 1.0) else None
 
     def __call__(self, y_true, y_pred, sample_weight) -> torch.Tensor:
-        if not self.per_output and self.losses[0][0] is None:
-            _, loss, weight = self.losses[0]
-            value = loss(y_true, y_pred, sample_weight)
-            return value if weight == 1.0 else value * weight
+        if self.single is not None:
+            return self.single(y_true, y_pred, sample_weight)
         total = 0.0
         n = _batch_size(y_pred)
         for tracker, (key, loss, weight) in zip(self.trackers or [None], self.losses):
@@ -104,6 +106,8 @@ def _key_name(key: Any) -> str:
 
 
 def _batch_size(struct: Any) -> int:
+    if type(struct) is torch.Tensor:
+        return struct.shape[0]
     while isinstance(struct, (tuple, list)):
         struct = struct[0]
     if isinstance(struct, Mapping):
@@ -177,44 +181,39 @@ class Engine:
         self.class_weight: torch.Tensor | None = None
         self._window = 0  # batches accumulated since the last optimizer step
         self._params = [p for p in module.parameters() if p.requires_grad]
+        self._plain = not use_scaler and self.accumulation == 1 and clipnorm is None and clipvalue is None
         self.checked_targets = False
         self.all_targets: Any = None  # the whole target arrays, when known, for the label check
         self._forward = self._forward_and_loss
-        self._predict = self._predict_outputs
+        self._predict = self._outputs
         if jit_compile:
             self._forward = torch.compile(self._forward_and_loss)
-            self._predict = torch.compile(self._predict_outputs)
+            self._predict = torch.compile(self._outputs)
 
     # ------------------------------------------------------------------ pieces
 
-    def autocast(self):
+    def _outputs(self, x):
         if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+            return call_module(self.module, x)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+            return call_module(self.module, x)
 
     def _forward_and_loss(self, x, y, sample_weight):
         """Forward and loss: the part ``jit_compile=True`` hands to ``torch.compile``."""
-        with self.autocast():
-            y_pred = call_module(self.module, x)
-        return (y_pred, *self._loss_of(y, y_pred, sample_weight))
+        y_pred = self._outputs(x)
+        if self.class_weight is not None:
+            sample_weight = self.class_weight[_class_labels(y)]
+        return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
 
     def _checked_forward_and_loss(self, x, y, sample_weight):
         """The first batch: check the targets (one host read) before the loss can touch weights."""
-        with self.autocast():
-            y_pred = call_module(self.module, x)
+        y_pred = self._outputs(x)
         targets = self.all_targets if self.all_targets is not None else y
         self.loss.check_targets(targets, y_pred)
         self.checked_targets = True
-        return (y_pred, *self._loss_of(y, y_pred, sample_weight))
-
-    def _loss_of(self, y, y_pred, sample_weight):
         if self.class_weight is not None:
             sample_weight = self.class_weight[_class_labels(y)]
-        return self.loss(y, y_pred, sample_weight), sample_weight
-
-    def _predict_outputs(self, x):
-        with self.autocast():
-            return call_module(self.module, x)
+        return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
 
     def set_class_weight(self, class_weight: Mapping[int, float] | None) -> None:
         if not class_weight:
@@ -229,16 +228,24 @@ class Engine:
     # ------------------------------------------------------------------ steps
 
     def train_step(self, x, y, sample_weight) -> None:
-        if self._window == 0:
-            self.optimizer.zero_grad(set_to_none=True)
         forward = self._forward if self.checked_targets else self._checked_forward_and_loss
-        y_pred, loss, sample_weight = forward(x, y, sample_weight)
-        self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
-        self._window += 1
-        if self._window == self.accumulation:
-            self.apply_gradients()
+        if self._plain:
+            # No scaler, accumulation or clipping: exactly the hand-written loop.
+            self.optimizer.zero_grad(set_to_none=True)
+            y_pred, loss, sample_weight = forward(x, y, sample_weight)
+            loss.backward()
+            self.optimizer.step()
+        else:
+            if self._window == 0:
+                self.optimizer.zero_grad(set_to_none=True)
+            y_pred, loss, sample_weight = forward(x, y, sample_weight)
+            self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
+            self._window += 1
+            if self._window == self.accumulation:
+                self.apply_gradients()
         self.loss_tracker.update(loss, _batch_size(y_pred))
-        self.metrics.update(y, y_pred, sample_weight)
+        if self.metrics.entries:
+            self.metrics.update(y, y_pred, sample_weight)
 
     def apply_gradients(self) -> None:
         """Unscale, clip and step; called at the end of an accumulation window (or epoch)."""
