@@ -1,0 +1,60 @@
+"""Quickstart: a small CNN on scikit-learn's bundled handwritten digits, Keras-style.
+
+    python examples/quickstart.py            # ~20 s on a laptop CPU
+    python examples/quickstart.py --epochs 3 # quicker
+
+The digits (8x8 grey images, 10 classes) ship with scikit-learn, so this runs offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import kerasish as ks
+
+
+def load_data(seed: int = 0):
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[:, None, :, :]  # (N, 1, 8, 8) in [0, 1]
+    y = digits.target.astype("int64")
+    return train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+
+
+def small_cnn() -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, kernel_size=3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, kernel_size=3, padding=1), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),                      # 32 x 4 x 4
+        torch.nn.Flatten(),
+        torch.nn.Dropout(0.25),
+        torch.nn.Linear(32 * 4 * 4, 64), torch.nn.ReLU(),
+        torch.nn.Linear(64, 10),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    x_train, x_test, y_train, y_test = load_data()
+
+    model = ks.Model(small_cnn()).compile("adam", "cross_entropy", metrics=["accuracy"])
+    model.summary(input_shape=(1, 8, 8))
+    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+              validation_split=0.1)
+
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+    print(f"test loss: {test_loss:.4f}  test accuracy: {test_accuracy:.4f}")
+    predictions = model.predict(x_test[:8], verbose=0).argmax(axis=1)
+    print(f"first predictions: {predictions.tolist()}  labels: {y_test[:8].tolist()}")
+
+
+if __name__ == "__main__":
+    main()
