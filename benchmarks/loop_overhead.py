@@ -83,7 +83,9 @@ CONTENDERS = {"ideal": run_ideal, "kerasish": run_kerasish}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="write the raw figures here")
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)

@@ -8,13 +8,13 @@ batch values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
 from kerasish.losses import Loss
-from kerasish.metrics import Mean, Metric
+from kerasish.metrics import Metric
 
 PRECISIONS = {
     "float32": None,
@@ -76,7 +76,9 @@ class CompiledLoss:
     def __init__(self, losses: list[tuple[Any, Loss, float]]):
         self.losses = losses  # (output key or None, loss, weight)
         self.per_output = len(losses) > 1
-        self.trackers = [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in losses] if self.per_output else []
+        self.trackers = (
+            [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in losses] if self.per_output else []
+        )
         # One unweighted loss on one output: called directly, without the per-output loop.
         key, loss, weight = losses[0]
         self.single = loss if (len(losses) == 1 and key is None and weight == 1.0) else None

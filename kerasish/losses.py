@@ -12,7 +12,7 @@ an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N,
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -8,7 +8,8 @@ when to turn it into a float.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -9,8 +9,8 @@ runs before the first optimizer step, so bad input never changes a weight.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -117,7 +117,7 @@ class Model:
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         gradient_accumulation_steps: int = 1,
-    ) -> "Model":
+    ) -> Model:
         """Configure training; returns the model so ``Model(net).compile(...)`` chains."""
         if precision not in PRECISIONS:
             raise ValueError(
@@ -603,7 +603,8 @@ def _check_positive_int(value: Any, name: str, allow_none: bool) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}; got {value!r}.")
+        allowed = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be a positive integer{allowed}; got {value!r}.")
 
 
 def _check_class_weight(class_weight: Any, sample_weight: Any) -> None:

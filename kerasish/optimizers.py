@@ -7,7 +7,8 @@ train the same way, so a Keras name gets Keras's numbers.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 

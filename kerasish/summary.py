@@ -7,7 +7,8 @@ every leaf module. Without either, the shape column says "?".
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -59,7 +60,8 @@ def summarize(module: torch.nn.Module, example: Any, call: Callable) -> str:
               for i in range(3)]
 
     def line(cells):
-        return " " + cells[0].ljust(widths[0]) + "  " + cells[1].ljust(widths[1]) + "  " + cells[2].rjust(widths[2])
+        name, shape, count = cells
+        return f" {name.ljust(widths[0])}  {shape.ljust(widths[1])}  {count.rjust(widths[2])}"
 
     rule = "━" * (sum(widths) + 5)
     total = sum(p.numel() for p in module.parameters())

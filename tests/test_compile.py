@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import kerasish as ks
+
 from helpers import mlp
 
 
@@ -44,7 +45,8 @@ def test_compile_returns_the_model_so_two_lines_train():
 
 def test_learning_rate_property_sets_every_group():
     net = mlp()
-    opt = torch.optim.SGD([{"params": net[0].parameters()}, {"params": net[2].parameters(), "lr": 0.5}], lr=0.1)
+    groups = [{"params": net[0].parameters()}, {"params": net[2].parameters(), "lr": 0.5}]
+    opt = torch.optim.SGD(groups, lr=0.1)
     model = ks.Model(net).compile(opt, "mse")
     assert model.learning_rate == pytest.approx(0.1)
     model.learning_rate = 0.02

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import kerasish as ks
+
 from helpers import classification_data, mlp
 
 HOST_READS = ("item", "__float__", "__bool__", "__int__", "tolist", "cpu", "numpy")
@@ -62,7 +63,8 @@ def test_reading_batch_logs_costs_one_read_per_batch_for_all_keys(host_reads):
 
 def test_no_reads_from_the_loss_tracker_or_metrics_inside_steps(host_reads):
     x, y = classification_data(n=64)
-    model = ks.Model(mlp()).compile("sgd", "cross_entropy", metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+    metrics = ["accuracy", "sparse_top_k_categorical_accuracy"]
+    model = ks.Model(mlp()).compile("sgd", "cross_entropy", metrics=metrics)
     model.train_on_batch(x[:8], y[:8])  # first batch: the one-time label check
     engine = model._engine
     host_reads["n"] = 0

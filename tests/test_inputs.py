@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import kerasish as ks
+
 from helpers import classification_data, mlp, same_weights, weights_of
 
 

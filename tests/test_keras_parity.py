@@ -136,9 +136,16 @@ def test_metrics_match_keras_over_two_updates(name, y_true, y_pred, weighted):
     assert float(ours.result()) == pytest.approx(float(theirs.result()), rel=1e-5)
 
 
-def test_fit_matches_keras_names_for_accuracy_and_loss_keys():
+def test_history_keys_match_keras_fit():
     x = RNG.normal(size=(32, 5)).astype("float32")
     y = RNG.integers(0, 3, size=32)
-    net = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Softmax(dim=-1))
-    model = ks.Model(net).compile("sgd", "sparse_categorical_crossentropy", metrics=["acc", "mae"])
-    assert model.metrics_names == ["loss", "acc", "mae"]
+    sw = RNG.uniform(0.5, 1.5, size=32).astype("float32")
+    settings = dict(metrics=["acc", "accuracy", "accuracy", "sparse_top_k_categorical_accuracy"],
+                    weighted_metrics=["accuracy"])
+    reference = keras.Sequential([keras.Input((5,)), keras.layers.Dense(6, activation="softmax")])
+    reference.compile("sgd", "sparse_categorical_crossentropy", **settings)
+    expected = reference.fit(x, y, sample_weight=sw, validation_split=0.25, epochs=1, verbose=0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Softmax(dim=-1))
+    model = ks.Model(net).compile("sgd", "sparse_categorical_crossentropy", **settings)
+    history = model.fit(x, y, sample_weight=sw, validation_split=0.25, epochs=1, verbose=0)
+    assert sorted(history.history) == sorted(expected.history)

@@ -8,6 +8,7 @@ import pytest
 
 import kerasish as ks
 from kerasish.callbacks import progbar
+
 from helpers import classification_data, mlp
 
 

@@ -2,9 +2,11 @@
 
 import numpy as np
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kerasish as ks
+
 from helpers import classification_data, mlp, same_weights, weights_of
 
 SETTINGS = settings(max_examples=20, deadline=None)

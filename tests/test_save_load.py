@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import kerasish as ks
+
 from helpers import classification_data, mlp, same_weights, weights_of
 
 
