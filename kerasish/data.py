@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from kerasish.distributed import Group, shard_order
 
 Batch = tuple[Any, Any, Any]
 
@@ -113,12 +115,16 @@ def num_samples(struct, argument: str) -> int:
 # ----------------------------------------------------------------------------- sources
 
 class ArraySource:
-    """Batches from in-memory arrays/tensors by indexing with a permutation."""
+    """Batches from in-memory arrays/tensors by indexing with a permutation.
+
+    Under ``torchrun`` (``shard`` given) each process takes every world_size-th sample of the
+    epoch's order, as ``DistributedSampler`` does, padded for training so ranks step together.
+    """
 
     reiterable = True
 
     def __init__(self, x, y=None, sample_weight=None, *, batch_size: int, shuffle: bool | str,
-                 device: torch.device, seed: int = 0):
+                 device: torch.device, seed: int = 0, shard: Shard | None = None):
         self.x = map_structure(as_tensor, x)
         self.y = map_structure(as_tensor, y)
         self.sample_weight = None if sample_weight is None else as_tensor(sample_weight).float()
@@ -127,6 +133,7 @@ class ArraySource:
         self.shuffle = shuffle
         self.device = device
         self.seed = seed
+        self.shard = shard
         self._resident = _fits_on_device(self.x, self.y, device)
         if self._resident:
             self.x, self.y, self.sample_weight = to_device(
@@ -136,7 +143,7 @@ class ArraySource:
 
     @property
     def num_batches(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(_local_count(self.n, self.shard) / self.batch_size)
 
     def targets(self):
         return self.y
@@ -153,7 +160,7 @@ class ArraySource:
         return torch.randperm(self.n, generator=generator)
 
     def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
-        order = self.order(epoch)
+        order = _sharded(self.order(epoch), self.n, self.shard)
         if order is None:
             # No shuffling: each batch is a slice, a view of the data (no copy at all).
             pieces = [slice(i, i + self.batch_size) for i in range(0, self.n, self.batch_size)]
@@ -220,7 +227,7 @@ class DatasetSource:
     reiterable = True
 
     def __init__(self, dataset: Dataset, *, batch_size: int, shuffle: bool | str,
-                 device: torch.device, seed: int = 0):
+                 device: torch.device, seed: int = 0, shard: Shard | None = None):
         self.dataset = dataset
         self.n = len(dataset)  # type: ignore[arg-type]
         if self.n == 0:
@@ -229,10 +236,11 @@ class DatasetSource:
         self.shuffle = bool(shuffle)
         self.device = device
         self.seed = seed
+        self.shard = shard
 
     @property
     def num_batches(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil(_local_count(self.n, self.shard) / self.batch_size)
 
     def targets(self):
         return None
@@ -240,9 +248,11 @@ class DatasetSource:
     def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + epoch)
-            order = torch.randperm(self.n, generator=generator).tolist()
+            order = torch.randperm(self.n, generator=generator)
         else:
-            order = list(range(self.n))
+            order = None
+        order = _sharded(order, self.n, self.shard)
+        order = list(range(self.n)) if order is None else order.tolist()
         loader = DataLoader(
             self.dataset,
             batch_size=self.batch_size,
@@ -257,9 +267,18 @@ class DatasetSource:
 
 
 class IterableSource:
-    """A ``DataLoader`` or any iterable of batches, used as it comes (``shuffle`` is ignored)."""
+    """A ``DataLoader`` or any iterable of batches, used as it comes (``shuffle`` is ignored).
 
-    def __init__(self, data: Iterable, *, device: torch.device):
+    Under ``torchrun`` a DataLoader over a map-style dataset is rebuilt around a
+    ``DistributedSampler`` (same batch size, workers and collate); other iterables cannot be
+    sharded by kerasish and are used as they are on each rank.
+    """
+
+    def __init__(self, data: Iterable, *, device: torch.device, shard: Shard | None = None,
+                 seed: int = 0):
+        if shard is not None and isinstance(data, DataLoader) and not isinstance(
+                data.dataset, IterableDataset):
+            data = _distributed_loader(data, shard, seed)
         self.data = data
         self.device = device
         self.reiterable = not isinstance(data, Iterator)
@@ -285,7 +304,7 @@ class IterableSource:
 
 
 def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device: torch.device,
-                seed: int = 0, argument: str = "x"):
+                seed: int = 0, argument: str = "x", shard: Shard | None = None):
     """Pick the adapter for what the user passed, with the checks that apply to it."""
     if x is None:
         raise ValueError(f"{argument} is None: pass arrays, tensors, a Dataset or a DataLoader.")
@@ -299,20 +318,56 @@ def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device:
         and isinstance(x, Iterable)
     ):
         _no_separate_targets(y, sample_weight, type(x).__name__)
-        return IterableSource(x, device=device)
+        return IterableSource(x, device=device, shard=shard, seed=seed)
     if isinstance(x, Dataset):
         _no_separate_targets(y, sample_weight, "Dataset")
-        return DatasetSource(x, batch_size=batch_size or 32, shuffle=shuffle, device=device, seed=seed)
+        return DatasetSource(x, batch_size=batch_size or 32, shuffle=shuffle, device=device,
+                             seed=seed, shard=shard)
     if is_array_like(x):
         if y is not None and not is_array_like(y):
             raise TypeError(
                 f"y must be arrays or tensors when x is; got {type(y).__name__}."
             )
         return ArraySource(x, y, sample_weight, batch_size=batch_size or 32, shuffle=shuffle,
-                           device=device, seed=seed)
+                           device=device, seed=seed, shard=shard)
     raise TypeError(
         f"{argument} must be a NumPy array, a torch tensor, a tuple/list/dict of those, a torch "
         f"Dataset, a DataLoader or an iterable of batches; got {type(x).__name__}."
+    )
+
+
+class Shard(NamedTuple):
+    """This process's share of the data under torchrun; ``pad`` for training, not evaluation."""
+
+    group: Group
+    pad: bool
+
+
+def _local_count(n: int, shard: Shard | None) -> int:
+    if shard is None:
+        return n
+    world, rank = shard.group.world_size, shard.group.rank
+    return -(-n // world) if shard.pad else len(range(rank, n, world))
+
+
+def _sharded(order: torch.Tensor | None, n: int, shard: Shard | None) -> torch.Tensor | None:
+    if shard is None:
+        return order
+    return shard_order(torch.arange(n) if order is None else order, shard.group, shard.pad)
+
+
+def _distributed_loader(loader: DataLoader, shard: Shard, seed: int) -> DataLoader:
+    from torch.utils.data import DistributedSampler, RandomSampler
+
+    sampler = DistributedSampler(
+        loader.dataset, num_replicas=shard.group.world_size, rank=shard.group.rank,
+        shuffle=isinstance(loader.sampler, RandomSampler), seed=seed, drop_last=loader.drop_last,
+    )
+    return DataLoader(
+        loader.dataset, batch_size=loader.batch_size, sampler=sampler,
+        num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+        worker_init_fn=loader.worker_init_fn, persistent_workers=loader.persistent_workers,
     )
 
 

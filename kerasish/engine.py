@@ -8,13 +8,14 @@ batch values.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
 from kerasish.losses import Loss
-from kerasish.metrics import Metric
+from kerasish.metrics import Mean, Metric
 
 PRECISIONS = {
     "float32": None,
@@ -169,6 +170,7 @@ class Engine:
                  clipvalue: float | None = None, gradient_accumulation_steps: int = 1,
                  jit_compile: bool = False):
         self.module = module
+        self.train_module = module  # the DistributedDataParallel wrapper under torchrun
         self.optimizer = optimizer
         self.loss = loss
         self.metrics = metrics
@@ -194,22 +196,23 @@ class Engine:
 
     # ------------------------------------------------------------------ pieces
 
-    def _outputs(self, x):
+    def _outputs(self, x, module=None):
+        module = self.module if module is None else module
         if self.autocast_dtype is None:
-            return call_module(self.module, x)
+            return call_module(module, x)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-            return call_module(self.module, x)
+            return call_module(module, x)
 
-    def _forward_and_loss(self, x, y, sample_weight):
+    def _forward_and_loss(self, module, x, y, sample_weight):
         """Forward and loss: the part ``jit_compile=True`` hands to ``torch.compile``."""
-        y_pred = self._outputs(x)
+        y_pred = self._outputs(x, module)
         if self.class_weight is not None:
             sample_weight = self.class_weight[_class_labels(y)]
         return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
 
-    def _checked_forward_and_loss(self, x, y, sample_weight):
+    def _checked_forward_and_loss(self, module, x, y, sample_weight):
         """The first batch: check the targets (one host read) before the loss can touch weights."""
-        y_pred = self._outputs(x)
+        y_pred = self._outputs(x, module)
         targets = self.all_targets if self.all_targets is not None else y
         self.loss.check_targets(targets, y_pred)
         self.checked_targets = True
@@ -234,14 +237,18 @@ class Engine:
         if self._plain:
             # No scaler, accumulation or clipping: exactly the hand-written loop.
             self.optimizer.zero_grad(set_to_none=True)
-            y_pred, loss, sample_weight = forward(x, y, sample_weight)
+            y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
             loss.backward()
             self.optimizer.step()
         else:
             if self._window == 0:
                 self.optimizer.zero_grad(set_to_none=True)
-            y_pred, loss, sample_weight = forward(x, y, sample_weight)
-            self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
+            # Under DDP, only the window's last backward all-reduces the gradients.
+            last = self._window + 1 == self.accumulation
+            no_sync = getattr(self.train_module, "no_sync", None)
+            with contextlib.nullcontext() if last or no_sync is None else no_sync():
+                y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
+                self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
             self._window += 1
             if self._window == self.accumulation:
                 self.apply_gradients()
@@ -253,6 +260,8 @@ class Engine:
         """Unscale, clip and step; called at the end of an accumulation window (or epoch)."""
         if self._window == 0:
             return
+        if self._window < self.accumulation and hasattr(self.train_module, "no_sync"):
+            _average_gradients_across_ranks(self._params)  # an epoch's unfinished window
         if self.clipnorm is not None or self.clipvalue is not None:
             self.scaler.unscale_(self.optimizer)
             grads = [p.grad for p in self._params if p.grad is not None]
@@ -272,7 +281,7 @@ class Engine:
     @torch.inference_mode()
     def test_step(self, x, y, sample_weight) -> None:
         forward = self._forward if self.checked_targets else self._checked_forward_and_loss
-        y_pred, loss, sample_weight = forward(x, y, sample_weight)
+        y_pred, loss, sample_weight = forward(self.module, x, y, sample_weight)
         self.loss_tracker.update(loss, _batch_size(y_pred))
         self.metrics.update(y, y_pred, sample_weight)
 
@@ -288,6 +297,27 @@ class Engine:
             tracker.reset_state()
         self.metrics.reset()
 
+    def all_reduce_results(self, group) -> None:
+        """Sum the running totals over all ranks (epoch end only), so logs agree everywhere.
+
+        ``Mean``-based metrics and the loss are summed here in one collective; torchmetrics
+        objects synchronise themselves in ``compute()``.
+        """
+        trackers = [self.loss_tracker, *(self.loss.trackers if self.loss is not None else [])]
+        means = [m for _, m, _ in self.metrics.entries if isinstance(m, Mean)]
+        zero = torch.zeros((), device=self.device)
+        states = []
+        for tracker in trackers:
+            states += [zero if tracker.total is None else tracker.total, zero + tracker.count]
+        for metric in means:  # a rank with no batch still takes part, with zeros
+            states += [zero if metric._total is None else metric._total,
+                       zero if metric._count is None else metric._count]
+        summed = [t.reshape(()) for t in group.all_reduce_sum(states)]
+        for i, tracker in enumerate(trackers):
+            tracker.total, tracker.count = summed[2 * i], int(summed[2 * i + 1].item())
+        for i, metric in enumerate(means, start=len(trackers)):
+            metric._total, metric._count = summed[2 * i], summed[2 * i + 1]
+
     def result_fns(self) -> dict[str, Callable[[], torch.Tensor]]:
         """Log key -> a function returning the running value as a 0-d tensor (no host read)."""
         fns: dict[str, Callable[[], torch.Tensor]] = {"loss": self.loss_tracker.result}
@@ -296,6 +326,19 @@ class Engine:
         for name, (_, metric, _) in zip(self.metrics.names, self.metrics.entries):
             fns[name] = metric.result
         return fns
+
+
+def _average_gradients_across_ranks(params: list[torch.Tensor]) -> None:
+    import torch.distributed as dist
+
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
 
 
 def _class_labels(y: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from kerasish import data as data_lib
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progbar import ProgbarLogger
+from kerasish.distributed import Group, interleave, launched_by_torchrun, local_device
 from kerasish.engine import (
     PRECISIONS,
     CompiledLoss,
@@ -67,6 +68,8 @@ class Model:
                 f"Model(module) takes a torch.nn.Module; got {type(module).__name__}. Wrap your "
                 "layers in a module first, e.g. ks.Model(torch.nn.Sequential(...))."
             )
+        if device is None and launched_by_torchrun():
+            device = local_device()  # one process per device: LOCAL_RANK picks it
         self.device = resolve_device(device)
         self.module = module.to(self.device)
         self.optimizer: torch.optim.Optimizer | None = None
@@ -80,6 +83,8 @@ class Model:
         # Set by a callback in on_train_begin (BackupAndRestore) to continue a run mid-epoch:
         # (epoch, batches already done in it). fit honours it, then clears it.
         self._resume_point: tuple[int, int] | None = None
+        self._group: Group | None = None  # the torchrun process group, joined on first fit
+        self._ddp: torch.nn.Module | None = None
         self._example_input: Any = None  # one sample of the last batch seen, for summary()
 
     # ------------------------------------------------------------------ learning rate
@@ -225,15 +230,22 @@ class Model:
                 f"validation_split must lie strictly between 0 and 1; got {validation_split}."
             )
 
-        # Shuffling follows torch.manual_seed; a resuming callback may replace the seed.
+        group = self._process_group()
+        # Shuffling follows torch.manual_seed; a resuming callback may replace the seed. Under
+        # torchrun every rank takes rank 0's seed, so all shards come from one permutation.
         self._data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        if group is not None:
+            self._data_seed = group.broadcast(self._data_seed)
+            engine.train_module = self._ddp_module()
         _no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
-                                      device=self.device, seed=self._data_seed)
+                                      device=self.device, seed=self._data_seed,
+                                      shard=self._shard(group, pad=True))
         train_batches = data_lib.EpochIterator(source, steps_per_epoch)
         val_batches = None
         if validation_data is not None:
-            val_source = self._validation_source(validation_data, validation_batch_size or batch_size)
+            val_source = self._validation_source(validation_data, validation_batch_size or batch_size,
+                                                 self._shard(group, pad=False))
             val_batches = data_lib.EpochIterator(val_source, validation_steps)
 
         engine.set_class_weight(class_weight)
@@ -267,30 +279,59 @@ class Model:
                 self._steps_done = step + 1
                 if wants_batch_end:  # logs are read from the device only if a callback looks
                     cbs.on_train_batch_end(step, LazyLogs(results))
-                if self.stop_training:
+                if self.stop_training and group is None:  # under DDP ranks agree at epoch end
                     break
             engine.apply_gradients()  # an unfinished accumulation window still counts
             if steps_done == 0 and first_step == 0:
                 break  # a one-shot iterator ran out (warned by the iterator)
             if self._example_input is None and steps_done:
                 self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
-            epoch_logs = materialize(results)  # the epoch's one host read
+            epoch_logs = self._epoch_results(results, group)  # the epoch's one host read
             if val_batches is not None and validate_on(epoch):
-                val_logs = self._evaluate_loop(val_batches, cbs)
+                val_logs = self._evaluate_loop(val_batches, cbs, group)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             self._epoch, self._steps_done = epoch + 1, 0
+            if group is not None:
+                self.stop_training = group.any(self.stop_training, self.device)
             if self.stop_training or train_batches.exhausted:
                 break
         cbs.on_train_end(epoch_logs)
+        if group is not None:
+            group.barrier()  # rank 0 has finished writing before any rank returns
         return self.history
 
-    def _validation_source(self, validation_data: Any, batch_size: int | None):
+    # ------------------------------------------------------------------ torchrun
+
+    def _process_group(self) -> Group | None:
+        """Join the torchrun group on first use; ``None`` in a single-process run."""
+        if self._group is None and launched_by_torchrun():
+            self._group = Group.join(self.device)
+        return self._group
+
+    def _ddp_module(self) -> torch.nn.Module:
+        if self._ddp is None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp = DistributedDataParallel(self.module, device_ids=device_ids)
+        return self._ddp
+
+    @staticmethod
+    def _shard(group: Group | None, pad: bool) -> data_lib.Shard | None:
+        return None if group is None else data_lib.Shard(group, pad)
+
+    def _epoch_results(self, results, group: Group | None) -> dict[str, float]:
+        if group is not None:
+            self._engine.all_reduce_results(group)
+        return materialize(results)
+
+    def _validation_source(self, validation_data: Any, batch_size: int | None, shard=None):
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and \
                 data_lib.is_array_like(validation_data[0]):
             vx, vy, vsw = (*validation_data, None)[:3]
             return data_lib.make_source(vx, vy, vsw, batch_size=batch_size, shuffle=False,
-                                        device=self.device, argument="validation_data")
+                                        device=self.device, argument="validation_data", shard=shard)
         if isinstance(validation_data, (tuple, list)):
             raise ValueError(
                 "validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight_val) with "
@@ -299,7 +340,8 @@ class Model:
             )
         _no_batch_size_for_iterables(validation_data, None)
         return data_lib.make_source(validation_data, None, None, batch_size=batch_size,
-                                    shuffle=False, device=self.device, argument="validation_data")
+                                    shuffle=False, device=self.device, argument="validation_data",
+                                    shard=shard)
 
     def _callback_list(self, callbacks, history: History | None, verbose: int, params: dict):
         callbacks = list(callbacks or [])
@@ -308,8 +350,11 @@ class Model:
                 raise TypeError(
                     f"callbacks must be ks.callbacks.Callback instances; got {type(cb).__name__}."
                 )
+        main_process = self._group is None or self._group.is_main
+        if not main_process:  # callbacks that write files or print act on rank 0 only
+            callbacks = [cb for cb in callbacks if not getattr(cb, "rank_zero_only", False)]
         extra: list[Callback] = [history] if history is not None else []
-        if verbose:
+        if verbose and main_process:
             extra.append(ProgbarLogger())
         return CallbackList(callbacks + extra, model=self, params=params)
 
@@ -332,18 +377,20 @@ class Model:
         _check_positive_int(batch_size, "batch_size", allow_none=True)
         _check_positive_int(steps, "steps", allow_none=True)
         _no_batch_size_for_iterables(x, batch_size)
+        group = self._process_group()
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False,
-                                      device=self.device)
+                                      device=self.device, shard=self._shard(group, pad=False))
         batches = data_lib.EpochIterator(source, steps)
         engine.set_class_weight(None)
         engine.all_targets = source.targets()
         engine.checked_targets = False
         cbs = self._callback_list(callbacks, None, verbose,
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
-        logs = self._evaluate_loop(batches, cbs)
+        logs = self._evaluate_loop(batches, cbs, group)
         return _format_results(logs, return_dict)
 
-    def _evaluate_loop(self, batches: data_lib.EpochIterator, cbs: CallbackList) -> dict[str, float]:
+    def _evaluate_loop(self, batches: data_lib.EpochIterator, cbs: CallbackList,
+                       group: Group | None = None) -> dict[str, float]:
         engine = self._engine
         self.module.eval()
         engine.reset_metrics()
@@ -355,7 +402,7 @@ class Model:
             engine.test_step(xb, yb, swb)
             if wants_batch_end:
                 cbs.on_test_batch_end(step, LazyLogs(results))
-        logs = materialize(results)
+        logs = self._epoch_results(results, group)
         cbs.on_test_end(logs)
         return logs
 
@@ -372,8 +419,9 @@ class Model:
         _check_positive_int(batch_size, "batch_size", allow_none=True)
         _check_positive_int(steps, "steps", allow_none=True)
         _no_batch_size_for_iterables(x, batch_size)
+        group = self._process_group()
         source = data_lib.make_source(x, None, None, batch_size=batch_size, shuffle=False,
-                                      device=self.device)
+                                      device=self.device, shard=self._shard(group, pad=False))
         batches = data_lib.EpochIterator(source, steps)
         engine = self._predictor()
         cbs = self._callback_list(callbacks, None, verbose,
@@ -387,7 +435,10 @@ class Model:
             outputs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end({})
-        return _concat_to_numpy(outputs)
+        predictions = _concat_to_numpy(outputs)
+        if group is not None and isinstance(source, data_lib.ArraySource | data_lib.DatasetSource):
+            predictions = interleave(group.gather(predictions))  # every rank gets all, in order
+        return predictions
 
     def _predictor(self) -> Engine:
         if self._engine is not None:

@@ -1,0 +1,109 @@
+"""Multi-process training under ``torchrun``: detection, process group, sharding, reductions.
+
+``torchrun`` (``python -m torch.distributed.run``) starts one process per device and sets
+``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``. A ``Model`` built in such a process trains as one
+member of the group: its module is wrapped in ``DistributedDataParallel`` for training, each
+process sees its own shard of the data, and everything a user reads (epoch logs, ``predict``
+output) is identical on every rank. Nothing here runs in a plain single-process script.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def local_device() -> torch.device:
+    """This process's device: ``cuda:LOCAL_RANK`` when CUDA is there, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Group:
+    """The process group this model trains in."""
+
+    rank: int
+    world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def join(cls, device: torch.device) -> Group:
+        """Initialise the default process group unless the user already has (gloo/nccl)."""
+        if not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=10))
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+        return cls(rank=dist.get_rank(), world_size=dist.get_world_size())
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's value on every rank (e.g. the shuffling seed, so all ranks share an order)."""
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def all_reduce_sum(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The tensors summed across ranks (new tensors), with one collective for all of them."""
+        if not tensors:
+            return []
+        flat = torch.cat([t.reshape(-1).float() for t in tensors])
+        dist.all_reduce(flat)
+        return list(flat.split([t.numel() for t in tensors]))
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank if it is True on any rank (so decisions like stopping agree)."""
+        value = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def gather(self, value: Any) -> list[Any]:
+        values: list[Any] = [None] * self.world_size
+        dist.all_gather_object(values, value)
+        return values
+
+    def barrier(self) -> None:
+        dist.barrier()
+
+
+def shard_order(order: torch.Tensor, group: Group, pad: bool) -> torch.Tensor:
+    """Rank r's part of an epoch's order: every world_size-th sample, as DistributedSampler does.
+
+    For training the order is padded (by repeating its start) to a multiple of the world size so
+    every rank runs the same number of steps, as DistributedSampler does; evaluation does not pad,
+    so sums over the shards are exactly the sums over the data.
+    """
+    if pad:
+        total = -(-order.numel() // group.world_size) * group.world_size
+        if total > order.numel():
+            order = torch.cat([order, order[: total - order.numel()]])
+    return order[group.rank::group.world_size]
+
+
+def interleave(shards: list[Any]) -> Any:
+    """Undo ``shard_order(pad=False)`` for predictions: rank r's rows go back to r, r+W, ..."""
+    import numpy as np
+
+    first = shards[0]
+    if isinstance(first, (tuple, list)):
+        return type(first)(interleave([s[i] for s in shards]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: interleave([s[k] for s in shards]) for k in first}
+    total = sum(len(s) for s in shards)
+    out = np.empty((total, *first.shape[1:]), dtype=first.dtype)
+    for rank, shard in enumerate(shards):
+        out[rank::len(shards)] = shard
+    return out

@@ -1,0 +1,97 @@
+"""DDP under torchrun: two CPU processes (gloo) train exactly like one process with twice the batch."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+SCRIPT = textwrap.dedent('''
+    import os, sys
+    import numpy as np, torch
+    import kerasish as ks
+
+    out, batch_size, accumulation = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    rank = os.environ.get("RANK", "single")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    x_val, y_val = x[:27], y[:27]  # 27 is odd: evaluation shards are uneven and unpadded
+
+    class Writer(ks.callbacks.Callback):
+        rank_zero_only = True  # files are written by rank 0 only
+        def on_epoch_end(self, epoch, logs=None):
+            with open(os.path.join(out, f"written-by-{rank}-{epoch}.txt"), "w") as f:
+                f.write(repr(logs))
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    model = ks.Model(net).compile("sgd", "cross_entropy", metrics=["accuracy"],
+                                  gradient_accumulation_steps=accumulation)
+    history = model.fit(x, y, batch_size=batch_size, epochs=3, shuffle=True,
+                        validation_data=(x_val, y_val), callbacks=[Writer()], verbose=0)
+    result = {
+        "weights": model.module.state_dict(),
+        "history": history.history,
+        "predict": model.predict(x_val, batch_size=4, verbose=0),
+        "evaluate": model.evaluate(x_val, y_val, batch_size=5, return_dict=True, verbose=0),
+        "device": str(model.device),
+    }
+    torch.save(result, os.path.join(out, f"result-{rank}.pt"))
+''')
+
+
+def _run(tmp_path, batch_size, accumulation=1, processes=None):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    launcher = [sys.executable]
+    if processes:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [*launcher, str(script), str(tmp_path), str(batch_size), str(accumulation)],
+        capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _load(tmp_path, name):
+    return torch.load(tmp_path / f"result-{name}.pt", weights_only=False)
+
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, accumulation):
+    single_dir, ddp_dir = tmp_path / "single", tmp_path / "ddp"
+    single_dir.mkdir()
+    ddp_dir.mkdir()
+    _run(single_dir, batch_size=8)
+    _run(ddp_dir, batch_size=4 // accumulation, accumulation=accumulation, processes=2)
+    single, rank0, rank1 = _load(single_dir, "single"), _load(ddp_dir, "0"), _load(ddp_dir, "1")
+
+    for key, value in rank0["weights"].items():
+        assert torch.equal(value, rank1["weights"][key]), key  # ranks never drift apart
+        torch.testing.assert_close(value, single["weights"][key], rtol=1e-5, atol=1e-5)
+    assert rank0["history"] == rank1["history"]  # epoch logs are all-reduced, identical
+    for key, values in single["history"].items():
+        assert rank0["history"][key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
+    for rank in (rank0, rank1):  # predict gathers every sample, in order, on every rank
+        assert rank["predict"].shape == single["predict"].shape == (27, 2)
+        assert rank["predict"] == pytest.approx(single["predict"], rel=1e-4, abs=1e-5)
+        assert rank["evaluate"] == pytest.approx(single["evaluate"], rel=1e-5)
+    written = sorted(p.name for p in ddp_dir.glob("written-by-*"))
+    assert written == ["written-by-0-0.txt", "written-by-0-1.txt", "written-by-0-2.txt"]
+
+
+def test_ddp_example_runs_under_torchrun(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "ddp.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         example, "--epochs", "2"],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Epoch 2/2") == 1  # only rank 0 prints the progress lines
+    assert "test accuracy" in result.stdout and "world size 2" in result.stdout
