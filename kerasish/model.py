@@ -85,6 +85,7 @@ class Model:
         self._resume_point: tuple[int, int] | None = None
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
+        self._loop_clock: Any = None  # set by a LoopTimer callback: time split of the loop
         self._example_input: Any = None  # one sample of the last batch seen, for summary()
 
     # ------------------------------------------------------------------ learning rate
@@ -263,6 +264,7 @@ class Model:
         start_epoch, start_step = self._resume_point or (initial_epoch, 0)
         self._resume_point = None
         source.seed = self._data_seed
+        clock = self._loop_clock  # None unless a LoopTimer listens: then 3 clock reads a batch
         epoch_logs: dict[str, float] = {}
         for epoch in range(start_epoch, epochs):
             self._epoch = epoch
@@ -272,13 +274,21 @@ class Model:
             steps_done = 0
             first_step, start_step = start_step, 0
             for step, (xb, yb, swb) in train_batches.epoch(epoch, first_step):
+                if clock is not None:
+                    clock.tick("data")
                 if wants_batch_begin:
                     cbs.on_train_batch_begin(step, {})
+                if clock is not None:
+                    clock.step_begins()
                 engine.train_step(xb, yb, swb)
+                if clock is not None:
+                    clock.step_ends()
                 steps_done += 1
                 self._steps_done = step + 1
                 if wants_batch_end:  # logs are read from the device only if a callback looks
                     cbs.on_train_batch_end(step, LazyLogs(results))
+                if clock is not None:
+                    clock.tick("callbacks")
                 if self.stop_training and group is None:  # under DDP ranks agree at epoch end
                     break
             engine.apply_gradients()  # an unfinished accumulation window still counts

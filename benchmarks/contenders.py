@@ -1,0 +1,234 @@
+"""The contenders: each trains one workload and returns seconds per step for each timed epoch.
+
+All use the same model, data, batch size and optimizer (``workloads.adam``). Peers are optional:
+a contender whose library is not installed raises ``ImportError`` and the suite skips it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from workloads import TIMED_EPOCHS, WARMUP_EPOCHS, Workload, adam
+
+EPOCHS = WARMUP_EPOCHS + TIMED_EPOCHS
+
+
+class _Clock:
+    """Per-epoch seconds per step, skipping the warm-up epochs."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+        self.per_step: list[float] = []
+        self._start = 0.0
+        self._epoch = 0
+
+    def begin(self) -> None:
+        self._start = time.perf_counter()
+
+    def end(self) -> None:
+        if self._epoch >= WARMUP_EPOCHS:
+            self.per_step.append((time.perf_counter() - self._start) / self.steps)
+        self._epoch += 1
+
+
+def ideal(w: Workload) -> list[float]:
+    """The best hand-written loop: permutation indexing, no per-step host sync."""
+    x, y = w.data()
+    net, clock = w.model(), _Clock(w.steps_per_epoch)
+    optimizer = adam(net.parameters())
+    for _ in range(EPOCHS):
+        clock.begin()
+        net.train()
+        order = torch.randperm(w.samples)
+        for i in range(0, w.samples, w.batch_size):
+            index = order[i:i + w.batch_size]
+            xb, yb = x.index_select(0, index), y.index_select(0, index)
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(xb), yb)
+            loss.backward()
+            optimizer.step()
+        clock.end()
+    return clock.per_step
+
+
+def idiomatic(w: Workload) -> list[float]:
+    """The loop most tutorials write: a shuffling DataLoader and ``loss.item()`` every step."""
+    x, y = w.data()
+    net, clock = w.model(), _Clock(w.steps_per_epoch)
+    optimizer = adam(net.parameters())
+    loader = DataLoader(TensorDataset(x, y), batch_size=w.batch_size, shuffle=True)
+    for _ in range(EPOCHS):
+        clock.begin()
+        net.train()
+        running = 0.0
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(net(xb), yb)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+        clock.end()
+    return clock.per_step
+
+
+def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=()) -> list[float]:
+    import kerasish as ks
+
+    clock = _Clock(w.steps_per_epoch)
+
+    class Timer(ks.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            clock.end()
+
+    model = ks.Model(w.model(), device="cpu").compile(adam, "cross_entropy")
+    x, y = data(w)
+    kwargs = {} if y is None else {"batch_size": w.batch_size}
+    model.fit(x, y, epochs=EPOCHS, verbose=verbose, callbacks=[Timer(), *extra_callbacks], **kwargs)
+    return clock.per_step
+
+
+def kerasish_array(w: Workload) -> list[float]:
+    return _kerasish(w, lambda w: tuple(t.numpy() for t in w.data()))
+
+
+def kerasish_tensor(w: Workload) -> list[float]:
+    return _kerasish(w, lambda w: w.data())
+
+
+def kerasish_dataloader(w: Workload) -> list[float]:
+    def loader(w):
+        return DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True), None
+
+    return _kerasish(w, loader)
+
+
+def kerasish_verbose(w: Workload) -> list[float]:
+    """verbose=1 (one line per epoch off a terminal) with History, CSVLogger and TensorBoard."""
+    import kerasish as ks
+
+    logs = tempfile.mkdtemp(prefix="kerasish-bench-")
+    callbacks = [ks.callbacks.CSVLogger(os.path.join(logs, "log.csv")),
+                 ks.callbacks.TensorBoard(log_dir=logs, write_graph=False)]
+    return _kerasish(w, lambda w: w.data(), verbose=1, extra_callbacks=callbacks)
+
+
+def lightning(w: Workload) -> list[float]:
+    import lightning as L
+
+    clock = _Clock(w.steps_per_epoch)
+
+    class Module(L.LightningModule):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def training_step(self, batch, batch_idx):
+            xb, yb = batch
+            return F.cross_entropy(self.net(xb), yb)
+
+        def configure_optimizers(self):
+            return adam(self.parameters())
+
+    class Timer(L.Callback):
+        def on_train_epoch_start(self, trainer, module):
+            clock.begin()
+
+        def on_train_epoch_end(self, trainer, module):
+            clock.end()
+
+    trainer = L.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[Timer()])
+    loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True)
+    trainer.fit(Module(w.model()), loader)
+    return clock.per_step
+
+
+def ignite(w: Workload) -> list[float]:
+    from ignite.engine import Events, create_supervised_trainer
+
+    clock = _Clock(w.steps_per_epoch)
+    net = w.model()
+    trainer = create_supervised_trainer(net, adam(net.parameters()), F.cross_entropy)
+    trainer.add_event_handler(Events.EPOCH_STARTED, lambda engine: clock.begin())
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda engine: clock.end())
+    loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True)
+    trainer.run(loader, max_epochs=EPOCHS)
+    return clock.per_step
+
+
+def poutyne(w: Workload) -> list[float]:
+    import poutyne
+
+    clock = _Clock(w.steps_per_epoch)
+
+    class Timer(poutyne.Callback):
+        def on_epoch_begin(self, epoch_number, logs):
+            clock.begin()
+
+        def on_epoch_end(self, epoch_number, logs):
+            clock.end()
+
+    net = w.model()
+    model = poutyne.Model(net, adam(net.parameters()), F.cross_entropy)
+    x, y = w.data()
+    model.fit(x, y, batch_size=w.batch_size, epochs=EPOCHS, verbose=False, callbacks=[Timer()])
+    return clock.per_step
+
+
+def keras(w: Workload) -> list[float]:
+    os.environ["KERAS_BACKEND"] = "torch"
+    import keras as K
+
+    clock = _Clock(w.steps_per_epoch)
+
+    class Timer(K.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            clock.end()
+
+    layers = K.layers
+    if w.name == "tiny_mlp":
+        body = [K.Input((32,)), layers.Dense(32, activation="relu"), layers.Dense(10)]
+    elif w.name == "mnist_mlp":
+        body = [K.Input((28, 28, 1)), layers.Flatten(), layers.Dense(256, activation="relu"),
+                layers.Dense(10)]
+    else:
+        body = [K.Input((28, 28, 1)), layers.Conv2D(8, 3, padding="same", activation="relu"),
+                layers.MaxPooling2D(), layers.Conv2D(16, 3, padding="same", activation="relu"),
+                layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10)]
+    model = K.Sequential(body)
+    model.compile(optimizer=K.optimizers.Adam(1e-3),
+                  loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = w.data()
+    x = x.numpy()
+    if x.ndim == 4:
+        x = x.transpose(0, 2, 3, 1)  # Keras is channels-last
+    model.fit(x, y.numpy(), batch_size=w.batch_size, epochs=EPOCHS, verbose=0, callbacks=[Timer()])
+    return clock.per_step
+
+
+CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
+    "ideal": ideal,
+    "idiomatic": idiomatic,
+    "kerasish_array": kerasish_array,
+    "kerasish_tensor": kerasish_tensor,
+    "kerasish_dataloader": kerasish_dataloader,
+    "kerasish_verbose": kerasish_verbose,
+    "lightning": lightning,
+    "ignite": ignite,
+    "poutyne": poutyne,
+    "keras": keras,
+}

@@ -1,0 +1,128 @@
+"""The loop-overhead suite: kerasish, hand-written loops and peer libraries, side by side.
+
+    pip install -e ".[bench]"
+    python benchmarks/suite.py                      # all workloads and contenders, 3 rounds
+    python benchmarks/suite.py --rounds 5 --workloads tiny_mlp --results benchmarks/RESULTS.md
+
+Each (workload, contender) trains in its own process; within a round the contenders run one after
+another (A B C ... A B C ...), so slow drift in machine load spreads over all of them. A process
+reports the median seconds per step over its timed epochs and its peak RSS; the table gives the
+median over rounds, the ratio to the ideal hand-written loop measured in the same run, and peak
+RSS. Contenders whose library is missing are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+
+import torch
+
+from contenders import CONTENDERS
+from workloads import WORKLOADS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_child(workload: str, contender: str) -> None:
+    per_step = CONTENDERS[contender](WORKLOADS[workload])
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"per_step": statistics.median(per_step), "peak_rss_mb": peak_rss_mb}))
+
+
+def measure(workload: str, contender: str) -> dict | str:
+    env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, os.path.join(HERE, "suite.py"), "--child", workload,
+                             contender], capture_output=True, text=True, env=env, timeout=900)
+    if result.returncode != 0:
+        if "ModuleNotFoundError" in result.stderr or "ImportError" in result.stderr:
+            return "not installed"
+        return "failed: " + result.stderr.strip().splitlines()[-1][:200]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def device_name() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def table(results: dict, workloads: list[str], contenders: list[str]) -> str:
+    lines = []
+    for workload in workloads:
+        spec = WORKLOADS[workload]
+        lines += [f"### {workload} (batch {spec.batch_size}, {spec.steps_per_epoch} steps/epoch)", "",
+                  "| contender | us/step (median) | ratio to ideal | peak RSS MB | RSS vs ideal |",
+                  "|---|---:|---:|---:|---:|"]
+        runs = results[workload]
+        ideal = runs.get("ideal")
+        base_time = statistics.median(r["per_step"] for r in ideal) if isinstance(ideal, list) else None
+        base_rss = statistics.median(r["peak_rss_mb"] for r in ideal) if isinstance(ideal, list) else None
+        for contender in contenders:
+            rows = runs.get(contender)
+            if not isinstance(rows, list):
+                lines.append(f"| {contender} | {rows} | | | |")
+                continue
+            step = statistics.median(r["per_step"] for r in rows)
+            rss = statistics.median(r["peak_rss_mb"] for r in rows)
+            ratio = f"{step / base_time:.3f}" if base_time else "-"
+            rss_ratio = f"{rss / base_rss:.3f}" if base_rss else "-"
+            lines.append(f"| {contender} | {step * 1e6:.1f} | {ratio} | {rss:.0f} | {rss_ratio} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
+    parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    parser.add_argument("--results", help="also write the markdown table to this file")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(*args.child)
+        return
+
+    results: dict[str, dict] = {w: {} for w in args.workloads}
+    for round_index in range(args.rounds):
+        for workload in args.workloads:
+            for contender in args.contenders:
+                if isinstance(results[workload].get(contender), str):
+                    continue  # not installed or failed once: do not retry
+                outcome = measure(workload, contender)
+                if isinstance(outcome, str):
+                    results[workload][contender] = outcome
+                else:
+                    results[workload].setdefault(contender, []).append(outcome)
+                print(f"round {round_index + 1} {workload:10s} {contender:20s} {outcome}",
+                      file=sys.stderr, flush=True)
+    header = (f"Measured {datetime.date.today().isoformat()} on {device_name()}; {args.rounds} rounds, "
+              "medians; each contender in its own process, interleaved.\n")
+    report = header + "\n" + table(results, args.workloads, args.contenders)
+    print(report)
+    with open(args.json, "w") as handle:
+        json.dump({"device": device_name(), "results": results}, handle, indent=2)
+    if args.results:
+        with open(args.results, "w") as handle:
+            handle.write("# Benchmark results\n\n" + report)
+
+
+if __name__ == "__main__":
+    main()
