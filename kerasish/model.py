@@ -200,36 +200,23 @@ class Model:
         """Train for ``epochs`` epochs; returns the ``History`` (Keras semantics throughout)."""
         engine = self._require_compiled("fit")
         verbose = _check_verbose(verbose)
-        _check_positive_int(batch_size, "batch_size", allow_none=True)
-        _check_positive_int(validation_batch_size, "validation_batch_size", allow_none=True)
-        _check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
-        _check_positive_int(validation_steps, "validation_steps", allow_none=True)
-        if not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}.")
-        if not isinstance(initial_epoch, int) or initial_epoch < 0:
-            raise ValueError(f"initial_epoch must be a non-negative integer; got {initial_epoch!r}.")
+        for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch),
+                            ("validation_batch_size", validation_batch_size),
+                            ("validation_steps", validation_steps)):
+            _check_positive_int(value, name, allow_none=True)
+        for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}.")
         _check_class_weight(class_weight, sample_weight)
         validate_on = _validation_schedule(validation_freq)
-
-        if validation_split and validation_data is None:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(
-                    f"validation_split must lie strictly between 0 and 1; got {validation_split}."
+        if validation_split:
+            _check_validation_split(validation_split, x, needs_arrays=validation_data is None)
+            if validation_data is None:  # as in Keras, validation_data wins over the split
+                (x, y, sample_weight), validation_data = data_lib.split_for_validation(
+                    x, y, sample_weight, validation_split
                 )
-            if not data_lib.is_array_like(x):
-                raise ValueError(
-                    "validation_split needs NumPy arrays or tensors as x (it takes the last "
-                    f"fraction of them); got {type(x).__name__}. Pass validation_data instead."
-                )
-            (x, y, sample_weight), validation_data = data_lib.split_for_validation(
-                x, y, sample_weight, validation_split
-            )
-        elif validation_split and not 0.0 <= validation_split < 1.0:
-            raise ValueError(
-                f"validation_split must lie strictly between 0 and 1; got {validation_split}."
-            )
 
         group = self._process_group()
         # Shuffling follows torch.manual_seed; a resuming callback may replace the seed. Under
@@ -257,45 +244,22 @@ class Model:
                                   {"verbose": verbose, "epochs": epochs, "steps": train_batches.steps})
         self.stop_training = False
         results = engine.result_fns()
-        wants_batch_begin = cbs.wants("on_train_batch_begin")
-        wants_batch_end = cbs.wants("on_train_batch_end")
 
         cbs.on_train_begin({})
         start_epoch, start_step = self._resume_point or (initial_epoch, 0)
         self._resume_point = None
         source.seed = self._data_seed
-        clock = self._loop_clock  # None unless a LoopTimer listens: then 3 clock reads a batch
         epoch_logs: dict[str, float] = {}
         for epoch in range(start_epoch, epochs):
             self._epoch = epoch
             engine.reset_metrics()
             cbs.on_epoch_begin(epoch, {})
             self.module.train()
-            steps_done = 0
             first_step, start_step = start_step, 0
-            for step, (xb, yb, swb) in train_batches.epoch(epoch, first_step):
-                if clock is not None:
-                    clock.tick("data")
-                if wants_batch_begin:
-                    cbs.on_train_batch_begin(step, {})
-                if clock is not None:
-                    clock.step_begins()
-                engine.train_step(xb, yb, swb)
-                if clock is not None:
-                    clock.step_ends()
-                steps_done += 1
-                self._steps_done = step + 1
-                if wants_batch_end:  # logs are read from the device only if a callback looks
-                    cbs.on_train_batch_end(step, LazyLogs(results))
-                if clock is not None:
-                    clock.tick("callbacks")
-                if self.stop_training and group is None:  # under DDP ranks agree at epoch end
-                    break
-            engine.apply_gradients()  # an unfinished accumulation window still counts
+            steps_done = self._train_epoch(train_batches.epoch(epoch, first_step), cbs, results,
+                                           stop_mid_epoch=group is None)
             if steps_done == 0 and first_step == 0:
                 break  # a one-shot iterator ran out (warned by the iterator)
-            if self._example_input is None and steps_done:
-                self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
             epoch_logs = self._epoch_results(results, group)  # the epoch's one host read
             if val_batches is not None and validate_on(epoch):
                 val_logs = self._evaluate_loop(val_batches, cbs, group)
@@ -310,6 +274,39 @@ class Model:
         if group is not None:
             group.barrier()  # rank 0 has finished writing before any rank returns
         return self.history
+
+    def _train_epoch(self, batches, cbs: CallbackList, results, stop_mid_epoch: bool) -> int:
+        """The step loop of one epoch; returns the number of steps taken.
+
+        Hooks nobody overrides are skipped, batch logs are built only for listeners, and the
+        LoopTimer's clock (usually ``None``) is stamped only when attached.
+        """
+        engine, clock = self._engine, self._loop_clock
+        wants_batch_begin = cbs.wants("on_train_batch_begin")
+        wants_batch_end = cbs.wants("on_train_batch_end")
+        steps_done = 0
+        for step, (xb, yb, swb) in batches:
+            if clock is not None:
+                clock.tick("data")
+            if wants_batch_begin:
+                cbs.on_train_batch_begin(step, {})
+            if clock is not None:
+                clock.step_begins()
+            engine.train_step(xb, yb, swb)
+            if clock is not None:
+                clock.step_ends()
+            steps_done += 1
+            self._steps_done = step + 1
+            if wants_batch_end:  # logs are read from the device only if a callback looks
+                cbs.on_train_batch_end(step, LazyLogs(results))
+            if clock is not None:
+                clock.tick("callbacks")
+            if self.stop_training and stop_mid_epoch:  # under DDP ranks agree at epoch end
+                break
+        engine.apply_gradients()  # an unfinished accumulation window still counts
+        if steps_done and self._example_input is None:
+            self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
+        return steps_done
 
     # ------------------------------------------------------------------ torchrun
 
@@ -679,6 +676,18 @@ def _check_class_weight(class_weight: Any, sample_weight: Any) -> None:
     if not isinstance(class_weight, Mapping):
         raise TypeError(
             f"class_weight must be a dict {{class_index: weight}}; got {type(class_weight).__name__}."
+        )
+
+
+def _check_validation_split(validation_split: Any, x: Any, needs_arrays: bool) -> None:
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(
+            f"validation_split must lie strictly between 0 and 1; got {validation_split}."
+        )
+    if needs_arrays and not data_lib.is_array_like(x):
+        raise ValueError(
+            "validation_split needs NumPy arrays or tensors as x (it takes the last fraction of "
+            f"them); got {type(x).__name__}. Pass validation_data instead."
         )
 
 
