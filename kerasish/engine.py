@@ -70,8 +70,9 @@ class LossTracker:
 class CompiledLoss:
     """The total loss over one or several outputs, with ``loss_weights``.
 
-    A single loss applies to every output; a list pairs losses with outputs in order; a dict pairs
-    them with the keys of a dict output.
+    One loss goes with a single-tensor output; a list pairs losses with the outputs of a tuple in
+    order; a dict pairs them with the keys of a dict output. Each output's loss is also logged as
+    ``<output>_loss`` when there are several.
     """
 
     def __init__(self, losses: list[tuple[Any, Loss, float]]):
@@ -90,13 +91,22 @@ class CompiledLoss:
         total = 0.0
         n = _batch_size(y_pred)
         for tracker, (key, loss, weight) in zip(self.trackers or [None], self.losses):
-            value = loss(y_true[key], y_pred[key], sample_weight)
+            if key is None:
+                value = loss(y_true, y_pred, sample_weight)
+            else:
+                value = loss(y_true[key], y_pred[key], sample_weight)
             if tracker is not None:
                 tracker.update(value, n)
             total = total + weight * value
         return total
 
     def check_targets(self, y_true, y_pred) -> None:
+        if self.losses[0][0] is None and not isinstance(y_pred, torch.Tensor):
+            count = len(y_pred) if isinstance(y_pred, (tuple, list, Mapping)) else "several"
+            raise ValueError(
+                f"the model returns {count} outputs but compile() got one loss. Pass one loss per "
+                "output: a list for a tuple output, or a dict keyed like a dict output."
+            )
         for key, loss, _ in self.losses:
             if key is None:
                 loss.check_targets(y_true, y_pred)

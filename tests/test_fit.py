@@ -352,3 +352,27 @@ def test_no_warnings_on_a_plain_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ks.Model(mlp()).compile("adam", "cross_entropy").fit(x, y, epochs=1, verbose=0)
+
+
+def test_loss_weights_scale_a_single_loss():
+    x, y = classification_data()
+    torch.manual_seed(0)
+    plain = ks.Model(mlp()).compile("sgd", "cross_entropy").evaluate(x, y, verbose=0)
+    torch.manual_seed(0)
+    weighted = ks.Model(mlp()).compile("sgd", "cross_entropy", loss_weights=0.5).evaluate(x, y, verbose=0)
+    assert weighted == pytest.approx(0.5 * plain, rel=1e-6)
+
+
+def test_one_loss_for_several_outputs_is_a_clear_error():
+    class TwoOutputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(8, 3), torch.nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.a(x), self.b(x)
+
+    x, y = classification_data()
+    model = ks.Model(TwoOutputs()).compile("sgd", "cross_entropy")
+    with pytest.raises(ValueError, match="returns 2 outputs but compile\\(\\) got one loss"):
+        model.fit(x, (y, y), verbose=0)
