@@ -282,6 +282,7 @@ class IterableSource:
         self.data = data
         self.device = device
         self.reiterable = not isinstance(data, Iterator)
+        self.batch_size = getattr(data, "batch_size", None)
         if isinstance(data, DataLoader) and device.type == "cuda" and not data.pin_memory:
             data.pin_memory = True  # read when the loader's iterator is made: pinned host batches
         try:

@@ -86,6 +86,7 @@ class Model:
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
         self._loop_clock: Any = None  # set by a LoopTimer callback: time split of the loop
+        self._callbacks: list[Callback] = []  # the running fit's callbacks, in dispatch order
         self._example_input: Any = None  # one sample of the last batch seen, for summary()
 
     # ------------------------------------------------------------------ learning rate
@@ -240,8 +241,10 @@ class Model:
         engine.all_targets = source.targets()
         engine.checked_targets = False
         self.history = History()
-        cbs = self._callback_list(callbacks, self.history, verbose,
-                                  {"verbose": verbose, "epochs": epochs, "steps": train_batches.steps})
+        params = {"verbose": verbose, "epochs": epochs, "steps": train_batches.steps,
+                  "batch_size": getattr(source, "batch_size", None)}
+        cbs = self._callback_list(callbacks, self.history, verbose, params)
+        self._callbacks = cbs.callbacks  # what this fit runs (W&B finds ModelCheckpoint files)
         self.stop_training = False
         results = engine.result_fns()
 
@@ -271,6 +274,7 @@ class Model:
             if self.stop_training or train_batches.exhausted:
                 break
         cbs.on_train_end(epoch_logs)
+        self._callbacks = []
         if group is not None:
             group.barrier()  # rank 0 has finished writing before any rank returns
         return self.history
