@@ -1,0 +1,113 @@
+"""``EarlyStopping``: stop training when a monitored value has stopped improving."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+
+from kerasish.callbacks.monitor_callback import MonitorCallback
+
+
+class EarlyStopping(MonitorCallback):
+    """Stop training once ``monitor`` has not improved for ``patience`` epochs.
+
+    Keras semantics: an epoch counts as an improvement when it beats the best value so far by more
+    than ``min_delta``; after ``patience`` epochs without one, training stops. All state is reset
+    when a fit begins, so one instance can serve several fits.
+
+    Args:
+        monitor: the log key to watch.
+        min_delta: the smallest change that counts as an improvement.
+        patience: how many epochs without improvement to allow before stopping.
+        verbose: 1 prints when training stops and when the best weights are restored.
+        mode: ``"auto"``, ``"min"`` or ``"max"``: which way ``monitor`` improves.
+        baseline: a value to reach: while ``monitor`` has not beaten it, the patience counter keeps
+            running even when the value improves.
+        restore_best_weights: at the end of training (stopped early or not), put back the weights
+            of the best epoch.
+        start_from_epoch: epochs of warm-up during which nothing is counted.
+
+    Example:
+        stop = ks.callbacks.EarlyStopping(monitor="val_loss", patience=3,
+                                          restore_best_weights=True)
+        model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[stop])
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
+        super().__init__(monitor, mode, baseline=baseline, min_delta=min_delta)
+        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"EarlyStopping: {name} must be an integer >= 0; got {value!r}.")
+        self.patience = patience
+        self.verbose = verbose
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self._reset()
+
+    def _reset(self) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+
+    def on_train_begin(self, logs=None):
+        self._reset()  # reused instances start afresh (Keras bugs #20521, #20256)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            warnings.warn(
+                f"EarlyStopping is conditioned on {self.monitor!r}, which is not in the logs. "
+                f"Available keys: {sorted(logs)}. Pass one of them as monitor.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
+        if epoch < self.start_from_epoch:
+            return
+        current = float(logs[self.monitor])
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self._weights()  # the first counted epoch is the best so far
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self._weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0  # only an improvement that also beats the baseline resets patience
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.module.load_state_dict(self.best_weights)
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        # Copies on the module's device: no host transfer per improvement.
+        return {k: v.detach().clone() for k, v in self.model.module.state_dict().items()}
+
+    # ------------------------------------------------------------------ BackupAndRestore
+
+    def _get_resume_state(self) -> dict[str, Any]:
+        return {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
+                "best_epoch": self.best_epoch, "best_weights": self.best_weights}
+
+    def _set_resume_state(self, state: dict[str, Any]) -> None:
+        self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        weights = state["best_weights"]
+        device = self.model.device
+        self.best_weights = None if weights is None else {k: v.to(device) for k, v in weights.items()}

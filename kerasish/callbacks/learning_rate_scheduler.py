@@ -1,0 +1,152 @@
+"""``LearningRateScheduler``: set the learning rate from a schedule, or step a torch scheduler."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from kerasish.callbacks.base import Callback
+
+_LRScheduler = torch.optim.lr_scheduler.LRScheduler
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of every epoch from ``schedule``.
+
+    ``schedule`` is either a function ``schedule(epoch, lr) -> new_lr`` (or ``schedule(epoch)``;
+    ``epoch`` is 0-based), called at each epoch's start as in Keras, or a torch
+    ``LRScheduler`` built on ``model.optimizer``, stepped after every epoch (``interval="epoch"``)
+    or every batch (``interval="batch"``). The learning rate in effect during the epoch is written
+    to the logs as ``learning_rate``. A torch scheduler's state is saved by ``BackupAndRestore``.
+
+    Args:
+        schedule: a function of the epoch (and the current learning rate), or a torch
+            ``LRScheduler``.
+        verbose: 1 prints ``Epoch N: LearningRateScheduler setting learning rate to X.``
+        interval: for a torch scheduler, ``"epoch"`` (default) or ``"batch"``: when it steps.
+            (A kerasish addition; Keras has no torch schedulers.)
+
+    Example:
+        def schedule(epoch, lr):
+            return lr if epoch < 10 else lr * 0.9
+        model.fit(x, y, epochs=20, callbacks=[ks.callbacks.LearningRateScheduler(schedule)])
+
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(model.optimizer, T_max=20)
+        model.fit(x, y, epochs=20, callbacks=[ks.callbacks.LearningRateScheduler(cosine)])
+    """
+
+    def __init__(self, schedule: Callable[..., float] | _LRScheduler, verbose: int = 0, *,
+                 interval: str = "epoch") -> None:
+        super().__init__()
+        if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            raise TypeError(
+                "LearningRateScheduler: torch's ReduceLROnPlateau needs the monitored value at "
+                "each step; use ks.callbacks.ReduceLROnPlateau(monitor=...) instead."
+            )
+        if not isinstance(schedule, _LRScheduler) and not callable(schedule):
+            raise TypeError(
+                "LearningRateScheduler: schedule must be a function schedule(epoch, lr) -> lr (or "
+                f"schedule(epoch)) or a torch LRScheduler; got {type(schedule).__name__}."
+            )
+        if interval not in ("epoch", "batch"):
+            raise ValueError(
+                f"LearningRateScheduler: interval must be 'epoch' or 'batch'; got {interval!r}."
+            )
+        if interval == "batch" and not isinstance(schedule, _LRScheduler):
+            raise ValueError(
+                "LearningRateScheduler: interval='batch' applies to a torch LRScheduler; a schedule "
+                "function is called once per epoch. Drop interval, or pass a torch scheduler."
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+        self.interval = interval
+        self._is_torch = isinstance(schedule, _LRScheduler)
+        self._takes_lr = None if self._is_torch else _takes_two_arguments(schedule)
+
+    def set_model(self, model: Any) -> None:
+        from kerasish.callbacks.backup_and_restore import register_resumable
+
+        super().set_model(model)
+        if self._is_torch:
+            register_resumable(self)
+
+    def on_train_begin(self, logs=None):
+        if self._is_torch and self.schedule.optimizer is not self.model.optimizer:
+            raise ValueError(
+                "LearningRateScheduler: the torch scheduler was built on another optimizer than "
+                "model.optimizer. Build it after compile(): "
+                "torch.optim.lr_scheduler.StepLR(model.optimizer, step_size=10)."
+            )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._is_torch:
+            self.model.learning_rate = self._scheduled_lr(epoch)
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{self.model.learning_rate}.")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.interval == "batch":
+            self.schedule.step()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.learning_rate
+        if self._is_torch and self.interval == "epoch":
+            self.schedule.step()
+
+    def _scheduled_lr(self, epoch: int) -> float:
+        if self._takes_lr is False:
+            lr = self.schedule(epoch)
+        elif self._takes_lr:
+            lr = self.schedule(epoch, self.model.learning_rate)
+        else:  # signature unknown (a builtin): try Keras's way
+            try:
+                lr = self.schedule(epoch, self.model.learning_rate)
+            except TypeError:
+                lr = self.schedule(epoch)
+        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+            lr = lr.item()
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) and not _is_numpy_number(lr):
+            raise ValueError(
+                f"LearningRateScheduler: the schedule must return a float; at epoch {epoch} it "
+                f"returned {lr!r} ({type(lr).__name__})."
+            )
+        lr = float(lr)
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(
+                f"LearningRateScheduler: the schedule returned learning rate {lr} at epoch {epoch}; "
+                "it must be a finite number >= 0."
+            )
+        return lr
+
+    # ------------------------------------------------------------------ BackupAndRestore
+
+    def _get_resume_state(self) -> dict[str, Any]:
+        return {"scheduler": self.schedule.state_dict()}
+
+    def _set_resume_state(self, state: dict[str, Any]) -> None:
+        self.schedule.load_state_dict(state["scheduler"])
+
+
+def _takes_two_arguments(fn: Callable[..., Any]) -> bool | None:
+    """Whether ``fn`` accepts ``(epoch, lr)``; ``None`` when its signature cannot be read."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        signature.bind(0, 0.1)
+        return True
+    except TypeError:
+        return False
+
+
+def _is_numpy_number(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.number) and np.ndim(value) == 0

@@ -1,0 +1,114 @@
+"""``ReduceLROnPlateau``: lower the learning rate when a monitored value stops improving."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from kerasish.callbacks.monitor_callback import MonitorCallback
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
+
+    Keras semantics: after a reduction, ``cooldown`` epochs pass before counting starts again; the
+    rate never goes below ``min_lr``. The learning rate in effect during each epoch is written to
+    the logs as ``learning_rate``. The counters reset when a fit begins.
+
+    Args:
+        monitor: the log key to watch.
+        factor: the multiplier, ``0 < factor < 1``: new_lr = lr * factor.
+        patience: epochs without improvement before a reduction.
+        verbose: 1 prints ``Epoch N: ReduceLROnPlateau reducing learning rate to X.``
+        mode: ``"auto"``, ``"min"`` or ``"max"``: which way ``monitor`` improves.
+        min_delta: the smallest change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: the lower bound of the learning rate.
+
+    Example:
+        reduce = ks.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5,
+                                                min_lr=1e-5)
+        model.fit(x, y, validation_split=0.2, epochs=50, callbacks=[reduce])
+    """
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
+                 min_lr: float = 0.0) -> None:
+        super().__init__(monitor, mode, min_delta=min_delta)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or math.isnan(factor):
+            raise TypeError(f"ReduceLROnPlateau: factor must be a number; got {factor!r}.")
+        if factor >= 1.0:
+            raise ValueError(
+                f"ReduceLROnPlateau does not support factor >= 1.0 (it would not reduce); got "
+                f"factor={factor}. Pass a factor between 0 and 1, e.g. factor=0.1."
+            )
+        if factor <= 0.0:
+            raise ValueError(
+                f"ReduceLROnPlateau: factor must be between 0 and 1; got factor={factor}."
+            )
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be an integer >= 0; got {value!r}.")
+        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or not min_lr >= 0:
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be a number >= 0; got {min_lr!r}.")
+        self.factor = float(factor)
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.min_lr = float(min_lr)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best: float | None = None
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = self.model.learning_rate
+        if self.monitor not in logs:
+            warnings.warn(
+                f"ReduceLROnPlateau is conditioned on {self.monitor!r}, which is not in the logs. "
+                f"Available keys: {sorted(logs)}. Pass one of them as monitor.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
+        current = float(logs[self.monitor])
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce(epoch):
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+    def _reduce(self, epoch: int) -> bool:
+        old_lr = self.model.learning_rate
+        if not old_lr > self.min_lr:
+            return False
+        new_lr = max(old_lr * self.factor, self.min_lr)
+        self.model.learning_rate = new_lr
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+        return True
+
+    # ------------------------------------------------------------------ BackupAndRestore
+
+    def _get_resume_state(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+
+    def _set_resume_state(self, state: dict[str, Any]) -> None:
+        self.best, self.wait = state["best"], state["wait"]
+        self.cooldown_counter = state["cooldown_counter"]
