@@ -1,7 +1,23 @@
 """Keras-compatible callbacks: subclass ``Callback`` and pass instances to ``fit``."""
 
+from kerasish.callbacks.backup_and_restore import BackupAndRestore
 from kerasish.callbacks.base import Callback, CallbackList
+from kerasish.callbacks.csv_logger import CSVLogger
+from kerasish.callbacks.early_stopping import EarlyStopping
 from kerasish.callbacks.history import History
+from kerasish.callbacks.lambda_callback import LambdaCallback
+from kerasish.callbacks.learning_rate_scheduler import LearningRateScheduler
+from kerasish.callbacks.loop_timer import LoopTimer
+from kerasish.callbacks.model_checkpoint import ModelCheckpoint
+from kerasish.callbacks.monitor_callback import MonitorCallback
 from kerasish.callbacks.progbar import ProgbarLogger
+from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from kerasish.callbacks.tensorboard import TensorBoard, TensorBoardCallback
+from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
+from kerasish.callbacks.wandb import WandbCallback
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = ["BackupAndRestore", "CSVLogger", "EarlyStopping", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau",
+           "TerminateOnNaN",
+           "Callback", "CallbackList", "History", "LoopTimer", "ProgbarLogger",
+           "TensorBoard", "TensorBoardCallback", "WandbCallback"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from kerasish.callbacks.base import Callback
 
 
@@ -31,3 +34,57 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
         self.model.history = self
+
+    def plot(self, metrics: Sequence[str] | None = None, figsize: tuple[float, float] | None = None) -> Any:
+        """A matplotlib ``Figure`` with one panel per metric against the epoch (1-based).
+
+        Training and validation values (``loss`` and ``val_loss``) share a panel. The figure is
+        made without pyplot, so nothing is shown or kept open: save it with
+        ``history.plot().savefig("history.png")`` (a notebook displays it when it is returned).
+
+        Args:
+            metrics: the metric names to draw (without ``val_``); every recorded one by default.
+            figsize: the figure size in inches; 4 x 3 per panel by default.
+        """
+        try:
+            from matplotlib.figure import Figure
+        except ImportError as error:
+            raise ImportError(
+                "History.plot() needs matplotlib: pip install kerasish[plot] (or pip install "
+                "matplotlib)."
+            ) from error
+        names = list(metrics) if metrics is not None else _panel_names(self.history)
+        if not names:
+            raise ValueError("History.plot(): nothing recorded yet; call fit() first.")
+        unknown = [n for n in names if n not in self.history and f"val_{n}" not in self.history]
+        if unknown:
+            raise ValueError(f"History.plot(): no values for {unknown}; recorded: {sorted(self.history)}.")
+        figure = Figure(figsize=figsize or (4.0 * len(names), 3.0), layout="constrained")
+        axes = figure.subplots(1, len(names), squeeze=False)[0]
+        for ax, name in zip(axes, names):
+            train = self.history.get(name, [])
+            if train:
+                ax.plot(range(1, len(train) + 1), train, marker="o", label=name)
+            val = self.history.get(f"val_{name}", [])
+            if val:
+                ax.plot(_validation_epochs(len(train), len(val)), val, marker="o", label=f"val_{name}")
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.legend()
+        return figure
+
+
+def _panel_names(history: dict[str, list[float]]) -> list[str]:
+    names: list[str] = []
+    for key in history:
+        name = key.removeprefix("val_")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _validation_epochs(train_count: int, val_count: int) -> list[int]:
+    """With ``validation_freq=k`` validation ran every k-th epoch: place its points there."""
+    if train_count in (0, val_count):
+        return list(range(1, val_count + 1))
+    return [round((i + 1) * train_count / val_count) for i in range(val_count)]
