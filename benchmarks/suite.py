@@ -58,7 +58,8 @@ def device_name() -> str:
                     break
     except OSError:
         pass
-    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({threads} threads)"
 
 
 def table(results: dict, workloads: list[str], contenders: list[str]) -> str:

@@ -6,8 +6,8 @@ contender trains the very same model on the very same tensors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

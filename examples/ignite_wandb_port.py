@@ -31,10 +31,11 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from common import load_images, wandb_mode
 from torch import nn
 
 import kerasish as ks
+
+from common import load_images, wandb_mode
 
 
 class Net(nn.Module):

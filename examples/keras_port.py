@@ -19,10 +19,11 @@ import argparse
 # from keras import layers
 import numpy as np
 import torch
-from common import load_images
 from torch import nn
 
 import kerasish as ks
+
+from common import load_images
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", choices=["digits", "mnist"], default="digits")

@@ -19,12 +19,13 @@ import argparse
 
 import numpy as np
 import torch
-from common import load_images
 from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 import kerasish as ks
+
+from common import load_images
 
 
 def small_cnn() -> nn.Module:

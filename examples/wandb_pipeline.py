@@ -24,10 +24,11 @@ import os
 
 import torch
 import wandb
-from common import load_images, wandb_mode
 from torch import nn
 
 import kerasish as ks
+
+from common import load_images, wandb_mode
 
 CONFIG = dict(
     epochs=5,

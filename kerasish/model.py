@@ -267,8 +267,9 @@ class Model:
             if val_batches is not None and validate_on(epoch):
                 val_logs = self._evaluate_loop(val_batches, cbs, group)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
+            # The epoch is done: a save from on_epoch_end records that training continues at the next.
             self._epoch, self._steps_done = epoch + 1, 0
+            cbs.on_epoch_end(epoch, epoch_logs)
             if group is not None:
                 self.stop_training = group.any(self.stop_training, self.device)
             if self.stop_training or train_batches.exhausted:

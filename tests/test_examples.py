@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
+
 from wandb_reader import read_run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

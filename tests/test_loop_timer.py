@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import kerasish as ks
 from kerasish.callbacks.loop_timer import LoopTimer
+
 from helpers import classification_data, mlp
 
 

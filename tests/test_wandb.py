@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 import wandb
-from wandb_reader import read_run
 
 import kerasish as ks
 
 from helpers import classification_data, mlp
+from wandb_reader import read_run
 
 PARAMS = ("0.weight", "0.bias", "2.weight", "2.bias")  # mlp()'s parameters
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import warnings
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,6 @@ from kerasish.callbacks.base import Callback
 from kerasish.io import atomic_torch_save
 
 _FORMAT = "kerasish.backup.v1"
-
-# Callbacks with state worth resuming (wait counters, best values, a torch LR scheduler) register
-# here when fit hands them the model; BackupAndRestore saves those of its own fit. Weak references
-# only, so a registry entry never keeps a model or a callback alive.
-_RESUMABLE: weakref.WeakKeyDictionary[Any, list[weakref.ref]] = weakref.WeakKeyDictionary()
-
-
-def register_resumable(callback: Callback) -> None:
-    """Let ``BackupAndRestore`` save ``callback._get_resume_state()`` with its backups.
-
-    The callback implements ``_get_resume_state() -> dict`` and ``_set_resume_state(state)``.
-    """
-    refs = _RESUMABLE.setdefault(callback.model, [])
-    refs[:] = [r for r in refs if r() is not None and r() is not callback]
-    refs.append(weakref.ref(callback))
-
 
 class BackupAndRestore(Callback):
     """Back up the whole training state and resume from it after an interruption, exactly.
@@ -48,6 +31,11 @@ class BackupAndRestore(Callback):
     Every backup is written to a temporary file and moved into place, so a process killed at any
     instant leaves the previous backup intact. At the end of a successful fit the backup is
     deleted (``delete_checkpoint``); a fit that raised keeps it.
+
+    Under torchrun only rank 0 writes, and every rank restores from that file: weights, optimizer
+    and data order are exact, but every rank continues with rank 0's random state, so a resumed
+    multi-process run matches an uninterrupted one bit for bit only if the model draws no random
+    numbers (no dropout).
 
     Limits: the loss and metric values logged for the resumed epoch cover only its resumed part.
     Exact resume needs a fit without ``steps_per_epoch`` (with it, a resumed epoch runs its full
@@ -122,8 +110,12 @@ class BackupAndRestore(Callback):
         if self.save_freq == "epoch" or self._batches_since_save == 0:
             self._write_backup(epoch + 1, 0)
 
+    def _is_main_process(self) -> bool:
+        group = getattr(self.model, "_group", None)
+        return group is None or group.is_main
+
     def on_train_end(self, logs=None):
-        if not self.delete_checkpoint:
+        if not self.delete_checkpoint or not self._is_main_process():
             return
         for path in (self.latest_path, self.previous_path):
             path.unlink(missing_ok=True)
@@ -135,15 +127,21 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------------ saving
 
     def _resumable_callbacks(self) -> dict[str, Any]:
-        """This fit's resumable callbacks, keyed by position and class (stable across processes)."""
+        """This fit's callbacks with state to resume, keyed by position and class.
+
+        A callback takes part by implementing ``_get_resume_state() -> dict`` and
+        ``_set_resume_state(state)`` (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CSVLogger,
+        a LearningRateScheduler driving a torch scheduler).
+        """
         found = {}
-        for ref in _RESUMABLE.get(self.model, []):
-            callback = ref()
-            if callback is not None and callback is not self and callback.params is self.params:
+        for callback in self.model._callbacks:
+            if callback is not self and hasattr(callback, "_get_resume_state"):
                 found[f"{len(found)}:{type(callback).__name__}"] = callback
         return found
 
     def _write_backup(self, epoch: int, steps_done: int) -> None:
+        if not self._is_main_process():
+            return  # under torchrun rank 0 writes; every rank restores from its file
         model = self.model
         state = {
             "format": _FORMAT,

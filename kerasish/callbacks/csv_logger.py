@@ -31,6 +31,8 @@ class CSVLogger(Callback):
         model.fit(x, y, epochs=10, callbacks=[ks.callbacks.CSVLogger("training.log")])
     """
 
+    rank_zero_only = True  # under torchrun only the main process writes
+
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         if not isinstance(filename, (str, os.PathLike)) or not os.fspath(filename):
@@ -46,12 +48,6 @@ class CSVLogger(Callback):
         self.keys: list[str] | None = None
         self._text = ""
         self._write_header = True
-
-    def set_model(self, model: Any) -> None:
-        from kerasish.callbacks.backup_and_restore import register_resumable
-
-        super().set_model(model)
-        register_resumable(self)
 
     def on_train_begin(self, logs=None):
         path = Path(self.filename)

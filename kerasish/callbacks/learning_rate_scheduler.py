@@ -67,13 +67,6 @@ class LearningRateScheduler(Callback):
         self._is_torch = isinstance(schedule, _LRScheduler)
         self._takes_lr = None if self._is_torch else _takes_two_arguments(schedule)
 
-    def set_model(self, model: Any) -> None:
-        from kerasish.callbacks.backup_and_restore import register_resumable
-
-        super().set_model(model)
-        if self._is_torch:
-            register_resumable(self)
-
     def on_train_begin(self, logs=None):
         if self._is_torch and self.schedule.optimizer is not self.model.optimizer:
             raise ValueError(
@@ -127,10 +120,12 @@ class LearningRateScheduler(Callback):
     # ------------------------------------------------------------------ BackupAndRestore
 
     def _get_resume_state(self) -> dict[str, Any]:
-        return {"scheduler": self.schedule.state_dict()}
+        # A schedule function is stateless (the epoch says it all); a torch scheduler is not.
+        return {"scheduler": self.schedule.state_dict()} if self._is_torch else {}
 
     def _set_resume_state(self, state: dict[str, Any]) -> None:
-        self.schedule.load_state_dict(state["scheduler"])
+        if self._is_torch and "scheduler" in state:
+            self.schedule.load_state_dict(state["scheduler"])
 
 
 def _takes_two_arguments(fn: Callable[..., Any]) -> bool | None:

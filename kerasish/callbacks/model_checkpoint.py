@@ -39,6 +39,8 @@ class ModelCheckpoint(MonitorCallback):
         model.load_weights("ckpt/best.pt")
     """
 
+    rank_zero_only = True  # under torchrun only the main process writes (weights agree on all)
+
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
                  save_freq: str | int = "epoch",
@@ -119,15 +121,8 @@ class ModelCheckpoint(MonitorCallback):
             print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
         if self.save_weights_only:
             self.model.save_weights(filepath)
-            return
-        # fit advances model._epoch after on_epoch_end; a save at an epoch's end records the
-        # epoch as done, so the file says where training continues.
-        during = self.model._epoch
-        self.model._epoch = epoch + 1 if batch is None else epoch
-        try:
-            self.model.save(filepath)
-        finally:
-            self.model._epoch = during
+        else:
+            self.model.save(filepath)  # at an epoch's end it records the next epoch to train
 
     def _best_so_far(self, epoch: int, logs: Mapping[str, Any], filepath: str) -> bool:
         if self.monitor not in logs:

@@ -96,12 +96,6 @@ class MonitorCallback(Callback):
             return current + self.min_delta < reference
         return current - self.min_delta > reference
 
-    def set_model(self, model: Any) -> None:
-        from kerasish.callbacks.backup_and_restore import register_resumable
-
-        super().set_model(model)
-        register_resumable(self)  # so BackupAndRestore can save wait counters and best values
-
 
 def _check_number(value: Any, argument: str, owner: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
