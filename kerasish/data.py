@@ -84,6 +84,16 @@ def to_device(struct, device: torch.device, non_blocking: bool = False):
     return map_structure(move, struct)
 
 
+def device_batch(batch: Batch, device: torch.device) -> Batch:
+    """A loader's ``(x, y, sw)`` on ``device``; tensors already there pass straight through."""
+    x, y, sw = batch
+    if (type(x) is torch.Tensor and type(y) is torch.Tensor and sw is None
+            and x.device == device and y.device == device
+            and x.dtype != torch.float64 and y.dtype != torch.float64):
+        return batch  # the common CPU case: no tree walk per step
+    return to_device(batch, device, non_blocking=device.type == "cuda")
+
+
 def unpack_batch(batch) -> Batch:
     """Split a batch from a Dataset/DataLoader/iterable into ``(x, y, sample_weight)``."""
     if isinstance(batch, (tuple, list)):
@@ -263,7 +273,7 @@ class DatasetSource:
             generator=torch.Generator().manual_seed(self.seed + epoch),
         )
         for batch in loader:
-            yield to_device(unpack_batch(batch), self.device, non_blocking=self.device.type == "cuda")
+            yield device_batch(unpack_batch(batch), self.device)
 
 
 class IterableSource:
@@ -301,7 +311,7 @@ class IterableSource:
         for index, batch in enumerate(iterator):
             if index < start_batch:
                 continue
-            yield to_device(unpack_batch(batch), self.device, non_blocking=self.device.type == "cuda")
+            yield device_batch(unpack_batch(batch), self.device)
 
 
 def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device: torch.device,
