@@ -50,6 +50,9 @@ def test_wandb_pipeline_logs_config_histograms_and_test_accuracy(tmp_path):
     watched = run.rows_with("parameters/fc.weight")
     assert [row["batch/step"] for row in watched] == [10, 20]
     assert all("gradients/layer1.0.weight" in row for row in watched)
+    # onnx and onnxscript come with the dev extra: the export is saved into the run's files
+    exported = list((tmp_path / "wandb").glob("offline-run-*/files/model.onnx"))
+    assert len(exported) == 1 and exported[0].stat().st_size > 1000
 
 
 def test_tensorboard_monitoring_writes_scalars_graph_histograms_and_predictions(tmp_path):
