@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+import kerasish as ks
+
 
 def mlp(inputs: int = 8, hidden: int = 16, outputs: int = 3, dropout: float = 0.0) -> torch.nn.Module:
     layers: list[torch.nn.Module] = [torch.nn.Linear(inputs, hidden), torch.nn.ReLU()]
@@ -37,3 +39,25 @@ def same_weights(a: dict, b: dict, atol: float = 0.0) -> bool:
     if atol == 0.0:
         return all(torch.equal(a[k], b[k]) for k in a)
     return all(torch.allclose(a[k], b[k], atol=atol, rtol=0) for k in a)
+
+
+class Scripted(ks.callbacks.Callback):
+    """Overwrites one epoch log value with a scripted sequence (put it before the callback tested)."""
+
+    def __init__(self, key: str, values):
+        super().__init__()
+        self.key, self.values = key, values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.values[epoch]
+
+
+class WeightsPerEpoch(ks.callbacks.Callback):
+    """Records the module's weights at each epoch end."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(weights_of(self.model.module))

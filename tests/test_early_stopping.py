@@ -6,27 +6,7 @@ import torch
 
 import kerasish as ks
 
-from helpers import mlp, same_weights, weights_of
-
-
-class Scripted(ks.callbacks.Callback):
-    """Overwrites one epoch log value with a scripted sequence (runs before the callback tested)."""
-
-    def __init__(self, key, values):
-        super().__init__()
-        self.key, self.values = key, values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs[self.key] = self.values[epoch]
-
-
-class WeightsPerEpoch(ks.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights.append(weights_of(self.model.module))
+from helpers import Scripted, WeightsPerEpoch, mlp, same_weights, weights_of
 
 
 def fit(values, epochs=None, key="val_loss", model=None, extra=(), **kwargs):

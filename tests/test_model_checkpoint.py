@@ -8,25 +8,7 @@ import torch
 
 import kerasish as ks
 
-from helpers import mlp, same_weights, weights_of
-
-
-class Scripted(ks.callbacks.Callback):
-    def __init__(self, key, values):
-        super().__init__()
-        self.key, self.values = key, values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs[self.key] = self.values[epoch]
-
-
-class WeightsPerEpoch(ks.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights.append(weights_of(self.model.module))
+from helpers import Scripted, WeightsPerEpoch, mlp, same_weights, weights_of
 
 
 def data(n=16):

@@ -9,16 +9,7 @@ import torch
 
 import kerasish as ks
 
-from helpers import mlp
-
-
-class Scripted(ks.callbacks.Callback):
-    def __init__(self, values):
-        super().__init__()
-        self.values = values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["val_loss"] = self.values[epoch]
+from helpers import Scripted, mlp
 
 
 def new_model(lr=0.8):
@@ -33,7 +24,7 @@ def fit(values, model=None, callback=None, **kwargs):
     x = np.zeros((8, 4), dtype="float32")
     y = np.zeros(8, dtype="int64")
     history = model.fit(x, y, batch_size=8, epochs=len(values), verbose=0,
-                        callbacks=[Scripted(values), callback])
+                        callbacks=[Scripted("val_loss", values), callback])
     return history.history["learning_rate"], model.learning_rate
 
 
@@ -68,14 +59,10 @@ def test_min_delta_decides_what_counts_as_better():
 
 
 def test_max_mode_for_accuracy():
-    class Accuracy(Scripted):
-        def on_epoch_end(self, epoch, logs=None):
-            logs["val_accuracy"] = self.values[epoch]
-
     model = new_model()
     cb = ks.callbacks.ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=1)
     model.fit(np.zeros((8, 4), "float32"), np.zeros(8, "int64"), epochs=3, verbose=0,
-              callbacks=[Accuracy([0.5, 0.6, 0.55]), cb])
+              callbacks=[Scripted("val_accuracy", [0.5, 0.6, 0.55]), cb])
     assert model.learning_rate == 0.4
 
 
