@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasish.callbacks.base import Callback
-from kerasish.io import atomic_write_text
+from kerasish.io import append_record, atomic_write_text
 
 
 class CSVLogger(Callback):
@@ -18,9 +18,8 @@ class CSVLogger(Callback):
     Keras semantics: the columns are fixed by the first epoch's logs; when that epoch has no
     validation keys, a ``val_`` column is added for each key anyway, and a missing value is
     written as ``NA``. With ``append=True`` the rows go after the file's existing content and the
-    header is written only if the file is empty or new. Every row is on disk when the epoch ends:
-    the file is rewritten to a temporary file and moved into place, so a crash never leaves a torn
-    row.
+    header is written only if the file is empty or new. Every row is in the file when the epoch
+    ends, appended with a single write, so a process killed at any instant leaves whole rows only.
 
     Args:
         filename: the CSV file (parent folders are created).
@@ -69,7 +68,7 @@ class CSVLogger(Callback):
             self._write_header = False
         writer.writerow([epoch, *(_cell(logs.get(k, "NA")) for k in self.keys)])
         self._text += out.getvalue()
-        atomic_write_text(self.filename, self._text)
+        append_record(self.filename, out.getvalue())  # one write: a kill never tears the row
 
     # ------------------------------------------------------------------ BackupAndRestore
 
