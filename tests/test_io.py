@@ -21,7 +21,7 @@ def test_append_record_adds_whole_records(tmp_path):
     path = tmp_path / "log.csv"
     append_record(path, "epoch,loss\r\n")
     append_record(path, "0,0.5\r\n")
-    assert path.read_text() == "epoch,loss\r\n0,0.5\r\n"
+    assert path.read_bytes() == b"epoch,loss\r\n0,0.5\r\n"
 
 
 def test_a_writer_killed_mid_stream_leaves_only_whole_records(tmp_path):
