@@ -7,6 +7,7 @@ nobody overrides costs one empty-list check, and batch logs are not even built f
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 HOOKS = (
@@ -95,6 +96,10 @@ class CallbackList:
             hook: [getattr(cb, hook) for cb in self.callbacks if overrides(cb, hook)]
             for hook in HOOKS
         }
+        # cbs.on_epoch_end(epoch, logs) reads like Keras; a partial (no closure made per call)
+        # keeps the per-batch dispatch cheap.
+        for hook in HOOKS:
+            setattr(self, hook, functools.partial(self.call, hook))
 
     def wants(self, hook: str) -> bool:
         return bool(self._listeners[hook])
@@ -102,12 +107,6 @@ class CallbackList:
     def call(self, hook: str, *args: Any) -> None:
         for listener in self._listeners[hook]:
             listener(*args)
-
-    def __getattr__(self, hook: str):
-        # cbs.on_epoch_end(epoch, logs) reads like Keras and goes through the dispatcher.
-        if hook in HOOKS:
-            return lambda *args: self.call(hook, *args)
-        raise AttributeError(hook)
 
     def __iter__(self):
         return iter(self.callbacks)
