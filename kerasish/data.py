@@ -279,14 +279,16 @@ class DatasetSource:
 class IterableSource:
     """A ``DataLoader`` or any iterable of batches, used as it comes (``shuffle`` is ignored).
 
-    Under ``torchrun`` a DataLoader over a map-style dataset is rebuilt around a
-    ``DistributedSampler`` (same batch size, workers and collate); other iterables cannot be
-    sharded by kerasish and are used as they are on each rank.
+    Under ``torchrun`` a training DataLoader over a map-style dataset is rebuilt around a
+    ``DistributedSampler`` (same batch size, workers and collate). For evaluation and prediction
+    (``shard.pad`` false) every rank reads the whole loader: DistributedSampler would pad the data
+    with repeated samples and skew the sums, while identical full passes all-reduce to the exact
+    means and give every rank every prediction. Other iterables are used as they are on each rank.
     """
 
     def __init__(self, data: Iterable, *, device: torch.device, shard: Shard | None = None,
                  seed: int = 0):
-        if shard is not None and isinstance(data, DataLoader) and not isinstance(
+        if shard is not None and shard.pad and isinstance(data, DataLoader) and not isinstance(
                 data.dataset, IterableDataset):
             data = _distributed_loader(data, shard, seed)
         self.data = data

@@ -11,6 +11,7 @@ import torch
 SCRIPT = textwrap.dedent('''
     import os, sys
     import numpy as np, torch
+    from torch.utils.data import DataLoader, TensorDataset
     import kerasish as ks
 
     out, batch_size, accumulation = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -39,6 +40,11 @@ SCRIPT = textwrap.dedent('''
         "history": history.history,
         "predict": model.predict(x_val, batch_size=4, verbose=0),
         "evaluate": model.evaluate(x_val, y_val, batch_size=5, return_dict=True, verbose=0),
+        "evaluate_loader": model.evaluate(
+            DataLoader(TensorDataset(torch.tensor(x_val), torch.tensor(y_val)), batch_size=5),
+            return_dict=True, verbose=0),
+        "predict_loader": model.predict(DataLoader(TensorDataset(torch.tensor(x_val)), batch_size=4),
+                                        verbose=0),
         "device": str(model.device),
     }
     torch.save(result, os.path.join(out, f"result-{rank}.pt"))
@@ -82,6 +88,8 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, accumul
         assert rank["predict"].shape == single["predict"].shape == (27, 2)
         assert rank["predict"] == pytest.approx(single["predict"], rel=1e-4, abs=1e-5)
         assert rank["evaluate"] == pytest.approx(single["evaluate"], rel=1e-5)
+        assert rank["evaluate_loader"] == pytest.approx(single["evaluate"], rel=1e-5)
+        assert rank["predict_loader"] == pytest.approx(single["predict"], rel=1e-4, abs=1e-5)
     written = sorted(p.name for p in ddp_dir.iterdir() if not p.name.startswith(("result", "train")))
     assert written == ["ckpt-0-1.pt", "ckpt-0-2.pt", "ckpt-0-3.pt", "log-0.csv",
                        "written-by-0-0.txt", "written-by-0-1.txt", "written-by-0-2.txt"]
