@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from kerasish.callbacks.base import Callback
+from kerasish.callbacks.save_schedule import SaveSchedule
 from kerasish.io import atomic_torch_save
 
 _FORMAT = "kerasish.backup.v1"
@@ -63,25 +64,19 @@ class BackupAndRestore(Callback):
                 f"BackupAndRestore: backup_dir must be a folder path; got {backup_dir!r}. Pass a "
                 "folder for this run's backups, e.g. BackupAndRestore('backups/run1')."
             )
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
-                                     or save_freq < 1):
-            raise ValueError(
-                f"BackupAndRestore: save_freq must be 'epoch' or a positive integer (back up every "
-                f"N batches); got {save_freq!r}."
-            )
+        self._schedule = SaveSchedule(save_freq, "BackupAndRestore", action="back up")
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
         self.double_checkpoint = double_checkpoint
         self.latest_path = Path(self.backup_dir) / "backup.pt"
         self.previous_path = Path(self.backup_dir) / "backup.prev.pt"
-        self._batches_since_save = 0
         self._pending_callback_states: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ hooks
 
     def on_train_begin(self, logs=None):
-        self._batches_since_save = 0
+        self._schedule.reset()
         self._pending_callback_states = None
         state = self._read_backup()
         if state is None:
@@ -97,17 +92,13 @@ class BackupAndRestore(Callback):
             self._pending_callback_states = None
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
+        if self._schedule.batch_done():
             self._write_backup(self.model._epoch, self.model._steps_done)
 
     def on_epoch_end(self, epoch, logs=None):
         # With an integer save_freq a backup taken on the epoch's last batch is refreshed as "epoch
         # done", so a resume does not replay an empty remainder of the epoch.
-        if self.save_freq == "epoch" or self._batches_since_save == 0:
+        if self._schedule.per_epoch or self._schedule.batches_since_save == 0:
             self._write_backup(epoch + 1, 0)
 
     def _is_main_process(self) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kerasish.callbacks.monitor_callback import MonitorCallback
+from kerasish.callbacks.save_schedule import SaveSchedule
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -51,12 +52,7 @@ class ModelCheckpoint(MonitorCallback):
                 f"ModelCheckpoint: filepath must be a file path such as 'ckpt/{{epoch:02d}}.pt'; "
                 f"got {filepath!r}."
             )
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
-                                     or save_freq < 1):
-            raise ValueError(
-                f"ModelCheckpoint: save_freq must be 'epoch' or a positive integer (save every N "
-                f"batches); got {save_freq!r}."
-            )
+        self._schedule = SaveSchedule(save_freq, "ModelCheckpoint")
         self.filepath = os.fspath(filepath)
         self._fields = _template_fields(self.filepath)
         if "batch" in self._fields and save_freq == "epoch":
@@ -70,20 +66,15 @@ class ModelCheckpoint(MonitorCallback):
         self.save_weights_only = save_weights_only
         self.save_freq = save_freq
         self._current_epoch = 0
-        self._batches_since_save = 0
 
     def on_train_begin(self, logs=None):
-        self._batches_since_save = 0
+        self._schedule.reset()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
+        if self._schedule.batch_done():
             self._save(self._current_epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch, logs=None):
@@ -149,11 +140,11 @@ class ModelCheckpoint(MonitorCallback):
     # ------------------------------------------------------------------ BackupAndRestore
 
     def _get_resume_state(self) -> dict[str, Any]:
-        return {"best": self.best, "batches_since_save": self._batches_since_save}
+        return {"best": self.best, "batches_since_save": self._schedule.batches_since_save}
 
     def _set_resume_state(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
-        self._batches_since_save = state["batches_since_save"]
+        self._schedule.batches_since_save = state["batches_since_save"]
 
 
 class TemplateKeyError(KeyError, ValueError):
