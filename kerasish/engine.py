@@ -194,6 +194,8 @@ class Engine:
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
         self.class_weight: torch.Tensor | None = None
         self._window = 0  # batches accumulated since the last optimizer step
+        self.optimizer_steps = 0  # optimizer steps attempted (a Python count: no device read)
+        self._skipped: torch.Tensor | None = None  # did the scaler skip the last step (fp16)
         self._params = [p for p in module.parameters() if p.requires_grad]
         self._plain = not use_scaler and self.accumulation == 1 and clipnorm is None and clipvalue is None
         self.checked_targets = False
@@ -250,6 +252,7 @@ class Engine:
             y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
             loss.backward()
             self.optimizer.step()
+            self.optimizer_steps += 1
         else:
             if self._window == 0:
                 self.optimizer.zero_grad(set_to_none=True)
@@ -284,9 +287,25 @@ class Engine:
                 norms = torch._foreach_norm(grads)
                 factors = [(self.clipnorm / (n + 1e-6)).clamp(max=1.0) for n in norms]
                 torch._foreach_mul_(grads, factors)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        if self.scaler.is_enabled():
+            # update() halves the scale exactly when the step was skipped for inf/NaN gradients;
+            # keep that verdict on the device until someone asks (last_step_skipped).
+            scale_before = self.scaler._scale.clone()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self._skipped = self.scaler._scale < scale_before
+        else:
+            self.scaler.step(self.optimizer)
+        self.optimizer_steps += 1
         self._window = 0
+
+    def last_step_skipped(self) -> bool:
+        """Whether fp16 gradient scaling skipped the last optimizer step (inf/NaN gradients).
+
+        Reads one flag from the device, so callers ask only when a scaler is in use; without one
+        no step is ever skipped.
+        """
+        return self._skipped is not None and bool(self._skipped)
 
     @torch.inference_mode()
     def test_step(self, x, y, sample_weight) -> None:

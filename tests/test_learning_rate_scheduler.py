@@ -141,3 +141,28 @@ def test_interval_must_be_epoch_or_batch():
         ks.callbacks.LearningRateScheduler(step, interval="step")
     with pytest.raises(ValueError, match="interval='batch' applies to a torch LRScheduler"):
         ks.callbacks.LearningRateScheduler(lambda e: 0.1, interval="batch")
+
+
+def test_per_batch_scheduler_follows_optimizer_steps_not_micro_batches():
+    x, y = np.zeros((32, 4), "float32"), np.zeros(32, "int64")
+    model = ks.Model(mlp(4, 8, 2)).compile("sgd", "cross_entropy", gradient_accumulation_steps=2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(model.optimizer, lambda step: 1.0)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0,
+              callbacks=[ks.callbacks.LearningRateScheduler(scheduler, interval="batch")])
+    assert scheduler.last_epoch == 4  # 8 batches, 4 optimizer steps
+
+
+def test_steps_skipped_by_fp16_scaling_do_not_advance_the_schedule():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.integers(0, 2, size=64)
+    model = ks.Model(mlp(4, 8, 2)).compile("sgd", "cross_entropy", precision="mixed_float16")
+    # A huge initial scale overflows fp16 gradients, so the scaler skips the first steps.
+    model._engine.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**24)
+    taken = []
+    model.optimizer.register_step_post_hook(lambda optimizer, args, kwargs: taken.append(1))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(model.optimizer, lambda step: 1.0)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0,
+              callbacks=[ks.callbacks.LearningRateScheduler(scheduler, interval="batch")])
+    assert 0 < len(taken) < 16  # some steps were skipped, some taken
+    assert scheduler.last_epoch == len(taken)

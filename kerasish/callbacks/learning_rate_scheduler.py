@@ -28,7 +28,9 @@ class LearningRateScheduler(Callback):
             ``LRScheduler``.
         verbose: 1 prints ``Epoch N: LearningRateScheduler setting learning rate to X.``
         interval: for a torch scheduler, ``"epoch"`` (default) or ``"batch"``: when it steps.
-            (A kerasish addition; Keras has no torch schedulers.)
+            (A kerasish addition; Keras has no torch schedulers.) Per batch, the scheduler steps
+            once per optimizer step: not on gradient-accumulation micro-batches, and not when
+            fp16 gradient scaling skipped the step (Lightning advances schedules there).
 
     Example:
         def schedule(epoch, lr):
@@ -68,6 +70,7 @@ class LearningRateScheduler(Callback):
         self._takes_lr = None if self._is_torch else _takes_two_arguments(schedule)
 
     def on_train_begin(self, logs=None):
+        self._optimizer_steps = self.model._engine.optimizer_steps
         if self._is_torch and self.schedule.optimizer is not self.model.optimizer:
             raise ValueError(
                 "LearningRateScheduler: the torch scheduler was built on another optimizer than "
@@ -83,8 +86,15 @@ class LearningRateScheduler(Callback):
                   f"{self.model.learning_rate}.")
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.interval == "batch":
-            self.schedule.step()
+        if self.interval != "batch":
+            return
+        engine = self.model._engine
+        if engine.optimizer_steps == self._optimizer_steps:
+            return  # an accumulation micro-batch: the optimizer has not stepped yet
+        self._optimizer_steps = engine.optimizer_steps
+        if engine.scaler.is_enabled() and engine.last_step_skipped():
+            return  # fp16 overflow: the weights did not move, so neither does the schedule
+        self.schedule.step()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
