@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent('''
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
-    model = ks.Model(net).compile("sgd", "cross_entropy", metrics=["accuracy"],
+    model = ks.Model(net, device="cpu").compile("sgd", "cross_entropy", metrics=["accuracy"],
                                   gradient_accumulation_steps=accumulation)
     writers = [Writer(), ks.callbacks.CSVLogger(os.path.join(out, f"log-{rank}.csv")),
                ks.callbacks.ModelCheckpoint(os.path.join(out, f"ckpt-{rank}-{{epoch}}.pt"))]
@@ -99,7 +99,7 @@ def test_ddp_example_runs_under_torchrun(tmp_path):
     example = os.path.join(os.path.dirname(__file__), "..", "examples", "ddp.py")
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         example, "--epochs", "2"],
+         example, "--epochs", "2", "--device", "cpu"],
         capture_output=True, text=True, timeout=240, cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )

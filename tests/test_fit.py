@@ -39,7 +39,7 @@ def test_fit_returns_history_with_epoch_logs():
 def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
     x, y = regression_data(n=10)
     net = torch.nn.Linear(4, 1)
-    model = ks.Model(net).compile(torch.optim.SGD(net.parameters(), lr=0.0), "mse")
+    model = ks.Model(net, device="cpu").compile(torch.optim.SGD(net.parameters(), lr=0.0), "mse")
     history = model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     expected = float(((net(torch.tensor(x)) - torch.tensor(y)) ** 2).mean().detach())
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
@@ -173,7 +173,7 @@ def test_class_weight_equals_the_same_sample_weight():
 def test_metrics_ignore_sample_weights_and_weighted_metrics_apply_them():
     x, y = classification_data(n=4, classes=2)
     net = torch.nn.Linear(8, 2)
-    model = ks.Model(net).compile(torch.optim.SGD(net.parameters(), lr=0.0), "cross_entropy",
+    model = ks.Model(net, device="cpu").compile(torch.optim.SGD(net.parameters(), lr=0.0), "cross_entropy",
                                   metrics=["accuracy"], weighted_metrics=["accuracy"])
     correct = (net(torch.tensor(x)).argmax(1).numpy() == y).astype("float32")
     sw = np.array([1.0, 2.0, 3.0, 4.0], dtype="float32")
@@ -185,7 +185,7 @@ def test_metrics_ignore_sample_weights_and_weighted_metrics_apply_them():
 def test_sample_weight_scales_the_loss_keras_style():
     x, y = regression_data(n=8)
     net = torch.nn.Linear(4, 1)
-    model = ks.Model(net).compile("sgd", "mse")
+    model = ks.Model(net, device="cpu").compile("sgd", "mse")
     sw = np.linspace(0.0, 2.0, 8).astype("float32")
     per_sample = ((net(torch.tensor(x)) - torch.tensor(y)) ** 2).detach().numpy()[:, 0]
     loss = model.evaluate(x, y, sample_weight=sw, batch_size=8, verbose=0)
@@ -242,7 +242,8 @@ def test_callback_hooks_run_in_keras_order_with_params():
 def test_batch_logs_hold_running_means_of_the_epoch():
     x, y = regression_data(n=30)
     net = torch.nn.Linear(4, 1)
-    model = ks.Model(net).compile(torch.optim.SGD(net.parameters(), lr=0.0), "mse", metrics=["mae"])
+    model = ks.Model(net, device="cpu").compile(torch.optim.SGD(net.parameters(), lr=0.0), "mse",
+                                                metrics=["mae"])
     seen = []
     cb = ks.callbacks.Callback()
     cb.on_train_batch_end = lambda batch, logs=None: seen.append(dict(logs))
@@ -260,7 +261,8 @@ def test_gradient_clipping_by_value_and_norm():
     for kwargs in ({"clipvalue": 1e-3}, {"clipnorm": 1e-3}):
         net = torch.nn.Linear(4, 1)
         before = weights_of(net)
-        model = ks.Model(net).compile(torch.optim.SGD(net.parameters(), lr=1.0), "mse", **kwargs)
+        model = ks.Model(net, device="cpu").compile(torch.optim.SGD(net.parameters(), lr=1.0), "mse",
+                                                    **kwargs)
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         for key, old in before.items():
             change = (net.state_dict()[key] - old).abs()
@@ -293,7 +295,7 @@ def test_jit_compile_trains_like_eager():
 def test_predict_works_without_compile_and_in_eval_mode():
     net = mlp(dropout=0.5)
     x, _ = classification_data(n=10)
-    out = ks.Model(net).predict(x, verbose=0)
+    out = ks.Model(net, device="cpu").predict(x, verbose=0)
     net.eval()
     np.testing.assert_allclose(out, net(torch.tensor(x)).detach().numpy(), rtol=1e-6)
 

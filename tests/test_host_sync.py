@@ -68,7 +68,7 @@ def test_no_reads_from_the_loss_tracker_or_metrics_inside_steps(host_reads):
     model.train_on_batch(x[:8], y[:8])  # first batch: the one-time label check
     engine = model._engine
     host_reads["n"] = 0
-    xb, yb = torch.tensor(x[8:16]), torch.tensor(y[8:16])
+    xb, yb = torch.tensor(x[8:16], device=model.device), torch.tensor(y[8:16], device=model.device)
     for _ in range(10):
         engine.train_step(xb, yb, None)
     assert host_reads["n"] == 0

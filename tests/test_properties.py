@@ -55,7 +55,7 @@ def test_predict_equals_the_module_in_eval_mode(n, batch_size):
     net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.BatchNorm1d(8), torch.nn.Dropout(0.5),
                               torch.nn.Linear(8, 2))
     x, _ = classification_data(n=n)
-    out = ks.Model(net).predict(x, batch_size=batch_size, verbose=0)
+    out = ks.Model(net, device="cpu").predict(x, batch_size=batch_size, verbose=0)
     net.eval()
     with torch.no_grad():
         expected = net(torch.tensor(x)).numpy()
