@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
+    parser.add_argument("--device", help="cpu, cuda, ...; default: cuda:LOCAL_RANK if CUDA is there")
     args = parser.parse_args()
 
     torch.manual_seed(0)  # the same initial weights on every rank
@@ -36,7 +37,7 @@ def main() -> None:
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0)
 
     net = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-    model = ks.Model(net).compile("adam", "cross_entropy", metrics=["accuracy"])
+    model = ks.Model(net, device=args.device).compile("adam", "cross_entropy", metrics=["accuracy"])
     model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
               validation_data=(x_test, y_test))
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)

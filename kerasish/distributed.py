@@ -23,10 +23,21 @@ def launched_by_torchrun() -> bool:
 
 
 def local_device() -> torch.device:
-    """This process's device: ``cuda:LOCAL_RANK`` when CUDA is there, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device("cpu")
+    """This process's device: ``cuda:LOCAL_RANK`` when CUDA is there, else the CPU.
+
+    More processes than GPUs on a node would fail later with CUDA's "invalid device ordinal";
+    say so now, with the two ways out.
+    """
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    local_rank, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if local_rank >= gpus:
+        raise ValueError(
+            f"torchrun started process LOCAL_RANK={local_rank} but this node has {gpus} CUDA "
+            f"device(s): pass --nproc_per_node={gpus} or less, or Model(module, device='cpu') to "
+            "train the processes on the CPU."
+        )
+    return torch.device("cuda", local_rank)
 
 
 @dataclass(frozen=True)

@@ -172,3 +172,15 @@ def test_set_weights_with_wrong_count_or_shape(model):
     weights[0] = np.zeros((2, 2))
     with pytest.raises(ValueError, match="'0.weight' has shape"):
         model.set_weights(weights)
+
+
+def test_more_torchrun_processes_than_gpus_names_both_fixes(monkeypatch):
+    # A node with one GPU and torchrun --nproc_per_node=2: rank 1 has no cuda:1. The GPU count is
+    # patched because CI has no GPU; the check itself runs before any CUDA call.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"LOCAL_RANK=1 .* 1 CUDA device.*nproc_per_node=1.*device='cpu'"):
+        ks.Model(mlp())
