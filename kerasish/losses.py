@@ -12,6 +12,7 @@ an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N,
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 
 import torch
@@ -145,7 +146,7 @@ class Huber(Loss):
 class LogCosh(Loss):
     def call(self, y_true, y_pred):
         x = y_pred - y_true
-        return (x + F.softplus(-2.0 * x) - torch.log(torch.tensor(2.0, device=x.device))).mean(dim=-1)
+        return (x + F.softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
 
 
 class KLDivergence(Loss):
