@@ -18,6 +18,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from workloads import TIMED_EPOCHS, WARMUP_EPOCHS, Workload, adam
 
 EPOCHS = WARMUP_EPOCHS + TIMED_EPOCHS
+# The suite passes --device to each child process through this variable.
+DEVICE = torch.device(os.environ.get("KERASISH_BENCH_DEVICE", "cpu"))
+CUDA = DEVICE.type == "cuda"
 
 
 class _Clock:
@@ -33,20 +36,22 @@ class _Clock:
         self._start = time.perf_counter()
 
     def end(self) -> None:
+        if CUDA:
+            torch.cuda.synchronize()  # the epoch's queued GPU work belongs to the epoch
         if self._epoch >= WARMUP_EPOCHS:
             self.per_step.append((time.perf_counter() - self._start) / self.steps)
         self._epoch += 1
 
 
 def ideal(w: Workload) -> list[float]:
-    """The best hand-written loop: permutation indexing, no per-step host sync."""
-    x, y = w.data()
-    net, clock = w.model(), _Clock(w.steps_per_epoch)
+    """The best hand-written loop: data on the device, permutation indexing, no per-step host sync."""
+    x, y = (t.to(DEVICE) for t in w.data())
+    net, clock = w.model().to(DEVICE), _Clock(w.steps_per_epoch)
     optimizer = adam(net.parameters())
     for _ in range(EPOCHS):
         clock.begin()
         net.train()
-        order = torch.randperm(w.samples)
+        order = torch.randperm(w.samples, device=DEVICE)
         for i in range(0, w.samples, w.batch_size):
             index = order[i:i + w.batch_size]
             xb, yb = x.index_select(0, index), y.index_select(0, index)
@@ -59,16 +64,20 @@ def ideal(w: Workload) -> list[float]:
 
 
 def idiomatic(w: Workload) -> list[float]:
-    """The loop most tutorials write: a shuffling DataLoader and ``loss.item()`` every step."""
+    """The loop most tutorials write: a shuffling DataLoader and ``loss.item()`` every step.
+
+    On CUDA the loader pins its batches and they are copied with ``non_blocking=True``.
+    """
     x, y = w.data()
-    net, clock = w.model(), _Clock(w.steps_per_epoch)
+    net, clock = w.model().to(DEVICE), _Clock(w.steps_per_epoch)
     optimizer = adam(net.parameters())
-    loader = DataLoader(TensorDataset(x, y), batch_size=w.batch_size, shuffle=True)
+    loader = DataLoader(TensorDataset(x, y), batch_size=w.batch_size, shuffle=True, pin_memory=CUDA)
     for _ in range(EPOCHS):
         clock.begin()
         net.train()
         running = 0.0
         for xb, yb in loader:
+            xb, yb = xb.to(DEVICE, non_blocking=True), yb.to(DEVICE, non_blocking=True)
             optimizer.zero_grad()
             loss = F.cross_entropy(net(xb), yb)
             loss.backward()
@@ -78,7 +87,8 @@ def idiomatic(w: Workload) -> list[float]:
     return clock.per_step
 
 
-def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=()) -> list[float]:
+def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=(),
+              **compile_kwargs) -> list[float]:
     import kerasish as ks
 
     clock = _Clock(w.steps_per_epoch)
@@ -90,7 +100,7 @@ def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=())
         def on_epoch_end(self, epoch, logs=None):
             clock.end()
 
-    model = ks.Model(w.model(), device="cpu").compile(adam, "cross_entropy")
+    model = ks.Model(w.model(), device=DEVICE).compile(adam, "cross_entropy", **compile_kwargs)
     x, y = data(w)
     kwargs = {} if y is None else {"batch_size": w.batch_size}
     model.fit(x, y, epochs=EPOCHS, verbose=verbose, callbacks=[Timer(), *extra_callbacks], **kwargs)
@@ -122,6 +132,16 @@ def kerasish_verbose(w: Workload) -> list[float]:
     return _kerasish(w, lambda w: w.data(), verbose=1, extra_callbacks=callbacks)
 
 
+def kerasish_jit(w: Workload) -> list[float]:
+    """``jit_compile=True`` on tensors (the warm-up epoch absorbs the compilation)."""
+    return _kerasish(w, lambda w: w.data(), jit_compile=True)
+
+
+def kerasish_bf16(w: Workload) -> list[float]:
+    """``precision="mixed_bfloat16"`` on tensors."""
+    return _kerasish(w, lambda w: w.data(), precision="mixed_bfloat16")
+
+
 def lightning(w: Workload) -> list[float]:
     import lightning as L
 
@@ -146,10 +166,11 @@ def lightning(w: Workload) -> list[float]:
         def on_train_epoch_end(self, trainer, module):
             clock.end()
 
-    trainer = L.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, logger=False,
+    trainer = L.Trainer(max_epochs=EPOCHS, accelerator="gpu" if CUDA else "cpu", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[Timer()])
-    loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True)
+    loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True,
+                        pin_memory=CUDA)
     trainer.fit(Module(w.model()), loader)
     return clock.per_step
 
@@ -159,10 +180,13 @@ def ignite(w: Workload) -> list[float]:
 
     clock = _Clock(w.steps_per_epoch)
     net = w.model()
-    trainer = create_supervised_trainer(net, adam(net.parameters()), F.cross_entropy)
+    net = net.to(DEVICE)
+    trainer = create_supervised_trainer(net, adam(net.parameters()), F.cross_entropy, device=DEVICE,
+                                        non_blocking=CUDA)
     trainer.add_event_handler(Events.EPOCH_STARTED, lambda engine: clock.begin())
     trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda engine: clock.end())
-    loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True)
+    loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True,
+                        pin_memory=CUDA)
     trainer.run(loader, max_epochs=EPOCHS)
     return clock.per_step
 
@@ -180,7 +204,7 @@ def poutyne(w: Workload) -> list[float]:
             clock.end()
 
     net = w.model()
-    model = poutyne.Model(net, adam(net.parameters()), F.cross_entropy)
+    model = poutyne.Model(net, adam(net.parameters()), F.cross_entropy, device=DEVICE)
     x, y = w.data()
     model.fit(x, y, batch_size=w.batch_size, epochs=EPOCHS, verbose=False, callbacks=[Timer()])
     return clock.per_step
@@ -227,8 +251,12 @@ CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
     "kerasish_tensor": kerasish_tensor,
     "kerasish_dataloader": kerasish_dataloader,
     "kerasish_verbose": kerasish_verbose,
+    "kerasish_jit": kerasish_jit,
+    "kerasish_bf16": kerasish_bf16,
     "lightning": lightning,
     "ignite": ignite,
     "poutyne": poutyne,
     "keras": keras,
 }
+# Run by default only on CUDA, where their targets are (compilation and bf16 are slow on this CPU).
+CUDA_DEFAULT_ONLY = ("kerasish_jit", "kerasish_bf16")

@@ -25,7 +25,7 @@ import sys
 
 import torch
 
-from contenders import CONTENDERS
+from contenders import CONTENDERS, CUDA_DEFAULT_ONLY
 from workloads import WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,8 +37,9 @@ def run_child(workload: str, contender: str) -> None:
     print(json.dumps({"per_step": statistics.median(per_step), "peak_rss_mb": peak_rss_mb}))
 
 
-def measure(workload: str, contender: str) -> dict | str:
-    env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def measure(workload: str, contender: str, device: str) -> dict | str:
+    env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "KERASISH_BENCH_DEVICE": device}
     result = subprocess.run([sys.executable, os.path.join(HERE, "suite.py"), "--child", workload,
                              contender], capture_output=True, text=True, env=env, timeout=900)
     if result.returncode != 0:
@@ -48,7 +49,10 @@ def measure(workload: str, contender: str) -> dict | str:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def device_name() -> str:
+def device_name(device: str = "cpu") -> str:
+    if device.startswith("cuda"):
+        return (f"GPU: {torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, "
+                f"torch {torch.__version__}; host {os.cpu_count()} cores")
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:
@@ -92,7 +96,9 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
+    parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS),
+                        help="default: all (kerasish_jit and kerasish_bf16 only on CUDA)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda; data and models go there")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
     parser.add_argument("--results", help="also write the markdown table to this file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -100,6 +106,9 @@ def main() -> None:
     if args.child:
         run_child(*args.child)
         return
+    if args.contenders is None:
+        on_cuda = args.device.startswith("cuda")
+        args.contenders = [c for c in CONTENDERS if on_cuda or c not in CUDA_DEFAULT_ONLY]
 
     results: dict[str, dict] = {w: {} for w in args.workloads}
     for round_index in range(args.rounds):
@@ -107,19 +116,19 @@ def main() -> None:
             for contender in args.contenders:
                 if isinstance(results[workload].get(contender), str):
                     continue  # not installed or failed once: do not retry
-                outcome = measure(workload, contender)
+                outcome = measure(workload, contender, args.device)
                 if isinstance(outcome, str):
                     results[workload][contender] = outcome
                 else:
                     results[workload].setdefault(contender, []).append(outcome)
                 print(f"round {round_index + 1} {workload:10s} {contender:20s} {outcome}",
                       file=sys.stderr, flush=True)
-    header = (f"Measured {datetime.date.today().isoformat()} on {device_name()}; {args.rounds} rounds, "
-              "medians; each contender in its own process, interleaved.\n")
+    header = (f"Measured {datetime.date.today().isoformat()} on {device_name(args.device)}; "
+              f"{args.rounds} rounds, medians; each contender in its own process, interleaved.\n")
     report = header + "\n" + table(results, args.workloads, args.contenders)
     print(report)
     with open(args.json, "w") as handle:
-        json.dump({"device": device_name(), "results": results}, handle, indent=2)
+        json.dump({"device": device_name(args.device), "results": results}, handle, indent=2)
     if args.results:
         with open(args.results, "w") as handle:
             handle.write("# Benchmark results\n\n" + report)
