@@ -5,6 +5,7 @@ same behaviours are covered on CPU elsewhere where CPU can show them.
 """
 
 import warnings
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -19,8 +20,11 @@ from helpers import classification_data, mlp, weights_of
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-def _syncs_during(fn) -> int:
-    """Device->host synchronisations while ``fn`` runs, as counted by torch's sync debug mode."""
+def _syncs_during(fn) -> Counter:
+    """Device->host synchronisations while ``fn`` runs, as counted by torch's sync debug mode.
+
+    Counted per Python line that called the synchronising op, so a failure says where they are.
+    """
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -29,7 +33,7 @@ def _syncs_during(fn) -> int:
             fn()
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    return Counter(f"{w.filename}:{w.lineno}" for w in caught if "synchroniz" in str(w.message))
 
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_float16", "mixed_bfloat16"])
@@ -48,11 +52,12 @@ def test_every_precision_trains_on_cuda_and_keeps_float32_weights(precision):
     assert all(p.dtype == torch.float32 and p.is_cuda for p in model.module.parameters())
 
 
-def _fit_counting_syncs(make_data, steps: int) -> int:
+def _fit_counting_syncs(make_data, steps: int) -> Counter:
     model = ks.Model(mlp(), device="cuda").compile("adam", "cross_entropy", metrics=["accuracy"])
     x, y = make_data(8 * steps)
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # warm-up: first-batch checks, allocator
-    return _syncs_during(lambda: model.fit(x, y, batch_size=8, epochs=2, verbose=0))
+    batch_size = None if y is None else 8  # a DataLoader batches itself
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: first-batch checks
+    return _syncs_during(lambda: model.fit(x, y, batch_size=batch_size, epochs=2, verbose=0))
 
 
 def _arrays(n):
@@ -65,9 +70,14 @@ def _loader(n):
                       shuffle=True), None
 
 
+def _assert_same_syncs(make_data):
+    few, many = _fit_counting_syncs(make_data, 4), _fit_counting_syncs(make_data, 32)
+    assert few == many, f"syncs by line, 4 steps/epoch: {dict(few)}; 32 steps/epoch: {dict(many)}"
+
+
 @pytest.mark.parametrize("make_data", [_arrays, _loader], ids=["arrays", "dataloader"])
 def test_device_syncs_do_not_grow_with_steps(make_data):
-    assert _fit_counting_syncs(make_data, 4) == _fit_counting_syncs(make_data, 32)
+    _assert_same_syncs(make_data)
 
 
 def test_arrays_too_big_for_the_gpu_stream_pinned_batches_without_syncs(monkeypatch):
@@ -75,7 +85,7 @@ def test_arrays_too_big_for_the_gpu_stream_pinned_batches_without_syncs(monkeypa
     source = kerasish.data.ArraySource(*classification_data(n=64), batch_size=8, shuffle=True,
                                        device=torch.device("cuda"))
     assert not source._resident and not source.x.is_cuda
-    assert _fit_counting_syncs(_arrays, 4) == _fit_counting_syncs(_arrays, 32)
+    _assert_same_syncs(_arrays)
 
 
 def test_streamed_arrays_train_exactly_like_resident_ones(monkeypatch):
