@@ -152,13 +152,18 @@ def test_per_batch_scheduler_follows_optimizer_steps_not_micro_batches():
     assert scheduler.last_epoch == 4  # 8 batches, 4 optimizer steps
 
 
-def test_steps_skipped_by_fp16_scaling_do_not_advance_the_schedule():
+@pytest.mark.parametrize("device", [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")),
+])
+def test_steps_skipped_by_fp16_scaling_do_not_advance_the_schedule(device):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
     y = rng.integers(0, 2, size=64)
-    model = ks.Model(mlp(4, 8, 2)).compile("sgd", "cross_entropy", precision="mixed_float16")
+    model = ks.Model(mlp(4, 8, 2), device=device).compile("sgd", "cross_entropy",
+                                                           precision="mixed_float16")
     # A huge initial scale overflows fp16 gradients, so the scaler skips the first steps.
-    model._engine.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**24)
+    model._engine.scaler = torch.amp.GradScaler(device, init_scale=2.0**24)
     taken = []
     model.optimizer.register_step_post_hook(lambda optimizer, args, kwargs: taken.append(1))
     scheduler = torch.optim.lr_scheduler.LambdaLR(model.optimizer, lambda step: 1.0)
