@@ -5,8 +5,10 @@ Every adapter yields ``(x, y, sample_weight)`` triples already on the training d
 Array and tensor input takes the fast path: the data is converted to tensors once (NumPy memory is
 shared, not copied, unless a float64 array has to become float32), kept on the device when it fits,
 and each batch is one ``index_select`` with a slice of a permutation. No per-sample ``__getitem__``
-and no collate. The permutation of epoch ``e`` is drawn from a generator seeded with
-``seed + e``, so an epoch's order can be rebuilt exactly (resuming mid-epoch, several processes).
+and no collate. The permutation of epoch ``e`` is drawn from a generator seeded with ``seed + e``,
+so an epoch's order can be rebuilt exactly (resuming mid-epoch, several processes). A plain
+``DataLoader`` over a ``TensorDataset`` takes the same path, in the order the loader itself would
+draw (``TensorLoaderSource``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+    default_collate,
+)
 
 from kerasish.distributed import Group, shard_order
 
@@ -134,7 +145,8 @@ class ArraySource:
     reiterable = True
 
     def __init__(self, x, y=None, sample_weight=None, *, batch_size: int, shuffle: bool | str,
-                 device: torch.device, seed: int = 0, shard: Shard | None = None):
+                 device: torch.device, seed: int = 0, shard: Shard | None = None,
+                 drop_last: bool = False):
         self.x = map_structure(as_tensor, x)
         self.y = map_structure(as_tensor, y)
         self.sample_weight = None if sample_weight is None else as_tensor(sample_weight).float()
@@ -144,6 +156,7 @@ class ArraySource:
         self.device = device
         self.seed = seed
         self.shard = shard
+        self.drop_last = drop_last
         self._resident = _fits_on_device(self.x, self.y, device)
         if self._resident:
             self.x, self.y, self.sample_weight = to_device(
@@ -153,7 +166,8 @@ class ArraySource:
 
     @property
     def num_batches(self) -> int:
-        return math.ceil(_local_count(self.n, self.shard) / self.batch_size)
+        count = _local_count(self.n, self.shard)
+        return count // self.batch_size if self.drop_last else math.ceil(count / self.batch_size)
 
     def targets(self):
         return self.y
@@ -179,7 +193,7 @@ class ArraySource:
                 order = order.to(self.device)
             pieces = order.split(self.batch_size)  # views of one permutation, made once an epoch
         select = self._select
-        for piece in pieces[start_batch:]:
+        for piece in pieces[start_batch:self.num_batches]:
             batch = select(piece)
             if not self._resident:
                 batch = to_device(map_structure(_pinned, batch), self.device,
@@ -196,6 +210,52 @@ class ArraySource:
         if type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor):
             return take(x), (None if y is None else take(y)), (None if sw is None else take(sw))
         return map_structure(take, (x, y, sw))
+
+
+class TensorLoaderSource(ArraySource):
+    """A plain ``DataLoader`` over a ``TensorDataset``, batched like arrays, in the loader's order.
+
+    Such a loader collates every batch from per-sample ``__getitem__`` calls, which costs more than
+    the whole step of a small model (about 1.5x the ideal loop on the suite's tiny MLP). Its batches
+    are exactly the rows the ``index_select`` fast path takes, so kerasish takes them that way. The
+    order is drawn as the loader draws it: one seed from the global RNG when its iterator is made,
+    then (shuffling) one more that seeds ``RandomSampler``'s own permutation. Training therefore
+    matches the loader sample for sample and leaves the global RNG where the loader would.
+    ``plain_tensor_loader`` says which loaders qualify; the others keep the general path.
+    """
+
+    def __init__(self, loader: DataLoader, *, device: torch.device):
+        x, y, sample_weight = (*loader.dataset.tensors, None, None)[:3]
+        super().__init__(x, y, sample_weight, batch_size=loader.batch_size,
+                         shuffle=isinstance(loader.sampler, RandomSampler), device=device,
+                         drop_last=loader.drop_last)
+
+    def order(self, epoch: int) -> torch.Tensor | None:
+        torch.empty((), dtype=torch.int64).random_()  # the loader iterator's base seed
+        if not self.shuffle:
+            return None
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())  # RandomSampler's
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(seed))
+
+
+def plain_tensor_loader(data) -> bool:
+    """A ``DataLoader`` whose batches are plain row selections of a ``TensorDataset``.
+
+    Exact types only (a subclass may change ``__getitem__`` or sampling), default collation, no
+    workers, a default sequential or random sampler and no generator of its own, and at most
+    ``(x, y, sample_weight)`` tensors with a 1-D weight. Anything else keeps the general path.
+    """
+    if type(data) is not DataLoader or type(data.dataset) is not TensorDataset:
+        return False
+    sampler, tensors = data.sampler, data.dataset.tensors
+    plain_sampler = type(sampler) is SequentialSampler or (
+        type(sampler) is RandomSampler and not sampler.replacement and sampler._num_samples is None
+        and sampler.generator is None
+    )
+    return (plain_sampler and data.generator is None and data.num_workers == 0
+            and data.collate_fn is default_collate and data.batch_size is not None
+            and type(data.batch_sampler) is BatchSampler and data.batch_sampler.sampler is sampler
+            and 1 <= len(tensors) <= 3 and (len(tensors) < 3 or tensors[2].dim() == 1))
 
 
 def _pinned(t: torch.Tensor) -> torch.Tensor:
@@ -331,6 +391,8 @@ def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device:
         and isinstance(x, Iterable)
     ):
         _no_separate_targets(y, sample_weight, type(x).__name__)
+        if shard is None and plain_tensor_loader(x):
+            return TensorLoaderSource(x, device=device)
         return IterableSource(x, device=device, shard=shard, seed=seed)
     if isinstance(x, Dataset):
         _no_separate_targets(y, sample_weight, "Dataset")

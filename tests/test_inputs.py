@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
 import kerasish as ks
 
@@ -79,3 +79,23 @@ def test_numpy_input_is_not_copied_for_float32():
     x, y = classification_data(n=64)
     source = ArraySource(x, y, batch_size=8, shuffle=True, device=torch.device("cpu"))
     assert source.x.data_ptr() == x.__array_interface__["data"][0]
+
+
+def test_a_plain_tensor_dataloader_is_batched_without_per_sample_getitem(monkeypatch):
+    x, y = classification_data(n=64)
+    calls = {"n": 0}
+    original = TensorDataset.__getitem__
+
+    def counted(self, index):
+        calls["n"] += 1
+        return original(self, index)
+
+    monkeypatch.setattr(TensorDataset, "__getitem__", counted)
+    dataset = TensorDataset(torch.tensor(x), torch.tensor(y))
+    model = ks.Model(mlp(), device="cpu").compile("sgd", "cross_entropy")
+    model.fit(DataLoader(dataset, batch_size=8, shuffle=True), epochs=2, verbose=0)
+    assert calls["n"] == 0
+    # With workers (or a custom collate, sampler, generator or subclass) the loader runs as given.
+    model.fit(DataLoader(dataset, batch_size=8, collate_fn=lambda b: default_collate(b)), epochs=1,
+              verbose=0)
+    assert calls["n"] == 64

@@ -74,3 +74,34 @@ def test_accumulating_k_batches_of_b_equals_one_batch_of_k_times_b(k, b, windows
         model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
         results.append(weights_of(model.module))
     assert same_weights(*results, atol=1e-5)
+
+
+class _GeneralLoader(torch.utils.data.DataLoader):
+    """A DataLoader subclass: kerasish cannot know its batching, so it takes the general path."""
+
+
+@SETTINGS
+@given(n=st.integers(1, 50), batch_size=st.integers(1, 20), shuffle=st.booleans(),
+       drop_last=st.booleans(), weighted=st.booleans())
+def test_tensor_dataloader_fast_path_trains_exactly_like_the_loader(n, batch_size, shuffle, drop_last,
+                                                                    weighted):
+    if drop_last and n < batch_size:
+        drop_last = False  # no batch at all: fit warns and trains nothing either way
+    x, y = classification_data(n=n)
+    tensors = [torch.tensor(x), torch.tensor(y)] + ([torch.linspace(0.5, 2.0, n)] if weighted else [])
+    dataset = torch.utils.data.TensorDataset(*tensors)
+
+    def run(loader_class):
+        torch.manual_seed(3)
+        model = ks.Model(mlp(dropout=0.3), device="cpu").compile("sgd", "cross_entropy",
+                                                                 weighted_metrics=["accuracy"])
+        loader = loader_class(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last)
+        history = model.fit(loader, epochs=2, verbose=0, validation_data=loader_class(dataset))
+        predictions = model.predict(loader_class(dataset, batch_size=7), verbose=0)
+        return weights_of(model.module), history.history, predictions, torch.get_rng_state()
+
+    fast, general = run(torch.utils.data.DataLoader), run(_GeneralLoader)
+    assert same_weights(fast[0], general[0])
+    assert fast[1] == general[1]
+    np.testing.assert_array_equal(fast[2], general[2])
+    assert torch.equal(fast[3], general[3])  # the global RNG is left where the loader leaves it
