@@ -66,9 +66,20 @@ def _arrays(n):
 
 
 def _loader(n):
+    """A plain TensorDataset loader: kerasish batches it like arrays (TensorLoaderSource)."""
     x, y = classification_data(n=n)
     return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8,
                       shuffle=True), None
+
+
+class _GeneralLoader(DataLoader):
+    """A DataLoader subclass: iterated as given, with pinned batches and non-blocking copies."""
+
+
+def _general_loader(n):
+    x, y = classification_data(n=n)
+    return _GeneralLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8,
+                          shuffle=True), None
 
 
 def _assert_same_syncs(make_data):
@@ -76,7 +87,8 @@ def _assert_same_syncs(make_data):
     assert few == many, f"syncs by line, 4 steps/epoch: {dict(few)}; 32 steps/epoch: {dict(many)}"
 
 
-@pytest.mark.parametrize("make_data", [_arrays, _loader], ids=["arrays", "dataloader"])
+@pytest.mark.parametrize("make_data", [_arrays, _loader, _general_loader],
+                         ids=["arrays", "tensor-dataloader", "general-dataloader"])
 def test_device_syncs_do_not_grow_with_steps(make_data):
     _assert_same_syncs(make_data)
 
@@ -106,7 +118,7 @@ def test_streamed_arrays_train_exactly_like_resident_ones(monkeypatch):
 
 def test_dataloader_input_is_pinned_for_cuda():
     x, y = classification_data(n=64)
-    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
+    loader = _GeneralLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
     model = ks.Model(mlp(), device="cuda").compile("sgd", "cross_entropy")
     model.fit(loader, epochs=1, verbose=0)
     assert loader.pin_memory
