@@ -6,9 +6,9 @@ Array and tensor input takes the fast path: the data is converted to tensors onc
 shared, not copied, unless a float64 array has to become float32), kept on the device when it fits,
 and each batch is one ``index_select`` with a slice of a permutation. No per-sample ``__getitem__``
 and no collate. The permutation of epoch ``e`` is drawn from a generator seeded with ``seed + e``,
-so an epoch's order can be rebuilt exactly (resuming mid-epoch, several processes). A plain
-``DataLoader`` over a ``TensorDataset`` takes the same path, in the order the loader itself would
-draw (``TensorLoaderSource``).
+so an epoch's order can be rebuilt exactly (resuming mid-epoch, several processes). A
+``TensorDataset`` takes the same path, and so does a plain ``DataLoader`` over one, in the order
+the loader itself would draw (``TensorLoaderSource``).
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ class TensorLoaderSource(ArraySource):
     """
 
     def __init__(self, loader: DataLoader, *, device: torch.device):
-        x, y, sample_weight = (*loader.dataset.tensors, None, None)[:3]
+        x, y, sample_weight = split_tensors(loader.dataset)
         super().__init__(x, y, sample_weight, batch_size=loader.batch_size,
                          shuffle=isinstance(loader.sampler, RandomSampler), device=device,
                          drop_last=loader.drop_last)
@@ -245,17 +245,33 @@ def plain_tensor_loader(data) -> bool:
     workers, a default sequential or random sampler and no generator of its own, and at most
     ``(x, y, sample_weight)`` tensors with a 1-D weight. Anything else keeps the general path.
     """
-    if type(data) is not DataLoader or type(data.dataset) is not TensorDataset:
+    if type(data) is not DataLoader or not plain_tensor_dataset(data.dataset):
         return False
-    sampler, tensors = data.sampler, data.dataset.tensors
+    sampler = data.sampler
     plain_sampler = type(sampler) is SequentialSampler or (
         type(sampler) is RandomSampler and not sampler.replacement and sampler._num_samples is None
         and sampler.generator is None
     )
     return (plain_sampler and data.generator is None and data.num_workers == 0
             and data.collate_fn is default_collate and data.batch_size is not None
-            and type(data.batch_sampler) is BatchSampler and data.batch_sampler.sampler is sampler
-            and 1 <= len(tensors) <= 3 and (len(tensors) < 3 or tensors[2].dim() == 1))
+            and type(data.batch_sampler) is BatchSampler and data.batch_sampler.sampler is sampler)
+
+
+def plain_tensor_dataset(dataset) -> bool:
+    """A ``TensorDataset`` (exact type) of ``x``, ``(x, y)`` or ``(x, y, sample_weight)``, 1-D weight.
+
+    Its samples are rows of its tensors, so it can be batched like arrays: ``index_select``
+    gives the very batches that per-sample ``__getitem__`` and ``default_collate`` would.
+    """
+    if type(dataset) is not TensorDataset:
+        return False
+    tensors = dataset.tensors
+    return 1 <= len(tensors) <= 3 and (len(tensors) < 3 or tensors[2].dim() == 1)
+
+
+def split_tensors(dataset: TensorDataset) -> tuple[Any, Any, Any]:
+    """``(x, y, sample_weight)`` from a plain ``TensorDataset``'s tensors (missing ones are None)."""
+    return (*dataset.tensors, None, None)[:3]
 
 
 def _pinned(t: torch.Tensor) -> torch.Tensor:
@@ -396,6 +412,9 @@ def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device:
         return IterableSource(x, device=device, shard=shard, seed=seed)
     if isinstance(x, Dataset):
         _no_separate_targets(y, sample_weight, "Dataset")
+        if plain_tensor_dataset(x):  # the same order as DatasetSource, without per-sample collate
+            return ArraySource(*split_tensors(x), batch_size=batch_size or 32, shuffle=bool(shuffle),
+                               device=device, seed=seed, shard=shard)
         return DatasetSource(x, batch_size=batch_size or 32, shuffle=shuffle, device=device,
                              seed=seed, shard=shard)
     if is_array_like(x):

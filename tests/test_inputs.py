@@ -81,7 +81,7 @@ def test_numpy_input_is_not_copied_for_float32():
     assert source.x.data_ptr() == x.__array_interface__["data"][0]
 
 
-def test_a_plain_tensor_dataloader_is_batched_without_per_sample_getitem(monkeypatch):
+def test_a_plain_tensor_dataset_or_its_dataloader_is_batched_without_per_sample_getitem(monkeypatch):
     x, y = classification_data(n=64)
     calls = {"n": 0}
     original = TensorDataset.__getitem__
@@ -94,6 +94,7 @@ def test_a_plain_tensor_dataloader_is_batched_without_per_sample_getitem(monkeyp
     dataset = TensorDataset(torch.tensor(x), torch.tensor(y))
     model = ks.Model(mlp(), device="cpu").compile("sgd", "cross_entropy")
     model.fit(DataLoader(dataset, batch_size=8, shuffle=True), epochs=2, verbose=0)
+    model.fit(dataset, batch_size=8, shuffle=True, epochs=2, verbose=0)  # the Dataset itself too
     assert calls["n"] == 0
     # With workers (or a custom collate, sampler, generator or subclass) the loader runs as given.
     model.fit(DataLoader(dataset, batch_size=8, collate_fn=lambda b: default_collate(b)), epochs=1,

@@ -105,3 +105,30 @@ def test_tensor_dataloader_fast_path_trains_exactly_like_the_loader(n, batch_siz
     assert fast[1] == general[1]
     np.testing.assert_array_equal(fast[2], general[2])
     assert torch.equal(fast[3], general[3])  # the global RNG is left where the loader leaves it
+
+
+class _GeneralDataset(torch.utils.data.TensorDataset):
+    """A TensorDataset subclass: kerasish cannot know its __getitem__, so it collates samples."""
+
+
+@SETTINGS
+@given(n=st.integers(1, 50), batch_size=st.integers(1, 20), shuffle=st.booleans(),
+       weighted=st.booleans())
+def test_tensor_dataset_fast_path_trains_exactly_like_per_sample_batching(n, batch_size, shuffle,
+                                                                         weighted):
+    x, y = classification_data(n=n)
+    tensors = [torch.tensor(x), torch.tensor(y)] + ([torch.linspace(0.5, 2.0, n)] if weighted else [])
+
+    def run(dataset_class):
+        torch.manual_seed(3)
+        model = ks.Model(mlp(dropout=0.3), device="cpu").compile("sgd", "cross_entropy",
+                                                                 weighted_metrics=["accuracy"])
+        dataset = dataset_class(*tensors)
+        history = model.fit(dataset, batch_size=batch_size, epochs=2, shuffle=shuffle, verbose=0,
+                            validation_data=dataset)
+        return weights_of(model.module), history.history, torch.get_rng_state()
+
+    fast, general = run(torch.utils.data.TensorDataset), run(_GeneralDataset)
+    assert same_weights(fast[0], general[0])
+    assert fast[1] == general[1]
+    assert torch.equal(fast[2], general[2])
