@@ -249,8 +249,8 @@ def plain_tensor_loader(data) -> bool:
         return False
     sampler = data.sampler
     plain_sampler = type(sampler) is SequentialSampler or (
-        type(sampler) is RandomSampler and not sampler.replacement and sampler._num_samples is None
-        and sampler.generator is None
+        type(sampler) is RandomSampler and not sampler.replacement
+        and sampler.num_samples == len(data.dataset) and sampler.generator is None
     )
     return (plain_sampler and data.generator is None and data.num_workers == 0
             and data.collate_fn is default_collate and data.batch_size is not None
