@@ -100,3 +100,24 @@ def test_a_plain_tensor_dataset_or_its_dataloader_is_batched_without_per_sample_
     model.fit(DataLoader(dataset, batch_size=8, collate_fn=lambda b: default_collate(b)), epochs=1,
               verbose=0)
     assert calls["n"] == 64
+
+
+def test_only_loaders_whose_batches_are_row_selections_take_the_fast_path():
+    from torch.utils.data import RandomSampler
+
+    from kerasish.data import plain_tensor_loader
+
+    x, y = classification_data(n=20)
+    dataset = TensorDataset(torch.tensor(x), torch.tensor(y))
+    assert plain_tensor_loader(DataLoader(dataset, batch_size=4, shuffle=True, drop_last=True))
+    assert plain_tensor_loader(DataLoader(dataset, batch_size=4, sampler=RandomSampler(dataset)))
+    as_given = [
+        DataLoader(dataset, batch_size=4, num_workers=1),
+        DataLoader(dataset, batch_size=4, shuffle=True, generator=torch.Generator()),
+        DataLoader(dataset, batch_size=4, sampler=RandomSampler(dataset, num_samples=10)),
+        DataLoader(dataset, batch_size=4, sampler=RandomSampler(dataset, replacement=True)),
+        DataLoader(dataset, batch_size=None),
+        DataLoader(TensorDataset(*dataset.tensors, torch.ones(20, 2)), batch_size=4),  # 2-D weights
+        DataLoader(TensorDataset(*dataset.tensors, torch.ones(20), torch.ones(20)), batch_size=4),
+    ]
+    assert not any(plain_tensor_loader(loader) for loader in as_given)
