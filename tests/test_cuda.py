@@ -156,3 +156,17 @@ def test_jit_compile_on_cuda_follows_learning_rate_changes():
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     after = weights_of(model.module)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_tensor_dataloader_fast_path_trains_exactly_like_the_loader_on_cuda():
+    x, y = classification_data(n=100)
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+
+    def train(loader_class):
+        torch.manual_seed(0)
+        model = ks.Model(mlp(dropout=0.3), device="cuda").compile("adam", "cross_entropy")
+        model.fit(loader_class(dataset, batch_size=16, shuffle=True), epochs=2, verbose=0)
+        return weights_of(model.module)
+
+    fast, general = train(DataLoader), train(_GeneralLoader)
+    assert all(torch.equal(fast[k], general[k]) for k in fast)
