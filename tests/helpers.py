@@ -31,6 +31,14 @@ def regression_data(n: int = 120, features: int = 4, seed: int = 0):
     return x, y
 
 
+class GeneralLoader(torch.utils.data.DataLoader):
+    """A DataLoader subclass: kerasish cannot know its batching, so it iterates it as given."""
+
+
+class GeneralDataset(torch.utils.data.TensorDataset):
+    """A TensorDataset subclass: kerasish cannot know its __getitem__, so it collates samples."""
+
+
 def weights_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import kerasish as ks
 import kerasish.data
 
-from helpers import classification_data, mlp, weights_of
+from helpers import GeneralLoader, classification_data, mlp, weights_of
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -65,21 +65,15 @@ def _arrays(n):
     return classification_data(n=n)
 
 
-def _loader(n):
-    """A plain TensorDataset loader: kerasish batches it like arrays (TensorLoaderSource)."""
+def _loader(n, loader_class=DataLoader):
+    """DataLoader: batched like arrays (TensorLoaderSource); GeneralLoader: pinned and iterated."""
     x, y = classification_data(n=n)
-    return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8,
-                      shuffle=True), None
-
-
-class _GeneralLoader(DataLoader):
-    """A DataLoader subclass: iterated as given, with pinned batches and non-blocking copies."""
+    return loader_class(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8,
+                        shuffle=True), None
 
 
 def _general_loader(n):
-    x, y = classification_data(n=n)
-    return _GeneralLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8,
-                          shuffle=True), None
+    return _loader(n, GeneralLoader)
 
 
 def _assert_same_syncs(make_data):
@@ -118,7 +112,7 @@ def test_streamed_arrays_train_exactly_like_resident_ones(monkeypatch):
 
 def test_dataloader_input_is_pinned_for_cuda():
     x, y = classification_data(n=64)
-    loader = _GeneralLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
+    loader = GeneralLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
     model = ks.Model(mlp(), device="cuda").compile("sgd", "cross_entropy")
     model.fit(loader, epochs=1, verbose=0)
     assert loader.pin_memory
@@ -168,5 +162,5 @@ def test_tensor_dataloader_fast_path_trains_exactly_like_the_loader_on_cuda():
         model.fit(loader_class(dataset, batch_size=16, shuffle=True), epochs=2, verbose=0)
         return weights_of(model.module)
 
-    fast, general = train(DataLoader), train(_GeneralLoader)
+    fast, general = train(DataLoader), train(GeneralLoader)
     assert all(torch.equal(fast[k], general[k]) for k in fast)

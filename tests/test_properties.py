@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import kerasish as ks
 
-from helpers import classification_data, mlp, same_weights, weights_of
+from helpers import GeneralDataset, GeneralLoader, classification_data, mlp, same_weights, weights_of
 
 SETTINGS = settings(max_examples=20, deadline=None)
 
@@ -76,10 +76,6 @@ def test_accumulating_k_batches_of_b_equals_one_batch_of_k_times_b(k, b, windows
     assert same_weights(*results, atol=1e-5)
 
 
-class _GeneralLoader(torch.utils.data.DataLoader):
-    """A DataLoader subclass: kerasish cannot know its batching, so it takes the general path."""
-
-
 @SETTINGS
 @given(n=st.integers(1, 50), batch_size=st.integers(1, 20), shuffle=st.booleans(),
        drop_last=st.booleans(), weighted=st.booleans())
@@ -100,15 +96,11 @@ def test_tensor_dataloader_fast_path_trains_exactly_like_the_loader(n, batch_siz
         predictions = model.predict(loader_class(dataset, batch_size=7), verbose=0)
         return weights_of(model.module), history.history, predictions, torch.get_rng_state()
 
-    fast, general = run(torch.utils.data.DataLoader), run(_GeneralLoader)
+    fast, general = run(torch.utils.data.DataLoader), run(GeneralLoader)
     assert same_weights(fast[0], general[0])
     assert fast[1] == general[1]
     np.testing.assert_array_equal(fast[2], general[2])
     assert torch.equal(fast[3], general[3])  # the global RNG is left where the loader leaves it
-
-
-class _GeneralDataset(torch.utils.data.TensorDataset):
-    """A TensorDataset subclass: kerasish cannot know its __getitem__, so it collates samples."""
 
 
 @SETTINGS
@@ -128,7 +120,7 @@ def test_tensor_dataset_fast_path_trains_exactly_like_per_sample_batching(n, bat
                             validation_data=dataset)
         return weights_of(model.module), history.history, torch.get_rng_state()
 
-    fast, general = run(torch.utils.data.TensorDataset), run(_GeneralDataset)
+    fast, general = run(torch.utils.data.TensorDataset), run(GeneralDataset)
     assert same_weights(fast[0], general[0])
     assert fast[1] == general[1]
     assert torch.equal(fast[2], general[2])
