@@ -116,10 +116,21 @@ def kerasish_tensor(w: Workload) -> list[float]:
 
 
 def kerasish_dataloader(w: Workload) -> list[float]:
-    def loader(w):
-        return DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True), None
+    """The idiomatic loop's DataLoader, which kerasish batches like arrays (a TensorDataset)."""
+    return _kerasish(w, lambda w: (_loader(w, DataLoader), None))
 
-    return _kerasish(w, loader)
+
+class _GeneralLoader(DataLoader):
+    """A subclass kerasish cannot see into: iterated as given, per-sample collate included."""
+
+
+def kerasish_dataloader_general(w: Workload) -> list[float]:
+    """DataLoader input on kerasish's general path, as for any dataset with its own __getitem__."""
+    return _kerasish(w, lambda w: (_loader(w, _GeneralLoader), None))
+
+
+def _loader(w: Workload, loader_class: type[DataLoader]) -> DataLoader:
+    return loader_class(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True)
 
 
 def kerasish_verbose(w: Workload) -> list[float]:
@@ -250,6 +261,7 @@ CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
     "kerasish_array": kerasish_array,
     "kerasish_tensor": kerasish_tensor,
     "kerasish_dataloader": kerasish_dataloader,
+    "kerasish_dataloader_general": kerasish_dataloader_general,
     "kerasish_verbose": kerasish_verbose,
     "kerasish_jit": kerasish_jit,
     "kerasish_bf16": kerasish_bf16,
