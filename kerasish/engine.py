@@ -204,9 +204,14 @@ class Engine:
         self.all_targets: Any = None  # the whole target arrays, when known, for the label check
         self._forward = self._forward_and_loss
         self._predict = self._outputs
+        self._step_optimizer = self._optimizer_step
         if jit_compile:
             self._forward = torch.compile(self._forward_and_loss)
             self._predict = torch.compile(self._outputs)
+            # A compiled step fuses the per-parameter update loops into one kernel: on a small
+            # model it is most of what compiling saves (benchmarks/step_variants.py). A changed
+            # learning rate recompiles once, after which torch treats it as a dynamic input.
+            self._step_optimizer = torch.compile(self._optimizer_step)
 
     # ------------------------------------------------------------------ pieces
 
@@ -237,6 +242,10 @@ class Engine:
             sample_weight = self.class_weight[_class_labels(y)]
         return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
 
+    def _optimizer_step(self) -> None:
+        # Looked up at each call: a torch LR scheduler built later wraps optimizer.step.
+        self.optimizer.step()
+
     def set_class_weight(self, class_weight: Mapping[int, float] | None) -> None:
         if not class_weight:
             self.class_weight = None
@@ -256,7 +265,7 @@ class Engine:
             self.optimizer.zero_grad(set_to_none=True)
             y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
             loss.backward()
-            self.optimizer.step()
+            self._step_optimizer()
             self.optimizer_steps += 1
         else:
             if self._window == 0:
@@ -300,7 +309,7 @@ class Engine:
             self.scaler.update()
             self._skipped = self.scaler._scale < scale_before
         else:
-            self.scaler.step(self.optimizer)
+            self._step_optimizer()
         self.optimizer_steps += 1
         self._window = 0
 

@@ -281,17 +281,6 @@ def test_mixed_precision_trains_on_cpu(precision):
     assert model.predict(x[:4], verbose=0).dtype == np.float32
 
 
-def test_jit_compile_trains_like_eager():
-    x, y = classification_data(n=64)
-    results = []
-    for jit in (False, True):
-        torch.manual_seed(3)
-        model = ks.Model(mlp()).compile("sgd", "cross_entropy", jit_compile=jit)
-        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
-        results.append(weights_of(model.module))
-    assert same_weights(*results, atol=1e-5)
-
-
 def test_predict_works_without_compile_and_in_eval_mode():
     net = mlp(dropout=0.5)
     x, _ = classification_data(n=10)
