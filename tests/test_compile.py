@@ -1,11 +1,12 @@
 """compile(): optimizer names with Keras defaults, loss/metric/precision resolution."""
 
+import numpy as np
 import pytest
 import torch
 
 import kerasish as ks
 
-from helpers import mlp
+from helpers import classification_data, mlp, same_weights, weights_of
 
 
 @pytest.mark.parametrize(
@@ -107,3 +108,38 @@ def test_torchmetrics_object_is_keyed_by_snake_case_class_name():
 def test_model_rejects_a_non_module():
     with pytest.raises(TypeError, match="torch.nn.Module"):
         ks.Model(lambda x: x)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_named_adam_gets_the_fused_kernel_and_trains_like_the_looped_one(name):
+    """Fused and looped Adam are the same update rounded differently."""
+    x, y = classification_data(n=96)
+    looped = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {"weight_decay": 0.004})}
+    cls, kwargs = looped[name]
+    trained = []
+    for optimizer in (name, lambda p: cls(p, lr=0.001, eps=1e-7, **kwargs)):
+        torch.manual_seed(0)
+        model = ks.Model(mlp(), device="cpu").compile(optimizer, "cross_entropy")
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+        trained.append(model)
+    assert trained[0].optimizer.defaults["fused"] is True
+    assert trained[1].optimizer.defaults["fused"] is None  # a user's factory is used as given
+    assert same_weights(weights_of(trained[0].module), weights_of(trained[1].module), atol=1e-6)
+
+
+def test_optimizers_without_a_fused_kernel_or_parameters_it_cannot_take_are_looped():
+    assert ks.Model(mlp(), device="cpu").compile("sgd", "mse").optimizer.defaults.get("fused") is None
+
+    class ComplexLinear(torch.nn.Module):  # fused Adam takes real floating-point tensors only
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(3, 2, dtype=torch.complex64))
+
+        def forward(self, x):
+            return (x.to(torch.complex64) @ self.weight).abs()
+
+    model = ks.Model(ComplexLinear(), device="cpu").compile("adam", "mse")
+    assert model.optimizer.defaults["fused"] is None
+    before = model.module.weight.detach().clone()
+    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+    assert not torch.equal(before, model.module.weight)

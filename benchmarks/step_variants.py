@@ -1,18 +1,23 @@
-"""Which training-step shape is fastest on CUDA for a tiny model? The evidence behind jit_compile.
+"""Which training-step shape is fastest for a tiny model? The evidence behind jit_compile.
 
 Every variant trains the tiny MLP of the suite (32-32-10, batch 64, Adam) on data resident on the
-GPU, indexed with a permutation each step, and reports the median microseconds per step over
-timed epochs (the GPU is synchronised at each epoch end):
+device, indexed with a permutation each step, and reports the median microseconds per step over
+timed epochs (a GPU is synchronised at each epoch end):
 
-- eager: the ideal hand-written loop (foreach Adam, torch's CUDA default)
+- eager: the ideal hand-written loop (foreach Adam on CUDA, torch's default)
 - eager_fused: the same with ``Adam(fused=True)``
 - compile: ``torch.compile`` of forward + loss (backward compiled by AOTAutograd)
-- compile_ro: the same with ``mode="reduce-overhead"`` (CUDA graphs for forward and backward)
-- compile_ro_opt: compile_ro and a compiled optimizer step
+- compile_opt: eager forward and backward, a compiled optimizer step
+- compile_both: compile and a compiled optimizer step (what ``jit_compile=True`` does)
+- compile_ro: ``mode="reduce-overhead"`` (CUDA graphs for forward and backward; CUDA only)
+- compile_ro_opt: compile_ro and a compiled optimizer step (CUDA only)
 - graph: forward, backward and a capturable Adam step captured in one ``torch.cuda.graph``
+  (CUDA only)
 - kerasish / kerasish_jit: ``fit`` with ``jit_compile`` off and on
+- kerasish_adam_by_name: ``compile("adam")``, which picks the fused kernel where it can
 
-    python benchmarks/cuda_step_variants.py --epochs 6
+    python benchmarks/step_variants.py --device cuda --epochs 6
+    python benchmarks/step_variants.py --device cpu --rounds 3
 """
 
 from __future__ import annotations
@@ -37,13 +42,18 @@ def setup(device):
     return x, y, net
 
 
-def timed_epochs(epochs, run_epoch):
+def synchronize(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_epochs(device, epochs, run_epoch):
     per_step = []
     for epoch in range(epochs):
-        torch.cuda.synchronize()
+        synchronize(device)
         start = time.perf_counter()
         run_epoch(epoch)
-        torch.cuda.synchronize()
+        synchronize(device)
         if epoch >= 2:  # two warm-up epochs: compilation, graph capture, allocator
             per_step.append((time.perf_counter() - start) / STEPS)
     return statistics.median(per_step)
@@ -71,7 +81,7 @@ def loop(device, epochs, *, fused=False, compile_mode=None, compile_opt=False):
             loss.backward()
             step()
 
-    return timed_epochs(epochs, epoch)
+    return timed_epochs(device, epochs, epoch)
 
 
 def whole_graph(device, epochs):
@@ -101,10 +111,10 @@ def whole_graph(device, epochs):
             torch.index_select(y, 0, index, out=static_y)
             graph.replay()
 
-    return timed_epochs(epochs, epoch)
+    return timed_epochs(device, epochs, epoch)
 
 
-def kerasish_fit(device, epochs, jit_compile):
+def kerasish_fit(device, epochs, jit_compile, optimizer=None):
     import kerasish as ks
 
     x, y, net = setup(device)
@@ -112,16 +122,16 @@ def kerasish_fit(device, epochs, jit_compile):
 
     class Timer(ks.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            torch.cuda.synchronize()
+            synchronize(device)
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            torch.cuda.synchronize()
+            synchronize(device)
             if epoch >= 2:
                 per_step.append((time.perf_counter() - self.start) / STEPS)
 
-    model = ks.Model(net, device=device).compile(
-        lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7), "cross_entropy", jit_compile=jit_compile)
+    optimizer = optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7))
+    model = ks.Model(net, device=device).compile(optimizer, "cross_entropy", jit_compile=jit_compile)
     model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[Timer()])
     return statistics.median(per_step)
 
@@ -130,30 +140,45 @@ VARIANTS = {
     "eager": lambda d, e: loop(d, e),
     "eager_fused": lambda d, e: loop(d, e, fused=True),
     "compile": lambda d, e: loop(d, e, compile_mode="default"),
+    "compile_opt": lambda d, e: loop(d, e, compile_opt=True),
+    "compile_both": lambda d, e: loop(d, e, compile_mode="default", compile_opt=True),
     "compile_ro": lambda d, e: loop(d, e, compile_mode="reduce-overhead"),
     "compile_ro_opt": lambda d, e: loop(d, e, compile_mode="reduce-overhead", compile_opt=True),
     "graph": whole_graph,
     "kerasish": lambda d, e: kerasish_fit(d, e, False),
     "kerasish_jit": lambda d, e: kerasish_fit(d, e, True),
+    "kerasish_adam_by_name": lambda d, e: kerasish_fit(d, e, False, "adam"),
 }
+
+CUDA_ONLY = ("compile_ro", "compile_ro_opt", "graph")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every variant this many times, interleaved; the table gives the median")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
+                        help="default: all that run on the device")
     args = parser.parse_args()
-    device = torch.device("cuda")
-    results = {}
-    for name in args.variants:
-        try:
-            results[name] = VARIANTS[name](device, args.epochs)
-        except Exception as error:  # noqa: BLE001 - a failing variant is a finding, not a crash
-            results[name] = f"failed: {type(error).__name__}: {str(error)[:160]}"
-        print(name, results[name], flush=True)
+    device = torch.device(args.device)
+    names = args.variants or [n for n in VARIANTS if device.type == "cuda" or n not in CUDA_ONLY]
+    runs: dict[str, list] = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            torch.compiler.reset()  # torch caps compilations per function, over all optimizers
+            try:
+                runs[name].append(VARIANTS[name](device, args.epochs))
+            except Exception as error:  # noqa: BLE001 - a failing variant is a finding, not a crash
+                runs[name].append(f"failed: {type(error).__name__}: {str(error)[:160]}")
+            print(name, runs[name][-1], flush=True)
+    results = {name: next((r for r in values if isinstance(r, str)), None)
+               or statistics.median(values) for name, values in runs.items()}
     base = results.get("eager")
-    print(f"\n{torch.cuda.get_device_name()}, torch {torch.__version__}\n")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"\n{where}, torch {torch.__version__}, {args.rounds} round(s), medians\n")
     print("| variant | us/step | speed-up over eager |\n|---|---:|---:|")
     for name, value in results.items():
         if isinstance(value, str):
