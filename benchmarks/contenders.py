@@ -270,5 +270,7 @@ CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
     "poutyne": poutyne,
     "keras": keras,
 }
+# The peer libraries kerasish must beat; the suite compares every kerasish row with each, round by round.
+PEERS = ("lightning", "ignite", "poutyne", "keras")
 # Run by default only on CUDA, where their targets are (compilation and bf16 are slow on this CPU).
 CUDA_DEFAULT_ONLY = ("kerasish_jit", "kerasish_bf16")

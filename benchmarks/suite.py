@@ -13,6 +13,10 @@ run, and peak RSS. Contenders whose library is missing are skipped and listed.
 On a shared or noisy machine interference only ever adds time, so the fastest epoch over all
 rounds is the steadier estimate of what a loop costs; the table gives it beside the median, and
 the spread of the ideal loop's per-round medians says how far the median columns can be trusted.
+Slow drift in load cancels when two contenders of the same round are compared, so a head-to-head
+table counts, for each kerasish row and each peer library, the rounds in which kerasish was
+faster, with the chance of a count at least that high if neither were faster (a one-sided sign
+test) and the median over rounds of the two contenders' ratio.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import resource
@@ -29,7 +34,7 @@ import sys
 
 import torch
 
-from contenders import CONTENDERS, CUDA_DEFAULT_ONLY
+from contenders import CONTENDERS, CUDA_DEFAULT_ONLY, PEERS
 from workloads import WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,7 +99,35 @@ def table(results: dict, workloads: list[str], contenders: list[str]) -> str:
             lines.append(f"| {contender} | {row['step'] * 1e6:.1f} | {ratios[0]} | {row['best'] * 1e6:.1f} "
                          f"| {ratios[1]} | {row['rss']:.0f} | {ratios[2]} |")
         lines.append("")
+        lines += head_to_head(runs, contenders)
     return "\n".join(lines)
+
+
+def head_to_head(runs: dict, contenders: list[str]) -> list[str]:
+    """Rounds each kerasish row beat each peer, paired within rounds (see the module docstring)."""
+    measured = {c: r for c, r in runs.items() if c in contenders and isinstance(r, list)}
+    ours = [c for c in measured if c.startswith("kerasish")]
+    peers = [c for c in PEERS if c in measured]
+    rounds = min((len(r) for r in measured.values()), default=0)
+    if not ours or not peers or rounds < 2:
+        return []
+    lines = [f"Head to head over {rounds} rounds: rounds kerasish was faster / rounds (one-sided "
+             "sign-test p), median per-round ratio of kerasish's time to the peer's.", "",
+             "| contender | " + " | ".join(peers) + " |", "|---|" + "---:|" * len(peers)]
+    for name in ours:
+        cells = []
+        for peer in peers:
+            ratios = [a["per_step"] / b["per_step"] for a, b in zip(measured[name], measured[peer])]
+            wins = sum(r < 1 for r in ratios)
+            p = sign_test(wins, rounds)
+            cells.append(f"{wins}/{rounds} (p={p:.3f}), {statistics.median(ratios):.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def sign_test(wins: int, rounds: int) -> float:
+    """P(at least ``wins`` of ``rounds`` fair coin flips come up heads)."""
+    return sum(math.comb(rounds, k) for k in range(wins, rounds + 1)) / 2 ** rounds
 
 
 def summarize(rows: list[dict]) -> dict[str, float]:
