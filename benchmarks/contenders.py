@@ -24,23 +24,34 @@ CUDA = DEVICE.type == "cuda"
 
 
 class _Clock:
-    """Per-epoch seconds per step, skipping the warm-up epochs."""
+    """Per-epoch seconds per step, skipping the warm-up epochs.
+
+    An epoch runs from its start to the next epoch's start (the last one to the end of training),
+    so whatever a library does between epochs (its epoch-end callbacks and logging, the next
+    epoch's set-up) counts: a library's epoch-end hook may run before its other callbacks'.
+    Hand-written loops call ``end()`` after each epoch, which closes it the same way.
+    """
 
     def __init__(self, steps: int):
         self.steps = steps
         self.per_step: list[float] = []
-        self._start = 0.0
+        self._start: float | None = None
         self._epoch = 0
 
     def begin(self) -> None:
+        self.end()
         self._start = time.perf_counter()
 
     def end(self) -> None:
+        """Close the open epoch, if any (libraries call it once, at the end of training)."""
+        if self._start is None:
+            return
         if CUDA:
             torch.cuda.synchronize()  # the epoch's queued GPU work belongs to the epoch
         if self._epoch >= WARMUP_EPOCHS:
             self.per_step.append((time.perf_counter() - self._start) / self.steps)
         self._epoch += 1
+        self._start = None
 
 
 def ideal(w: Workload) -> list[float]:
@@ -97,7 +108,7 @@ def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=(),
         def on_epoch_begin(self, epoch, logs=None):
             clock.begin()
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_train_end(self, logs=None):
             clock.end()
 
     model = ks.Model(w.model(), device=DEVICE).compile(adam, "cross_entropy", **compile_kwargs)
@@ -174,7 +185,7 @@ def lightning(w: Workload) -> list[float]:
         def on_train_epoch_start(self, trainer, module):
             clock.begin()
 
-        def on_train_epoch_end(self, trainer, module):
+        def on_train_end(self, trainer, module):
             clock.end()
 
     trainer = L.Trainer(max_epochs=EPOCHS, accelerator="gpu" if CUDA else "cpu", devices=1, logger=False,
@@ -195,7 +206,7 @@ def ignite(w: Workload) -> list[float]:
     trainer = create_supervised_trainer(net, adam(net.parameters()), F.cross_entropy, device=DEVICE,
                                         non_blocking=CUDA)
     trainer.add_event_handler(Events.EPOCH_STARTED, lambda engine: clock.begin())
-    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda engine: clock.end())
+    trainer.add_event_handler(Events.COMPLETED, lambda engine: clock.end())
     loader = DataLoader(TensorDataset(*w.data()), batch_size=w.batch_size, shuffle=True,
                         pin_memory=CUDA)
     trainer.run(loader, max_epochs=EPOCHS)
@@ -211,7 +222,7 @@ def poutyne(w: Workload) -> list[float]:
         def on_epoch_begin(self, epoch_number, logs):
             clock.begin()
 
-        def on_epoch_end(self, epoch_number, logs):
+        def on_train_end(self, logs):
             clock.end()
 
     net = w.model()
@@ -231,7 +242,7 @@ def keras(w: Workload) -> list[float]:
         def on_epoch_begin(self, epoch, logs=None):
             clock.begin()
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_train_end(self, logs=None):
             clock.end()
 
     layers = K.layers

@@ -35,13 +35,15 @@ import sys
 import torch
 
 from contenders import CONTENDERS, CUDA_DEFAULT_ONLY, PEERS
-from workloads import WORKLOADS
+from workloads import TIMED_EPOCHS, WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run_child(workload: str, contender: str) -> None:
     per_step = CONTENDERS[contender](WORKLOADS[workload])
+    if len(per_step) != TIMED_EPOCHS:
+        raise RuntimeError(f"{contender} timed {len(per_step)} epochs, not {TIMED_EPOCHS}")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"per_step": statistics.median(per_step), "best": min(per_step),
                       "peak_rss_mb": peak_rss_mb}))
