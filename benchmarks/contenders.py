@@ -27,8 +27,8 @@ class _Clock:
     """Per-epoch seconds per step, skipping the warm-up epochs.
 
     An epoch runs from its start to the next epoch's start (the last one to the end of training),
-    so whatever a library does between epochs (its epoch-end callbacks and logging, the next
-    epoch's set-up) counts: a library's epoch-end hook may run before its other callbacks'.
+    so whatever a library does between epochs counts: its epoch-end callbacks and logging, which
+    may run after the timing callback's own epoch-end hook, and the next epoch's set-up.
     Hand-written loops call ``end()`` after each epoch, which closes it the same way.
     """
 
