@@ -140,18 +140,6 @@ def test_jit_compile_on_cuda_trains_like_eager(n):
                                rtol=1e-4, atol=1e-5)
 
 
-def test_jit_compile_on_cuda_follows_learning_rate_changes():
-    """A compiled or graphed step must read the current learning rate, not the one it was built with."""
-    x, y = classification_data(n=64)
-    model = ks.Model(mlp(), device="cuda").compile("sgd", "cross_entropy", jit_compile=True)
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    model.learning_rate = 0.0
-    before = weights_of(model.module)
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    after = weights_of(model.module)
-    assert all(torch.equal(before[k], after[k]) for k in before)
-
-
 def test_tensor_dataloader_fast_path_trains_exactly_like_the_loader_on_cuda():
     x, y = classification_data(n=100)
     dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))

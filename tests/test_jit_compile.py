@@ -98,10 +98,15 @@ def test_a_torch_scheduler_per_batch_drives_the_compiled_step():
     assert all(s.last_epoch == 8 for s in scheduler)
 
 
-def test_a_learning_rate_of_zero_freezes_compiled_training():
+@pytest.mark.parametrize("device", [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")),
+])
+def test_a_learning_rate_of_zero_freezes_compiled_training(device):
+    """A compiled step must read the current learning rate, not the one it was built with."""
     x, y = classification_data(n=64)
-    model = ks.Model(mlp(), device="cpu").compile("adam", "cross_entropy", jit_compile=True)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    model = ks.Model(mlp(), device=device).compile("adam", "cross_entropy", jit_compile=True)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     model.learning_rate = 0.0
     before = weights_of(model.module)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
