@@ -61,17 +61,23 @@ def ideal(w: Workload) -> list[float]:
     optimizer = adam(net.parameters())
     for _ in range(EPOCHS):
         clock.begin()
-        net.train()
-        order = torch.randperm(w.samples, device=DEVICE)
-        for i in range(0, w.samples, w.batch_size):
-            index = order[i:i + w.batch_size]
-            xb, yb = x.index_select(0, index), y.index_select(0, index)
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(xb), yb)
-            loss.backward()
-            optimizer.step()
+        ideal_epoch(w, net, optimizer, x, y)
         clock.end()
     return clock.per_step
+
+
+def ideal_epoch(w: Workload, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                x: torch.Tensor, y: torch.Tensor) -> None:
+    """One epoch of the ideal loop (also run epoch by epoch by ``paired_epochs.py``)."""
+    net.train()
+    order = torch.randperm(w.samples, device=x.device)
+    for i in range(0, w.samples, w.batch_size):
+        index = order[i:i + w.batch_size]
+        xb, yb = x.index_select(0, index), y.index_select(0, index)
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(xb), yb)
+        loss.backward()
+        optimizer.step()
 
 
 def idiomatic(w: Workload) -> list[float]:

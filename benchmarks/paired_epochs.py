@@ -5,7 +5,7 @@
 
 The suite runs each contender in its own process, minutes apart, so on a shared machine the load
 each one meets differs and single ratios move by tens of percent. Here the ideal hand-written loop
-(``contenders.ideal``'s step) and ``fit`` take turns, one epoch each, on the same workload in the
+(``contenders.ideal_epoch``) and ``fit`` take turns, one epoch each, on the same workload in the
 same process: both meet the same load, and the ratio of two neighbouring epochs cancels most of
 it. The order alternates (ideal first, then kerasish first) so neither always runs warmer. The
 table gives the median of the paired ratios with its quartiles; a median of 1.03 means fit's
@@ -28,8 +28,8 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 
+from contenders import ideal_epoch
 from workloads import WORKLOADS, Workload, adam
 
 # "ideal" pairs the ideal loop with a second copy of itself: the control, whose median says how far
@@ -47,16 +47,9 @@ class IdealLoop:
         self.optimizer = adam(self.net.parameters())
 
     def epoch(self) -> float:
-        w, x, y, net, optimizer = self.w, self.x, self.y, self.net, self.optimizer
         start = time.perf_counter()
-        net.train()
-        order = torch.randperm(w.samples)
-        for i in range(0, w.samples, w.batch_size):
-            index = order[i:i + w.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x.index_select(0, index)), y.index_select(0, index)).backward()
-            optimizer.step()
-        return (time.perf_counter() - start) / w.steps_per_epoch
+        ideal_epoch(self.w, self.net, self.optimizer, self.x, self.y)
+        return (time.perf_counter() - start) / self.w.steps_per_epoch
 
 
 class KerasishEpochs:
