@@ -73,29 +73,21 @@ def test_a_learning_rate_changed_every_epoch_does_not_pile_up_recompilations():
 
 
 def test_a_torch_scheduler_per_batch_drives_the_compiled_step():
-    def optimizer(module):
-        return torch.optim.Adam(module.parameters(), lr=0.01)
-
-    scheduler = []
-
-    def callback():
-        # Built after compile(): the scheduler wraps optimizer.step, which the compiled step calls.
-        step = torch.optim.lr_scheduler.ExponentialLR(callback.model.optimizer, gamma=0.9)
-        scheduler.append(step)
-        return ks.callbacks.LearningRateScheduler(step, interval="batch")
-
+    """The scheduler is built after compile() and wraps optimizer.step, which the compiled step calls."""
+    x, y = classification_data(n=64)
     results = []
     for jit in (False, True):
-        x, y = classification_data(n=64)
         torch.manual_seed(3)
         module = mlp()
-        model = ks.Model(module, device="cpu").compile(optimizer(module), "cross_entropy", jit_compile=jit)
-        callback.model = model
-        model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback()])
-        results.append(weights_of(model.module))
+        model = ks.Model(module, device="cpu").compile(torch.optim.Adam(module.parameters(), lr=0.01),
+                                                       "cross_entropy", jit_compile=jit)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(model.optimizer, gamma=0.9)
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+                  callbacks=[ks.callbacks.LearningRateScheduler(scheduler, interval="batch")])
+        assert scheduler.last_epoch == 8
         assert model.learning_rate == pytest.approx(0.01 * 0.9 ** 8)
+        results.append(weights_of(model.module))
     assert same_weights(*results, atol=1e-5)
-    assert all(s.last_epoch == 8 for s in scheduler)
 
 
 @pytest.mark.parametrize("device", [
