@@ -7,7 +7,8 @@ nobody overrides costs one empty-list check, and batch logs are not even built f
 
 from __future__ import annotations
 
-import functools
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 HOOKS = (
@@ -26,13 +27,31 @@ class Callback:
 
     Override the hooks you need; ``self.model`` is the ``ks.Model`` being trained and
     ``self.params`` is ``{"verbose": ..., "epochs": ..., "steps": ...}``. Talk back to training
-    through the model only (``model.stop_training``, ``model.learning_rate``, weights).
+    through the model's public state only (``model.stop_training``, ``model.learning_rate``,
+    ``model.epoch``, ``model.step_in_epoch``, ``model.optimizer_steps``, weights).
+
+    Two additions to Keras's hooks:
+
+    - ``state_dict()`` / ``load_state_dict(state)``: a callback that must survive a resume returns
+      its state (tensors, numbers, strings, lists and dicts of them) and takes it back;
+      ``BackupAndRestore`` saves it with the backup and hands it back before the resumed epoch
+      starts. Both default to nothing.
+    - ``on_exception(exception)``: called when ``fit``, ``evaluate`` or ``predict`` raises (any
+      exception, KeyboardInterrupt included), before the exception propagates unchanged, so a
+      callback can release what it holds (close a writer, finish a tracker run as failed).
+      ``on_train_end`` is not called after an error.
+
+    Attributes:
+        rank_zero_only: ``True`` for callbacks that write files or print: under torchrun they run
+            on rank 0 only.
 
     Example:
         class PrintLoss(ks.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 print(epoch, logs["loss"])
     """
+
+    rank_zero_only: bool = False
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -43,6 +62,16 @@ class Callback:
 
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state to save with a backup; the default saves nothing."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` returned; called before the resumed epoch begins."""
+
+    def on_exception(self, exception: BaseException) -> None:
+        """``fit``/``evaluate``/``predict`` raised ``exception``: release what this callback holds."""
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
@@ -81,6 +110,7 @@ def overrides(callback: Callback, hook: str) -> bool:
 class CallbackList:
     """Dispatches hooks to the callbacks that override them, sharing one logs object per call.
 
+    The per-hook listener lists are built once, so a hook nobody overrides costs one empty loop;
     ``wants(hook)`` lets the loop skip building logs for hooks nobody listens to.
     """
 
@@ -92,14 +122,10 @@ class CallbackList:
         if params is not None:
             for cb in self.callbacks:
                 cb.set_params(params)
-        self._listeners = {
+        self._listeners: dict[str, list[Callable[..., Any]]] = {
             hook: [getattr(cb, hook) for cb in self.callbacks if overrides(cb, hook)]
             for hook in HOOKS
         }
-        # cbs.on_epoch_end(epoch, logs) reads like Keras; a partial (no closure made per call)
-        # keeps the per-batch dispatch cheap.
-        for hook in HOOKS:
-            setattr(self, hook, functools.partial(self.call, hook))
 
     def wants(self, hook: str) -> bool:
         return bool(self._listeners[hook])
@@ -108,5 +134,63 @@ class CallbackList:
         for listener in self._listeners[hook]:
             listener(*args)
 
-    def __iter__(self):
+    def on_exception(self, exception: BaseException) -> None:
+        """Tell every callback that the loop failed; a callback that fails here only warns.
+
+        The loop re-raises ``exception`` unchanged afterwards, so nothing a callback does while
+        cleaning up may replace it.
+        """
+        for cb in self.callbacks:
+            try:
+                cb.on_exception(exception)
+            except Exception as cleanup_error:  # noqa: BLE001 - the original error must win
+                warnings.warn(
+                    f"{type(cb).__name__}.on_exception raised {type(cleanup_error).__name__}: "
+                    f"{cleanup_error}; the original {type(exception).__name__} propagates.",
+                    RuntimeWarning, stacklevel=2,
+                )
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.call("on_train_begin", logs)
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.call("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self.call("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.call("on_train_batch_end", batch, logs)
+
+    def on_test_begin(self, logs: Any = None) -> None:
+        self.call("on_test_begin", logs)
+
+    def on_test_end(self, logs: Any = None) -> None:
+        self.call("on_test_end", logs)
+
+    def on_test_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self.call("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.call("on_test_batch_end", batch, logs)
+
+    def on_predict_begin(self, logs: Any = None) -> None:
+        self.call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs: Any = None) -> None:
+        self.call("on_predict_end", logs)
+
+    def on_predict_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self.call("on_predict_batch_begin", batch, logs)
+
+    def on_predict_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.call("on_predict_batch_end", batch, logs)
+
+    def __iter__(self) -> Iterator[Callback]:
         return iter(self.callbacks)
