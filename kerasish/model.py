@@ -8,8 +8,9 @@ runs before the first optimizer step, so bad input never changes a weight.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,30 @@ class Model:
         self._loop_clock: Any = None  # set by a LoopTimer callback: time split of the loop
         self._callbacks: list[Callback] = []  # the running fit's callbacks, in dispatch order
         self._example_input: Any = None  # one sample of the last batch seen, for summary()
+
+    # ------------------------------------------------------------------ public training state
+
+    @property
+    def epoch(self) -> int:
+        """The epoch being trained (0-based); after an epoch ends, the next one."""
+        return self._epoch
+
+    @property
+    def step_in_epoch(self) -> int:
+        """Batches finished in the current epoch."""
+        return self._steps_done
+
+    @property
+    def optimizer_steps(self) -> int:
+        """Optimizer steps taken so far (Keras's ``optimizer.iterations``); no device read."""
+        return 0 if self._engine is None else self._engine.optimizer_steps
+
+    @property
+    def is_main_process(self) -> bool:
+        """False on the non-zero ranks of a torchrun job: only the main process writes or prints."""
+        if self._group is not None:
+            return self._group.is_main
+        return int(os.environ.get("RANK", "0")) == 0
 
     # ------------------------------------------------------------------ learning rate
 
@@ -248,33 +273,34 @@ class Model:
         self.stop_training = False
         results = engine.result_fns()
 
-        cbs.on_train_begin({})
-        start_epoch, start_step = self._resume_point or (initial_epoch, 0)
-        self._resume_point = None
-        source.seed = self._data_seed
-        epoch_logs: dict[str, float] = {}
-        for epoch in range(start_epoch, epochs):
-            self._epoch = epoch
-            engine.reset_metrics()
-            cbs.on_epoch_begin(epoch, {})
-            self.module.train()
-            first_step, start_step = start_step, 0
-            steps_done = self._train_epoch(train_batches.epoch(epoch, first_step), cbs, results,
-                                           stop_mid_epoch=group is None)
-            if steps_done == 0 and first_step == 0:
-                break  # a one-shot iterator ran out (warned by the iterator)
-            epoch_logs = self._epoch_results(results, group)  # the epoch's one host read
-            if val_batches is not None and validate_on(epoch):
-                val_logs = self._evaluate_loop(val_batches, cbs, group)
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            # The epoch is done: a save from on_epoch_end records that training continues at the next.
-            self._epoch, self._steps_done = epoch + 1, 0
-            cbs.on_epoch_end(epoch, epoch_logs)
-            if group is not None:
-                self.stop_training = group.any(self.stop_training, self.device)
-            if self.stop_training or train_batches.exhausted:
-                break
-        cbs.on_train_end(epoch_logs)
+        with _reporting_errors(cbs):
+            cbs.on_train_begin({})
+            start_epoch, start_step = self._resume_point or (initial_epoch, 0)
+            self._resume_point = None
+            source.seed = self._data_seed
+            epoch_logs: dict[str, float] = {}
+            for epoch in range(start_epoch, epochs):
+                self._epoch = epoch
+                engine.reset_metrics()
+                cbs.on_epoch_begin(epoch, {})
+                self.module.train()
+                first_step, start_step = start_step, 0
+                steps_done = self._train_epoch(train_batches.epoch(epoch, first_step), cbs, results,
+                                               stop_mid_epoch=group is None)
+                if steps_done == 0 and first_step == 0:
+                    break  # a one-shot iterator ran out (warned by the iterator)
+                epoch_logs = self._epoch_results(results, group)  # the epoch's one host read
+                if val_batches is not None and validate_on(epoch):
+                    val_logs = self._evaluate_loop(val_batches, cbs, group)
+                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                # The epoch is done: a save from on_epoch_end records that training continues at the next.
+                self._epoch, self._steps_done = epoch + 1, 0
+                cbs.on_epoch_end(epoch, epoch_logs)
+                if group is not None:
+                    self.stop_training = group.any(self.stop_training, self.device)
+                if self.stop_training or train_batches.exhausted:
+                    break
+            cbs.on_train_end(epoch_logs)
         self._callbacks = []
         if group is not None:
             group.barrier()  # rank 0 has finished writing before any rank returns
@@ -398,7 +424,8 @@ class Model:
         engine.checked_targets = False
         cbs = self._callback_list(callbacks, None, verbose,
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
-        logs = self._evaluate_loop(batches, cbs, group)
+        with _reporting_errors(cbs):
+            logs = self._evaluate_loop(batches, cbs, group)
         return _format_results(logs, return_dict)
 
     def _evaluate_loop(self, batches: data_lib.EpochIterator, cbs: CallbackList,
@@ -440,13 +467,14 @@ class Model:
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
         self.module.eval()
         outputs = []
-        cbs.on_predict_begin({})
-        for step, (xb, _, _) in batches.epoch(0):
-            cbs.on_predict_batch_begin(step, {})
-            out = engine.predict_step(xb)
-            outputs.append(out)
-            cbs.on_predict_batch_end(step, {"outputs": out})
-        cbs.on_predict_end({})
+        with _reporting_errors(cbs):
+            cbs.on_predict_begin({})
+            for step, (xb, _, _) in batches.epoch(0):
+                cbs.on_predict_batch_begin(step, {})
+                out = engine.predict_step(xb)
+                outputs.append(out)
+                cbs.on_predict_batch_end(step, {"outputs": out})
+            cbs.on_predict_end({})
         predictions = _concat_to_numpy(outputs)
         if group is not None and isinstance(source, data_lib.ArraySource | data_lib.DatasetSource):
             predictions = interleave(group.gather(predictions))  # every rank gets all, in order
@@ -574,6 +602,16 @@ class Model:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+@contextlib.contextmanager
+def _reporting_errors(cbs: CallbackList) -> Iterator[None]:
+    """Any exception in the loop reaches every callback's ``on_exception``, then propagates unchanged."""
+    try:
+        yield
+    except BaseException as error:
+        cbs.on_exception(error)
+        raise
+
 
 def _check_state_matches(module: torch.nn.Module, weights: Mapping, filepath) -> None:
     expected = module.state_dict()
