@@ -9,7 +9,7 @@ batch values.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import torch
@@ -40,14 +40,16 @@ def call_module(module: torch.nn.Module, x: Any) -> Any:
     return module(x)
 
 
-class LossTracker:
-    """Running, batch-size-weighted mean of the loss, kept on the device.
+class LossTracker(Metric):
+    """Running, batch-size-weighted mean of the loss, kept on the device (Keras's loss tracker).
 
     One fused ``add_`` per step; the sample count is a Python int because it is known on the host.
+    It is a ``ks.metrics.Metric``, so it appears in ``model.metrics`` and a custom step may call
+    ``update_state(loss, sample_weight=batch_size)`` on it as Keras's guide does.
     """
 
     def __init__(self, name: str = "loss"):
-        self.name = name
+        super().__init__(name)
         self.total: torch.Tensor | None = None
         self.count = 0
 
@@ -56,6 +58,13 @@ class LossTracker:
             self.total = torch.zeros((), device=loss.device)
         self.total.add_(loss.detach(), alpha=batch_size)
         self.count += batch_size
+
+    def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
+        """Add a loss value; ``sample_weight`` is its weight (Keras passes the batch size)."""
+        weight = 1 if sample_weight is None else sample_weight
+        if isinstance(weight, torch.Tensor):
+            weight = int(weight.sum().item()) if weight.numel() > 1 else weight.item()
+        self.update(torch.as_tensor(values).float().mean(), int(weight))
 
     def result(self) -> torch.Tensor:
         if self.total is None:
@@ -89,7 +98,7 @@ class CompiledLoss:
         if self.single is not None:
             return self.single(y_true, y_pred, sample_weight)
         total = 0.0
-        n = _batch_size(y_pred)
+        n = batch_size_of(y_pred)
         for tracker, (key, loss, weight) in zip(self.trackers or [None], self.losses):
             if key is None:
                 value = loss(y_true, y_pred, sample_weight)
@@ -118,13 +127,14 @@ def _key_name(key: Any) -> str:
     return f"output_{key}" if isinstance(key, int) else str(key)
 
 
-def _batch_size(struct: Any) -> int:
+def batch_size_of(struct: Any) -> int:
+    """The batch dimension of the first tensor in a (nested) structure."""
     if type(struct) is torch.Tensor:
         return struct.shape[0]
     while isinstance(struct, (tuple, list)):
         struct = struct[0]
     if isinstance(struct, Mapping):
-        return _batch_size(next(iter(struct.values())))
+        return batch_size_of(next(iter(struct.values())))
     return int(struct.shape[0])
 
 
@@ -197,17 +207,18 @@ class Engine:
         self.class_weight: torch.Tensor | None = None
         self._window = 0  # batches accumulated since the last optimizer step
         self.optimizer_steps = 0  # optimizer steps attempted (a Python count: no device read)
+        self.counts_steps = True  # False while a custom step's optimizer steps are counted by a hook
         self._skipped: torch.Tensor | None = None  # did the scaler skip the last step (fp16)
         self._params = [p for p in module.parameters() if p.requires_grad]
         self._plain = not use_scaler and self.accumulation == 1 and clipnorm is None and clipvalue is None
         self.checked_targets = False
         self.all_targets: Any = None  # the whole target arrays, when known, for the label check
         self._forward = self._forward_and_loss
-        self._predict = self._outputs
+        self._predict = self.outputs
         self._step_optimizer = self._optimizer_step
         if jit_compile:
             self._forward = torch.compile(self._forward_and_loss)
-            self._predict = torch.compile(self._outputs)
+            self._predict = torch.compile(self.outputs)
             # A compiled step fuses the per-parameter update loops into one kernel: on a small
             # model it is most of what compiling saves (benchmarks/step_variants.py). A changed
             # learning rate recompiles once, after which torch treats it as a dynamic input.
@@ -215,7 +226,8 @@ class Engine:
 
     # ------------------------------------------------------------------ pieces
 
-    def _outputs(self, x, module=None):
+    def outputs(self, x, module=None):
+        """The module's outputs for ``x``, under autocast when a mixed precision is compiled."""
         module = self.module if module is None else module
         if self.autocast_dtype is None:
             return call_module(module, x)
@@ -227,20 +239,23 @@ class Engine:
         if self.autocast_dtype is None and type(x) is torch.Tensor:
             y_pred = module(x)  # the common case, without the helper frames (~1% of a tiny step)
         else:
-            y_pred = self._outputs(x, module)
+            y_pred = self.outputs(x, module)
         if self.class_weight is not None:
             sample_weight = self.class_weight[_class_labels(y)]
         return y_pred, self._loss_fn(y, y_pred, sample_weight), sample_weight
 
     def _checked_forward_and_loss(self, module, x, y, sample_weight):
         """The first batch: check the targets (one host read) before the loss can touch weights."""
-        y_pred = self._outputs(x, module)
+        y_pred = self.outputs(x, module)
+        self.check_targets(y, y_pred)
+        sample_weight = self.class_sample_weight(y, sample_weight)
+        return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
+
+    def check_targets(self, y, y_pred) -> None:
+        """Check the targets against the outputs once per fit (the whole target arrays when known)."""
         targets = self.all_targets if self.all_targets is not None else y
         self.loss.check_targets(targets, y_pred)
         self.checked_targets = True
-        if self.class_weight is not None:
-            sample_weight = self.class_weight[_class_labels(y)]
-        return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
 
     def _optimizer_step(self) -> None:
         # Looked up at each call: a torch LR scheduler built later wraps optimizer.step.
@@ -259,6 +274,7 @@ class Engine:
     # ------------------------------------------------------------------ steps
 
     def train_step(self, x, y, sample_weight) -> None:
+        """The fused default training step: what ``Model.train_step`` does, without its frames."""
         forward = self._forward if self.checked_targets else self._checked_forward_and_loss
         if self._plain:
             # No scaler, accumulation or clipping: exactly the hand-written loop.
@@ -266,22 +282,43 @@ class Engine:
             y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
             loss.backward()
             self._step_optimizer()
-            self.optimizer_steps += 1
+            self.optimizer_steps += self.counts_steps
         else:
-            if self._window == 0:
-                self.optimizer.zero_grad(set_to_none=True)
             # Under DDP, only the window's last backward all-reduces the gradients.
             last = self._window + 1 == self.accumulation
             no_sync = getattr(self.train_module, "no_sync", None)
             with contextlib.nullcontext() if last or no_sync is None else no_sync():
                 y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
-                self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
-            self._window += 1
-            if self._window == self.accumulation:
-                self.apply_gradients()
-        self.loss_tracker.update(loss, _batch_size(y_pred))
+                self.backward_and_step(loss)
+        self.loss_tracker.update(loss, batch_size_of(y_pred))
         if self.metrics.entries:
             self.metrics.update(y, y_pred, sample_weight)
+
+    def backward_and_step(self, loss: torch.Tensor) -> None:
+        """Backward of ``loss`` into the accumulation window; the optimizer steps when it is full.
+
+        Gradients are zeroed when a window starts (they are still there at batch end for
+        callbacks), the loss is scaled for fp16 and divided by the accumulation steps.
+        """
+        if self._window == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        scaled = loss / self.accumulation if self.accumulation > 1 else loss
+        self.scaler.scale(scaled).backward()
+        self._window += 1
+        if self._window == self.accumulation:
+            self.apply_gradients()
+
+    def class_sample_weight(self, y: torch.Tensor, sample_weight: Any) -> Any:
+        """Sample weights from ``class_weight`` (Keras folds them in before the step), else as given."""
+        if self.class_weight is None:
+            return sample_weight
+        return self.class_weight[_class_labels(y)]
+
+    def discard_window(self) -> None:
+        """Forget a half-filled accumulation window (after an error): the next fit starts clean."""
+        if self._window:
+            self.optimizer.zero_grad(set_to_none=True)
+        self._window = 0
 
     def apply_gradients(self) -> None:
         """Unscale, clip and step; called at the end of an accumulation window (or epoch)."""
@@ -310,7 +347,7 @@ class Engine:
             self._skipped = self.scaler._scale < scale_before
         else:
             self._step_optimizer()
-        self.optimizer_steps += 1
+        self.optimizer_steps += self.counts_steps
         self._window = 0
 
     def last_step_skipped(self) -> bool:
@@ -325,7 +362,7 @@ class Engine:
     def test_step(self, x, y, sample_weight) -> None:
         forward = self._forward if self.checked_targets else self._checked_forward_and_loss
         y_pred, loss, sample_weight = forward(self.module, x, y, sample_weight)
-        self.loss_tracker.update(loss, _batch_size(y_pred))
+        self.loss_tracker.update(loss, batch_size_of(y_pred))
         self.metrics.update(y, y_pred, sample_weight)
 
     @torch.inference_mode()
@@ -361,6 +398,11 @@ class Engine:
         for i, metric in enumerate(means, start=len(trackers)):
             metric._total, metric._count = summed[2 * i], summed[2 * i + 1]
 
+    def metric_objects(self) -> list[Metric]:
+        """The compiled metrics and loss trackers, whose results ``result_fns`` already lists."""
+        trackers = self.loss.trackers if self.loss is not None else []
+        return [self.loss_tracker, *trackers, *(m for _, m, _ in self.metrics.entries)]
+
     def result_fns(self) -> dict[str, Callable[[], torch.Tensor]]:
         """Log key -> a function returning the running value as a 0-d tensor (no host read)."""
         fns: dict[str, Callable[[], torch.Tensor]] = {"loss": self.loss_tracker.result}
@@ -393,54 +435,77 @@ def _class_labels(y: torch.Tensor) -> torch.Tensor:
     return y.long() if not y.is_floating_point() else y.round().long()
 
 
-def materialize(fns: Mapping[str, Callable[[], torch.Tensor]]) -> dict[str, float]:
-    """Turn running results into Python floats with a single host read."""
-    if not fns:
+def materialize(values: Mapping[str, Any]) -> dict[str, float]:
+    """Turn running results into Python floats with a single host read.
+
+    ``values`` maps log keys to 0-d tensors, numbers, or functions returning either (the running
+    results of the default step); tensors are read together in one transfer.
+    """
+    if not values:
         return {}
-    values = [torch.as_tensor(fn()).detach().float().reshape(()) for fn in fns.values()]
-    device = values[0].device
-    return dict(zip(fns, torch.stack([v.to(device) for v in values]).tolist()))
+    resolved = {k: v() if callable(v) else v for k, v in values.items()}
+    tensors = {k: v for k, v in resolved.items() if isinstance(v, torch.Tensor)}
+    floats = {k: float(v) for k, v in resolved.items() if k not in tensors}
+    if tensors:
+        flat = [t.detach().float().reshape(()) for t in tensors.values()]
+        device = flat[0].device
+        floats.update(zip(tensors, torch.stack([t.to(device) for t in flat]).tolist()))
+    return {k: floats[k] for k in resolved}
 
 
-class LazyLogs(Mapping):
+class LazyLogs(MutableMapping):
     """Batch logs whose values are read from the device only when a callback looks at them.
 
     A fit whose callbacks never read batch logs therefore performs no host read per step. The
     values are computed at the first read, which callbacks do inside their hook; all keys are read
-    together in one transfer. Callbacks may add keys, as they may to a dict.
+    together in one transfer. It behaves as a mutable mapping (callbacks may add, change or pop
+    keys, as Keras callbacks do with a dict), and ``copy()`` returns a plain dict.
     """
 
     __slots__ = ("_fns", "_values", "_extra")
 
-    def __init__(self, fns: Mapping[str, Callable[[], torch.Tensor]]):
+    def __init__(self, fns: Mapping[str, Any]):
         self._fns = fns
-        self._values: dict[str, float] | None = None
-        self._extra: dict[str, Any] = {}
+        self._values: dict[str, Any] | None = None
+        self._extra: dict[str, Any] = {}  # keys set before any read: adding one costs no read
 
-    def _materialized(self) -> dict[str, float]:
+    def _materialized(self) -> dict[str, Any]:
         if self._values is None:
-            self._values = materialize(self._fns)
+            values = materialize(self._fns)
+            values.update(self._extra)
+            self._values = values
         return self._values
 
     def __getitem__(self, key: str) -> Any:
-        if key in self._extra:
+        if self._values is None and key in self._extra:
             return self._extra[key]
-        if key in self._fns:
-            return self._materialized()[key]
-        raise KeyError(key)
+        return self._materialized()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._extra[key] = value
+        if self._values is None:
+            self._extra[key] = value
+        else:
+            self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._materialized()[key]
+
+    def _keys(self):
+        if self._values is not None:
+            return self._values.keys()
+        return list(self._fns) + [k for k in self._extra if k not in self._fns]
 
     def __iter__(self):
-        yield from self._fns
-        yield from (k for k in self._extra if k not in self._fns)
+        return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(set(self._fns) | set(self._extra))
+        return len(self._keys())
 
     def __contains__(self, key: object) -> bool:
-        return key in self._fns or key in self._extra
+        return key in self._keys()
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self._materialized())
 
     def __repr__(self) -> str:
         return f"LazyLogs({dict(self)!r})"

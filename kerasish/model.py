@@ -1,9 +1,12 @@
 """``Model``: Keras's compile / fit / evaluate / predict around any ``torch.nn.Module``.
 
-This file checks arguments and runs the epoch loop; ``data`` turns input into device batches and
-``engine`` runs the steps. Following one batch: ``fit`` -> ``EpochIterator.epoch`` (data.py) ->
-``Engine.train_step`` (engine.py) -> ``optimizer.step``. Every check that can fail on user input
-runs before the first optimizer step, so bad input never changes a weight.
+This file is the user-facing API and the epoch loop; ``arguments`` checks what users pass,
+``data`` turns input into device batches, ``engine`` runs the default steps and ``state`` saves and
+loads. Following one batch: ``fit`` -> ``EpochIterator.epoch`` (data.py) -> ``Engine.train_step``
+(engine.py) -> ``optimizer.step``. A subclass that overrides ``train_step``, ``test_step`` or
+``predict_step`` gets its own step called instead, with Keras 3's semantics; one that does not pays
+nothing for the hook. Every check that can fail on user input runs before the first optimizer
+step, so bad input never changes a weight.
 """
 
 from __future__ import annotations
@@ -16,27 +19,30 @@ from typing import Any
 import numpy as np
 import torch
 
+from kerasish import arguments as args_lib
 from kerasish import data as data_lib
+from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progbar import ProgbarLogger
 from kerasish.distributed import Group, interleave, launched_by_torchrun, local_device
 from kerasish.engine import (
     PRECISIONS,
-    CompiledLoss,
     CompiledMetrics,
     Engine,
     LazyLogs,
+    batch_size_of,
     call_module,
     materialize,
 )
 from kerasish.io import atomic_torch_save
-from kerasish.losses import get_loss
-from kerasish.metrics import TorchMetricsAdapter, get_metric
+from kerasish.metrics import Metric
 from kerasish.optimizers import get_optimizer
 from kerasish.summary import summarize
+from kerasish.utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
-_FULL_SAVE_FORMAT = "kerasish.full.v1"
+Logs = dict[str, float]
+StepResults = Mapping[str, Any]  # what a step returns: log key -> 0-d tensor, number, or getter
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -53,9 +59,23 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 class Model:
     """Wraps a ``torch.nn.Module`` with Keras's training API.
 
+    Subclass it to customise training as in Keras 3: override ``train_step(data)``,
+    ``test_step(data)`` or ``predict_step(data)``, and use ``self(x)``, ``self.compute_loss``,
+    ``self.compute_metrics``, ``self.optimizer`` and ``self.metrics`` inside.
+
     Args:
         module: any ``torch.nn.Module``; it is moved to ``device``.
         device: ``None`` picks cuda, then mps, then cpu.
+
+    Attributes:
+        module: the wrapped module.
+        optimizer: the torch optimizer, after ``compile``.
+        history: the ``History`` of the last ``fit``.
+        stop_training, stop_evaluating, stop_predicting: set by a callback to end the running
+            loop after the current batch.
+        loop_clock: an optional clock the loop stamps around data, step and callbacks (set by
+            ``ks.callbacks.LoopTimer``; any object with ``tick(phase)``, ``step_begins()`` and
+            ``step_ends()``).
 
     Example:
         model = ks.Model(net).compile("adam", "cross_entropy", metrics=["accuracy"])
@@ -76,18 +96,22 @@ class Model:
         self.optimizer: torch.optim.Optimizer | None = None
         self.history: History | None = None
         self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
+        self.loop_clock: Any = None
         self.compile_config: dict[str, Any] = {}
         self._engine: Engine | None = None
         self._epoch = 0  # the epoch being trained (or the next one): saved with the full state
         self._steps_done = 0  # batches finished in the current epoch (for mid-epoch backups)
         self._data_seed = 0  # seeds this fit's shuffling: epoch e's order comes from seed + e
-        # Set by a callback in on_train_begin (BackupAndRestore) to continue a run mid-epoch:
-        # (epoch, batches already done in it). fit honours it, then clears it.
+        # Set by state.resume (BackupAndRestore) in on_train_begin to continue a run mid-epoch:
+        # (epoch, batches already done in it), and the callback states to hand back. fit honours
+        # both, then clears them.
         self._resume_point: tuple[int, int] | None = None
+        self._pending_callback_states: dict[str, Any] | None = None
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
-        self._loop_clock: Any = None  # set by a LoopTimer callback: time split of the loop
-        self._callbacks: list[Callback] = []  # the running fit's callbacks, in dispatch order
+        self._callbacks: list[Callback] = []  # the running fit's callbacks, saved with the state
         self._example_input: Any = None  # one sample of the last batch seen, for summary()
 
     # ------------------------------------------------------------------ public training state
@@ -104,8 +128,22 @@ class Model:
 
     @property
     def optimizer_steps(self) -> int:
-        """Optimizer steps taken so far (Keras's ``optimizer.iterations``); no device read."""
+        """Optimizer steps taken so far (Keras's ``optimizer.iterations``); no device read.
+
+        The default step counts its own steps; with a custom ``train_step`` the steps of
+        ``model.optimizer`` are counted.
+        """
         return 0 if self._engine is None else self._engine.optimizer_steps
+
+    @property
+    def last_step_skipped(self) -> bool:
+        """Whether fp16 gradient scaling skipped the last optimizer step (inf/NaN gradients).
+
+        Reads one flag from the device when ``precision="mixed_float16"``; always ``False``
+        otherwise, without a read.
+        """
+        engine = self._engine
+        return engine is not None and engine.scaler.is_enabled() and engine.last_step_skipped()
 
     @property
     def is_main_process(self) -> bool:
@@ -113,6 +151,38 @@ class Model:
         if self._group is not None:
             return self._group.is_main
         return int(os.environ.get("RANK", "0")) == 0
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metrics the model tracks, in Keras's order.
+
+        The loss tracker, the compiled metrics and per-output loss trackers, then every
+        ``ks.metrics.Metric`` set as an attribute of a subclass (or in a list attribute). All are
+        reset at each epoch start and at the start of ``evaluate``. A subclass may override this
+        property to list exactly the metrics its custom step updates.
+        """
+        found: list[Metric] = []
+        engine = self._engine
+        if engine is not None:
+            found.append(engine.loss_tracker)
+            found.extend(metric for _, metric, _ in engine.metrics.entries)
+            found.extend(engine.loss.trackers if engine.loss is not None else [])
+        for value in vars(self).values():
+            values = value if isinstance(value, (list, tuple)) else (value,)
+            found.extend(v for v in values if isinstance(v, Metric) and v not in found)
+        return found
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """The log keys of the compiled loss and metrics, in log order."""
+        return list(self._require_compiled("metrics_names", need_loss=False).result_fns())
+
+    def reset_metrics(self) -> None:
+        """Reset every metric in ``self.metrics`` (and the compiled ones, if the list omits them)."""
+        if self._engine is not None:
+            self._engine.reset_metrics()
+        for metric in self.metrics:
+            metric.reset_state()
 
     # ------------------------------------------------------------------ learning rate
 
@@ -150,7 +220,11 @@ class Model:
         clipvalue: float | None = None,
         gradient_accumulation_steps: int = 1,
     ) -> Model:
-        """Configure training; returns the model so ``Model(net).compile(...)`` chains."""
+        """Configure training; returns the model so ``Model(net).compile(...)`` chains.
+
+        ``loss=None`` is valid for a subclass whose custom steps compute their own loss.
+        Arguments are described in ``docs/reference.md``; names and defaults are Keras's.
+        """
         if precision not in PRECISIONS:
             raise ValueError(
                 f"precision={precision!r} is not known. Use one of {', '.join(PRECISIONS)}."
@@ -164,9 +238,10 @@ class Model:
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
         self.optimizer = get_optimizer(optimizer, self.module.parameters())
-        compiled_loss = None if loss is None else _compile_loss(loss, loss_weights)
+        compiled_loss = None if loss is None else args_lib.compile_loss(loss, loss_weights)
         compiled_metrics = CompiledMetrics(
-            _metric_entries(metrics, weighted=False) + _metric_entries(weighted_metrics, weighted=True)
+            args_lib.metric_entries(metrics, weighted=False)
+            + args_lib.metric_entries(weighted_metrics, weighted=True)
         )
         self._engine = Engine(
             self.module, self.optimizer, compiled_loss, compiled_metrics, device=self.device,
@@ -175,7 +250,7 @@ class Model:
         )
         self.compile_config = {
             "optimizer": type(self.optimizer).__name__,
-            "loss": _describe(loss),
+            "loss": args_lib.describe(loss),
             "metrics": list(compiled_metrics.names),
             "precision": precision,
             "jit_compile": jit_compile,
@@ -184,10 +259,6 @@ class Model:
             "gradient_accumulation_steps": gradient_accumulation_steps,
         }
         return self
-
-    @property
-    def metrics_names(self) -> list[str]:
-        return list(self._require_compiled("metrics_names").result_fns())
 
     def _require_compiled(self, method: str, need_loss: bool = True) -> Engine:
         if self._engine is None:
@@ -198,9 +269,131 @@ class Model:
         if need_loss and self._engine.loss is None:
             raise ValueError(
                 f"{method}() needs a loss, but compile() was called with loss=None. Pass "
-                "loss=... to compile()."
+                "loss=... to compile(), or override the step to compute your own loss."
             )
         return self._engine
+
+    # ------------------------------------------------------------------ the steps (Keras 3)
+
+    def __call__(self, x: Any, training: bool | None = None) -> Any:
+        """The module's outputs for ``x`` (a tuple spreads into arguments, a dict into keywords).
+
+        The module runs in its current mode (``fit`` sets train mode, ``evaluate`` and
+        ``predict`` eval mode; ``training`` is accepted for Keras code and not needed), under
+        autocast when a mixed precision is compiled, and through DistributedDataParallel under
+        torchrun.
+        """
+        module = self._ddp if self._ddp is not None else self.module
+        if self._engine is None:
+            return call_module(module, x)
+        return self._engine.outputs(x, module)
+
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
+                     sample_weight: Any = None, training: bool = True) -> torch.Tensor:
+        """The compiled loss of ``y_pred`` against ``y``; also updates the loss tracker.
+
+        The first call of a fit checks the targets against the outputs (one host read).
+
+        Args:
+            x: the inputs (unused by the compiled loss; Keras passes them for overrides).
+            y: the targets.
+            y_pred: the model's outputs.
+            sample_weight: optional per-sample weights.
+            training: whether the step trains (Keras's argument; the loss is the same).
+
+        Returns:
+            The loss, a 0-d tensor that can be back-propagated.
+        """
+        engine = self._require_compiled("compute_loss")
+        if not engine.checked_targets:
+            engine.check_targets(y, y_pred)
+        loss = engine.loss(y, y_pred, sample_weight)
+        engine.loss_tracker.update(loss, batch_size_of(y_pred))
+        return loss
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
+        """Update the compiled metrics and return every tracked metric's result.
+
+        Returns:
+            ``{log key: 0-d tensor}`` for the loss, the compiled metrics (with their log keys) and
+            the other metrics in ``self.metrics``; the values stay on the device.
+        """
+        engine = self._require_compiled("compute_metrics", need_loss=False)
+        if engine.metrics.entries:
+            engine.metrics.update(y, y_pred, sample_weight)
+        return self._metric_results()
+
+    def _metric_results(self) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        if self._engine is not None:
+            results.update((k, fn()) for k, fn in self._engine.result_fns().items())
+        compiled = set() if self._engine is None else set(self._engine.metric_objects())
+        for metric in self.metrics:
+            if metric not in compiled:
+                results.setdefault(metric.name, metric.result())
+        return results
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One training step on ``data`` (Keras 3 semantics); override it to customise ``fit``.
+
+        The default is forward, ``compute_loss``, backward, the optimizer step (with the compiled
+        precision, accumulation and clipping) and ``compute_metrics``. When it is not overridden
+        ``fit`` runs the engine's fused equivalent of it, which skips these Python frames.
+
+        Args:
+            data: the batch on the device: ``(x, y)``, ``(x, y, sample_weight)`` or ``x``; split it
+                with ``ks.utils.unpack_x_y_sample_weight``.
+
+        Returns:
+            The batch logs: ``{name: value}``; 0-d tensors are read only when a callback looks.
+        """
+        engine = self._require_compiled("train_step")
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+        engine.backward_and_step(loss)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step on ``data``; override it to customise ``evaluate`` and validation.
+
+        Args:
+            data: as for ``train_step``.
+
+        Returns:
+            The batch logs; the last step's values become ``evaluate``'s results.
+        """
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data: Any) -> Any:
+        """The outputs for one batch; override it to customise ``predict``.
+
+        Args:
+            data: the batch's inputs as Keras passes them (``x``, or ``(x,)`` for tuple inputs).
+
+        Returns:
+            Tensors (or a tuple/dict of them) with the batch as first dimension.
+        """
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    def _overridden(self, step: str) -> Callable[..., Any] | None:
+        """The subclass's own ``step`` method, bound, or ``None`` when it keeps the default."""
+        if getattr(type(self), step) is getattr(Model, step):
+            return None
+        return getattr(self, step)
+
+    def zero_grad(self) -> None:
+        """Set the module's gradients to ``None`` (Keras's torch-backend ``self.zero_grad()``)."""
+        self.module.zero_grad(set_to_none=True)
+
+    @property
+    def trainable_weights(self) -> list[torch.nn.Parameter]:
+        """The parameters the optimizer trains (Keras's name)."""
+        return [p for p in self.module.parameters() if p.requires_grad]
 
     # ------------------------------------------------------------------ fit
 
@@ -224,21 +417,23 @@ class Model:
         validation_freq: int | Sequence[int] = 1,
     ) -> History:
         """Train for ``epochs`` epochs; returns the ``History`` (Keras semantics throughout)."""
-        engine = self._require_compiled("fit")
-        verbose = _check_verbose(verbose)
+        train_step, test_step = self._overridden("train_step"), self._overridden("test_step")
+        engine = self._require_compiled("fit", need_loss=train_step is None)
+        # ---- prepare: check every argument, then build the batches and the callbacks
+        verbose = args_lib.check_verbose(verbose)
         for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch),
                             ("validation_batch_size", validation_batch_size),
                             ("validation_steps", validation_steps)):
-            _check_positive_int(value, name, allow_none=True)
+            args_lib.check_positive_int(value, name, allow_none=True)
         for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}.")
-        _check_class_weight(class_weight, sample_weight)
-        validate_on = _validation_schedule(validation_freq)
+        args_lib.check_class_weight(class_weight, sample_weight)
+        validate_on = args_lib.validation_schedule(validation_freq)
         if validation_split:
-            _check_validation_split(validation_split, x, needs_arrays=validation_data is None)
+            args_lib.check_validation_split(validation_split, x, needs_arrays=validation_data is None)
             if validation_data is None:  # as in Keras, validation_data wins over the split
                 (x, y, sample_weight), validation_data = data_lib.split_for_validation(
                     x, y, sample_weight, validation_split
@@ -251,7 +446,7 @@ class Model:
         if group is not None:
             self._data_seed = group.broadcast(self._data_seed)
             engine.train_module = self._ddp_module()
-        _no_batch_size_for_iterables(x, batch_size)
+        args_lib.no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                                       device=self.device, seed=self._data_seed,
                                       shard=self._shard(group, pad=True))
@@ -269,31 +464,34 @@ class Model:
         params = {"verbose": verbose, "epochs": epochs, "steps": train_batches.steps,
                   "batch_size": getattr(source, "batch_size", None)}
         cbs = self._callback_list(callbacks, self.history, verbose, params)
-        self._callbacks = cbs.callbacks  # what this fit runs (W&B finds ModelCheckpoint files)
+        self._callbacks = cbs.callbacks  # what this fit runs: their states go into saved files
         self.stop_training = False
-        results = engine.result_fns()
 
-        with _reporting_errors(cbs):
+        # ---- the epoch loop
+        with _reporting_errors(cbs, cleanup=engine.discard_window), \
+                self._counting_optimizer_steps(train_step is not None):
             cbs.on_train_begin({})
+            self._hand_back_callback_states(cbs)
             start_epoch, start_step = self._resume_point or (initial_epoch, 0)
             self._resume_point = None
             source.seed = self._data_seed
-            epoch_logs: dict[str, float] = {}
+            epoch_logs: Logs = {}
             for epoch in range(start_epoch, epochs):
-                self._epoch = epoch
-                engine.reset_metrics()
+                self._epoch, self._steps_done = epoch, start_step
+                self.reset_metrics()
                 cbs.on_epoch_begin(epoch, {})
                 self.module.train()
                 first_step, start_step = start_step, 0
-                steps_done = self._train_epoch(train_batches.epoch(epoch, first_step), cbs, results,
-                                               stop_mid_epoch=group is None)
-                if steps_done == 0 and first_step == 0:
+                results = self._train_epoch(train_batches.epoch(epoch, first_step), cbs, train_step,
+                                            stop_mid_epoch=group is None)
+                if results is None and first_step == 0:
                     break  # a one-shot iterator ran out (warned by the iterator)
-                epoch_logs = self._epoch_results(results, group)  # the epoch's one host read
+                epoch_logs = self._epoch_logs(results, group, reduce=train_step is None)
                 if val_batches is not None and validate_on(epoch):
-                    val_logs = self._evaluate_loop(val_batches, cbs, group)
+                    val_logs = self._evaluate_loop(val_batches, cbs, group, test_step)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-                # The epoch is done: a save from on_epoch_end records that training continues at the next.
+                # The epoch is done: a save from on_epoch_end records that training continues at
+                # the next one.
                 self._epoch, self._steps_done = epoch + 1, 0
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if group is not None:
@@ -306,16 +504,19 @@ class Model:
             group.barrier()  # rank 0 has finished writing before any rank returns
         return self.history
 
-    def _train_epoch(self, batches, cbs: CallbackList, results, stop_mid_epoch: bool) -> int:
-        """The step loop of one epoch; returns the number of steps taken.
+    def _train_epoch(self, batches, cbs: CallbackList, train_step: Callable[..., Any] | None,
+                     stop_mid_epoch: bool) -> StepResults | None:
+        """The step loop of one epoch; returns the last step's results (``None``: no step ran).
 
-        Hooks nobody overrides are skipped, batch logs are built only for listeners, and the
-        LoopTimer's clock (usually ``None``) is stamped only when attached.
+        Without a custom ``train_step`` the engine's fused step runs and the results are its
+        running means. Hooks nobody overrides are skipped, batch logs are built only for
+        listeners, and the loop clock (usually ``None``) is stamped only when attached.
         """
-        engine, clock = self._engine, self._loop_clock
+        engine, clock = self._engine, self.loop_clock
         wants_batch_begin = cbs.wants("on_train_batch_begin")
         wants_batch_end = cbs.wants("on_train_batch_end")
-        steps_done = 0
+        running = engine.result_fns() if train_step is None else {}
+        results: StepResults | None = None
         for step, (xb, yb, swb) in batches:
             if clock is not None:
                 clock.tick("data")
@@ -323,10 +524,14 @@ class Model:
                 cbs.on_train_batch_begin(step, {})
             if clock is not None:
                 clock.step_begins()
-            engine.train_step(xb, yb, swb)
+            if train_step is None:
+                engine.train_step(xb, yb, swb)
+                results = running
+            else:  # Keras folds class weights into the sample weights before the step
+                data = pack_x_y_sample_weight(xb, yb, engine.class_sample_weight(yb, swb))
+                results = _step_logs(train_step(data), "train_step")
             if clock is not None:
                 clock.step_ends()
-            steps_done += 1
             self._steps_done = step + 1
             if wants_batch_end:  # logs are read from the device only if a callback looks
                 cbs.on_train_batch_end(step, LazyLogs(results))
@@ -335,9 +540,43 @@ class Model:
             if self.stop_training and stop_mid_epoch:  # under DDP ranks agree at epoch end
                 break
         engine.apply_gradients()  # an unfinished accumulation window still counts
-        if steps_done and self._example_input is None:
+        if results is not None and self._example_input is None:
             self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
-        return steps_done
+        return results
+
+    def _epoch_logs(self, results: StepResults, group: Group | None, reduce: bool) -> Logs:
+        """The epoch's one host read; the default step's running results agree across ranks."""
+        if group is not None and reduce:
+            self._engine.all_reduce_results(group)
+        return materialize(results)
+
+    def _hand_back_callback_states(self, cbs: CallbackList) -> None:
+        """Give resumed callbacks their saved state, after every ``on_train_begin`` has run."""
+        states, self._pending_callback_states = self._pending_callback_states, None
+        if not states:
+            return
+        for key, callback in state_lib.keyed(cbs.callbacks).items():
+            if key in states:
+                callback.load_state_dict(states[key])
+
+    @contextlib.contextmanager
+    def _counting_optimizer_steps(self, custom_step: bool) -> Iterator[None]:
+        """With a custom ``train_step``, count ``model.optimizer``'s steps for ``optimizer_steps``."""
+        engine = self._engine
+        if not custom_step or self.optimizer is None:
+            yield
+            return
+
+        def count(*_):
+            engine.optimizer_steps += 1
+
+        engine.counts_steps = False  # a super().train_step() call is counted by the hook alone
+        handle = self.optimizer.register_step_post_hook(count)
+        try:
+            yield
+        finally:
+            handle.remove()
+            engine.counts_steps = True
 
     # ------------------------------------------------------------------ torchrun
 
@@ -359,11 +598,6 @@ class Model:
     def _shard(group: Group | None, pad: bool) -> data_lib.Shard | None:
         return None if group is None else data_lib.Shard(group, pad)
 
-    def _epoch_results(self, results, group: Group | None) -> dict[str, float]:
-        if group is not None:
-            self._engine.all_reduce_results(group)
-        return materialize(results)
-
     def _validation_source(self, validation_data: Any, batch_size: int | None, shard=None):
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and \
                 data_lib.is_array_like(validation_data[0]):
@@ -376,7 +610,7 @@ class Model:
                 f"arrays or tensors, or a Dataset/DataLoader; got a {type(validation_data).__name__} "
                 f"of length {len(validation_data)}."
             )
-        _no_batch_size_for_iterables(validation_data, None)
+        args_lib.no_batch_size_for_iterables(validation_data, None)
         return data_lib.make_source(validation_data, None, None, batch_size=batch_size,
                                     shuffle=False, device=self.device, argument="validation_data",
                                     shard=shard)
@@ -388,9 +622,9 @@ class Model:
                 raise TypeError(
                     f"callbacks must be ks.callbacks.Callback instances; got {type(cb).__name__}."
                 )
-        main_process = self._group is None or self._group.is_main
+        main_process = self.is_main_process
         if not main_process:  # callbacks that write files or print act on rank 0 only
-            callbacks = [cb for cb in callbacks if not getattr(cb, "rank_zero_only", False)]
+            callbacks = [cb for cb in callbacks if not cb.rank_zero_only]
         extra: list[Callback] = [history] if history is not None else []
         if verbose and main_process:
             extra.append(ProgbarLogger())
@@ -410,11 +644,12 @@ class Model:
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """The loss and metrics over the data: a scalar, ``[loss, *metrics]`` or a dict."""
-        engine = self._require_compiled("evaluate")
-        verbose = _check_verbose(verbose)
-        _check_positive_int(batch_size, "batch_size", allow_none=True)
-        _check_positive_int(steps, "steps", allow_none=True)
-        _no_batch_size_for_iterables(x, batch_size)
+        test_step = self._overridden("test_step")
+        engine = self._require_compiled("evaluate", need_loss=test_step is None)
+        verbose = args_lib.check_verbose(verbose)
+        args_lib.check_positive_int(batch_size, "batch_size", allow_none=True)
+        args_lib.check_positive_int(steps, "steps", allow_none=True)
+        args_lib.no_batch_size_for_iterables(x, batch_size)
         group = self._process_group()
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False,
                                       device=self.device, shard=self._shard(group, pad=False))
@@ -425,23 +660,39 @@ class Model:
         cbs = self._callback_list(callbacks, None, verbose,
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
         with _reporting_errors(cbs):
-            logs = self._evaluate_loop(batches, cbs, group)
+            logs = self._evaluate_loop(batches, cbs, group, test_step)
         return _format_results(logs, return_dict)
 
     def _evaluate_loop(self, batches: data_lib.EpochIterator, cbs: CallbackList,
-                       group: Group | None = None) -> dict[str, float]:
+                       group: Group | None, test_step: Callable[..., Any] | None) -> Logs:
+        """Validation and ``evaluate``: every metric reset, class weights off (as in Keras)."""
         engine = self._engine
         self.module.eval()
-        engine.reset_metrics()
-        results = engine.result_fns()
+        self.reset_metrics()
+        self.stop_evaluating = False
+        running = engine.result_fns()
+        results: StepResults | None = None
         wants_batch_end = cbs.wants("on_test_batch_end")
-        cbs.on_test_begin({})
-        for step, (xb, yb, swb) in batches.epoch(0):
-            cbs.on_test_batch_begin(step, {})
-            engine.test_step(xb, yb, swb)
-            if wants_batch_end:
-                cbs.on_test_batch_end(step, LazyLogs(results))
-        logs = self._epoch_results(results, group)
+        class_weight, engine.class_weight = engine.class_weight, None  # training only
+        try:
+            cbs.on_test_begin({})
+            for step, (xb, yb, swb) in batches.epoch(0):
+                cbs.on_test_batch_begin(step, {})
+                if test_step is None:
+                    engine.test_step(xb, yb, swb)
+                    results = running
+                else:
+                    with torch.no_grad():
+                        results = _step_logs(test_step(pack_x_y_sample_weight(xb, yb, swb)), "test_step")
+                if wants_batch_end:
+                    cbs.on_test_batch_end(step, LazyLogs(results))
+                if self.stop_evaluating:
+                    break
+        finally:
+            engine.class_weight = class_weight
+        if results is None:
+            results = running if test_step is None else {}
+        logs = self._epoch_logs(results, group, reduce=test_step is None)
         cbs.on_test_end(logs)
         return logs
 
@@ -454,10 +705,11 @@ class Model:
         callbacks: list[Callback] | None = None,
     ) -> Any:
         """The module's outputs in eval mode as NumPy arrays (works without ``compile``)."""
-        verbose = _check_verbose(verbose)
-        _check_positive_int(batch_size, "batch_size", allow_none=True)
-        _check_positive_int(steps, "steps", allow_none=True)
-        _no_batch_size_for_iterables(x, batch_size)
+        predict_step = self._overridden("predict_step")
+        verbose = args_lib.check_verbose(verbose)
+        args_lib.check_positive_int(batch_size, "batch_size", allow_none=True)
+        args_lib.check_positive_int(steps, "steps", allow_none=True)
+        args_lib.no_batch_size_for_iterables(x, batch_size)
         group = self._process_group()
         source = data_lib.make_source(x, None, None, batch_size=batch_size, shuffle=False,
                                       device=self.device, shard=self._shard(group, pad=False))
@@ -466,14 +718,21 @@ class Model:
         cbs = self._callback_list(callbacks, None, verbose,
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
         self.module.eval()
+        self.stop_predicting = False
         outputs = []
         with _reporting_errors(cbs):
             cbs.on_predict_begin({})
             for step, (xb, _, _) in batches.epoch(0):
                 cbs.on_predict_batch_begin(step, {})
-                out = engine.predict_step(xb)
+                if predict_step is None:
+                    out = engine.predict_step(xb)
+                else:
+                    with torch.no_grad():
+                        out = predict_step(pack_x_y_sample_weight(xb))
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": out})
+                if self.stop_predicting:
+                    break
             cbs.on_predict_end({})
         predictions = _concat_to_numpy(outputs)
         if group is not None and isinstance(source, data_lib.ArraySource | data_lib.DatasetSource):
@@ -491,29 +750,48 @@ class Model:
                        class_weight: Mapping[int, float] | None = None,
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """One optimizer step on one batch; returns the batch's loss and metrics."""
-        engine = self._require_compiled("train_on_batch")
-        _check_class_weight(class_weight, sample_weight)
+        train_step = self._overridden("train_step")
+        engine = self._require_compiled("train_on_batch", need_loss=train_step is None)
+        args_lib.check_class_weight(class_weight, sample_weight)
         xb, yb, swb = self._single_batch(x, y, sample_weight)
         engine.set_class_weight(class_weight)
-        engine.reset_metrics()
+        self.reset_metrics()
         self.module.train()
-        engine.train_step(xb, yb, swb)
-        return _format_results(materialize(engine.result_fns()), return_dict)
+        if train_step is None:
+            engine.train_step(xb, yb, swb)
+            results: StepResults = engine.result_fns()
+        else:
+            with self._counting_optimizer_steps(True):
+                data = pack_x_y_sample_weight(xb, yb, engine.class_sample_weight(yb, swb))
+                results = _step_logs(train_step(data), "train_step")
+        return _format_results(materialize(results), return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        engine = self._require_compiled("test_on_batch")
+        """The loss and metrics of one batch, in eval mode, without training."""
+        test_step = self._overridden("test_step")
+        engine = self._require_compiled("test_on_batch", need_loss=test_step is None)
         xb, yb, swb = self._single_batch(x, y, sample_weight)
         engine.set_class_weight(None)
-        engine.reset_metrics()
+        self.reset_metrics()
         self.module.eval()
-        engine.test_step(xb, yb, swb)
-        return _format_results(materialize(engine.result_fns()), return_dict)
+        if test_step is None:
+            engine.test_step(xb, yb, swb)
+            results: StepResults = engine.result_fns()
+        else:
+            with torch.no_grad():
+                results = _step_logs(test_step(pack_x_y_sample_weight(xb, yb, swb)), "test_step")
+        return _format_results(materialize(results), return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for one batch as NumPy arrays, in eval mode."""
         xb = data_lib.to_device(data_lib.map_structure(data_lib.as_tensor, x), self.device)
         self.module.eval()
-        return _concat_to_numpy([self._predictor().predict_step(xb)])
+        predict_step = self._overridden("predict_step")
+        if predict_step is None:
+            return _concat_to_numpy([self._predictor().predict_step(xb)])
+        with torch.no_grad():
+            return _concat_to_numpy([predict_step(pack_x_y_sample_weight(xb))])
 
     def _single_batch(self, x, y, sample_weight):
         x, y = data_lib.map_structure(data_lib.as_tensor, x), data_lib.map_structure(data_lib.as_tensor, y)
@@ -539,6 +817,7 @@ class Model:
         return [t.detach().cpu().numpy().copy() for t in self.module.state_dict().values()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Set the module's state from ``get_weights()``'s list (same order and shapes)."""
         state = self.module.state_dict()
         if len(weights) != len(state):
             raise ValueError(
@@ -561,199 +840,66 @@ class Model:
         atomic_torch_save(self.module.state_dict(), filepath)
 
     def save(self, filepath: str | os.PathLike) -> None:
-        """Write the whole training state: weights, optimizer, scaler, epoch, compile settings."""
-        engine = self._engine
-        state = {
-            "format": _FULL_SAVE_FORMAT,
-            "module": self.module.state_dict(),
-            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
-            "scaler": None if engine is None else engine.scaler.state_dict(),
-            "epoch": self._epoch,
-            "compile": dict(self.compile_config),
-        }
-        atomic_torch_save(state, filepath)
+        """Write the whole training state, in the format ``BackupAndRestore`` writes.
+
+        Weights, optimizer, scaler, epoch and position in it, optimizer steps, shuffle seed,
+        random states, compile settings, and inside ``fit`` the state of its callbacks.
+        """
+        state_lib.save(self, filepath)
 
     def load_weights(self, filepath: str | os.PathLike) -> None:
-        """Read a ``save`` or ``save_weights`` file; a full save also restores the optimizer."""
+        """Read a ``save``, ``save_weights`` or ``BackupAndRestore`` file.
+
+        A full state also restores the optimizer, scaler and epoch. Everything is checked before
+        anything changes: a file that does not fit the module or the optimizer raises
+        ``ValueError`` and leaves the model as it was.
+        """
         try:
-            state = torch.load(filepath, map_location=self.device, weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as error:  # torch raises several types for a damaged file
-            raise ValueError(
-                f"load_weights could not read {os.fspath(filepath)!r}: the file is corrupt or not a "
-                f"torch checkpoint ({type(error).__name__}: {str(error)[:200]})."
-            ) from error
-        full = isinstance(state, Mapping) and state.get("format") == _FULL_SAVE_FORMAT
-        weights = state["module"] if full else state
-        if not isinstance(weights, Mapping):
-            raise ValueError(
-                f"load_weights: {os.fspath(filepath)!r} does not hold a state_dict (found "
-                f"{type(weights).__name__})."
-            )
-        _check_state_matches(self.module, weights, filepath)
-        self.module.load_state_dict(weights)
-        if full:
-            if self.optimizer is not None and state.get("optimizer") is not None:
-                self.optimizer.load_state_dict(state["optimizer"])
-            if self._engine is not None and state.get("scaler"):
-                self._engine.scaler.load_state_dict(state["scaler"])
-            self._epoch = int(state.get("epoch", 0))
+            state = state_lib.read(filepath, map_location=self.device)
+        except ValueError as error:
+            raise ValueError(f"load_weights: {error}") from error.__cause__
+        try:
+            state_lib.load_into(self, state, filepath)
+        except ValueError as error:
+            raise ValueError(f"load_weights: {error}") from error
 
 
 # ---------------------------------------------------------------------------- helpers
 
+def _step_logs(results: Any, step: str) -> StepResults:
+    """A step's returned logs, nested dicts flattened as Keras does (``None`` counts as empty)."""
+    if results is None:
+        return {}
+    if not isinstance(results, Mapping):
+        raise TypeError(
+            f"{step} must return a dict of logs ({{'loss': loss, ...}}); got "
+            f"{type(results).__name__}."
+        )
+    if not any(isinstance(v, Mapping) for v in results.values()):
+        return results
+    flat: dict[str, Any] = {}
+    for key, value in results.items():
+        if isinstance(value, Mapping):
+            flat.update(_step_logs(value, step))
+        else:
+            flat[key] = value
+    return flat
+
+
 @contextlib.contextmanager
-def _reporting_errors(cbs: CallbackList) -> Iterator[None]:
-    """Any exception in the loop reaches every callback's ``on_exception``, then propagates unchanged."""
+def _reporting_errors(cbs: CallbackList, cleanup: Callable[[], None] | None = None) -> Iterator[None]:
+    """Any exception in the loop reaches every callback's ``on_exception``, then propagates unchanged.
+
+    ``cleanup`` runs first (the engine forgets a half-filled accumulation window), so the next
+    ``fit`` starts clean.
+    """
     try:
         yield
     except BaseException as error:
+        if cleanup is not None:
+            cleanup()
         cbs.on_exception(error)
         raise
-
-
-def _check_state_matches(module: torch.nn.Module, weights: Mapping, filepath) -> None:
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    shapes = [
-        f"{k}: file {tuple(weights[k].shape)} vs module {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and hasattr(weights[k], "shape") and tuple(weights[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:10]}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:10]}")
-        if shapes:
-            parts.append(f"shape mismatches {shapes[:10]}")
-        raise ValueError(
-            f"load_weights: {os.fspath(filepath)!r} does not match this module: "
-            + "; ".join(parts)
-            + ". Load it into the same architecture it was saved from."
-        )
-
-
-def _compile_loss(loss: Any, loss_weights: Any) -> CompiledLoss:
-    if isinstance(loss, Mapping):
-        weights = loss_weights or {}
-        return CompiledLoss([(k, get_loss(v), float(weights.get(k, 1.0))) for k, v in loss.items()])
-    if isinstance(loss, (list, tuple)):
-        weights = list(loss_weights) if loss_weights is not None else [1.0] * len(loss)
-        if len(weights) != len(loss):
-            raise ValueError(
-                f"loss_weights has {len(weights)} entries but loss has {len(loss)}; give one "
-                "weight per output."
-            )
-        return CompiledLoss([(i, get_loss(v), float(w)) for i, (v, w) in enumerate(zip(loss, weights))])
-    weight = 1.0 if loss_weights is None else float(loss_weights)  # type: ignore[arg-type]
-    return CompiledLoss([(None, get_loss(loss), weight)])
-
-
-def _metric_entries(spec: Any, weighted: bool) -> list:
-    argument = "weighted_metrics" if weighted else "metrics"
-    if spec is None:
-        return []
-    if isinstance(spec, Mapping):
-        pairs = [(key, value) for key, value in spec.items()]
-    elif isinstance(spec, (list, tuple)) and spec and all(isinstance(s, (list, tuple)) for s in spec):
-        pairs = list(enumerate(spec))
-    elif isinstance(spec, (list, tuple)):
-        pairs = [(None, spec)]
-    else:
-        raise TypeError(
-            f"{argument} must be a list (e.g. ['accuracy']), a list of lists or a dict per output; "
-            f"got {type(spec).__name__}."
-        )
-    entries = []
-    for key, specs in pairs:
-        specs = specs if isinstance(specs, (list, tuple)) else [specs]
-        for item in specs:
-            metric = get_metric(item)
-            if weighted and isinstance(metric, TorchMetricsAdapter):
-                raise TypeError(
-                    f"weighted_metrics cannot hold the torchmetrics object {metric.name!r}: "
-                    "torchmetrics takes no sample weights. Put it in metrics instead."
-                )
-            entries.append((key, metric, weighted))
-    return entries
-
-
-def _describe(loss: Any) -> Any:
-    if isinstance(loss, str) or loss is None:
-        return loss
-    if isinstance(loss, Mapping):
-        return {k: _describe(v) for k, v in loss.items()}
-    if isinstance(loss, (list, tuple)):
-        return [_describe(v) for v in loss]
-    return getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
-
-
-def _check_verbose(verbose: Any) -> int:
-    if verbose == "auto":
-        return 1
-    if verbose in (0, 1, 2) and not isinstance(verbose, float):
-        return int(verbose)
-    raise ValueError(f"verbose must be 0, 1, 2 or 'auto'; got {verbose!r}.")
-
-
-def _check_positive_int(value: Any, name: str, allow_none: bool) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        allowed = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a positive integer{allowed}; got {value!r}.")
-
-
-def _check_class_weight(class_weight: Any, sample_weight: Any) -> None:
-    if class_weight is None:
-        return
-    if sample_weight is not None:
-        raise ValueError(
-            "class_weight and sample_weight cannot be given together; fold the class weights into "
-            "sample_weight (sample_weight * class_weight_of_each_label) and pass only that."
-        )
-    if not isinstance(class_weight, Mapping):
-        raise TypeError(
-            f"class_weight must be a dict {{class_index: weight}}; got {type(class_weight).__name__}."
-        )
-
-
-def _check_validation_split(validation_split: Any, x: Any, needs_arrays: bool) -> None:
-    if not 0.0 < validation_split < 1.0:
-        raise ValueError(
-            f"validation_split must lie strictly between 0 and 1; got {validation_split}."
-        )
-    if needs_arrays and not data_lib.is_array_like(x):
-        raise ValueError(
-            "validation_split needs NumPy arrays or tensors as x (it takes the last fraction of "
-            f"them); got {type(x).__name__}. Pass validation_data instead."
-        )
-
-
-def _no_batch_size_for_iterables(x: Any, batch_size: int | None) -> None:
-    if batch_size is not None and isinstance(x, torch.utils.data.DataLoader):
-        raise ValueError(
-            "batch_size must be None when x is a DataLoader: the loader already batches. Set the "
-            "batch size on the DataLoader, or pass its Dataset and batch_size instead."
-        )
-
-
-def _validation_schedule(validation_freq: Any) -> Callable[[int], bool]:
-    if isinstance(validation_freq, int) and not isinstance(validation_freq, bool):
-        if validation_freq < 1:
-            raise ValueError(f"validation_freq must be >= 1; got {validation_freq}.")
-        return lambda epoch: (epoch + 1) % validation_freq == 0
-    if isinstance(validation_freq, (list, tuple, set, range)):
-        epochs = set(validation_freq)
-        return lambda epoch: (epoch + 1) in epochs
-    raise ValueError(
-        "validation_freq must be an integer (validate every N epochs) or a list of 1-based epochs; "
-        f"got {validation_freq!r}."
-    )
 
 
 def _format_results(logs: dict[str, float], return_dict: bool):

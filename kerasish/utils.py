@@ -40,8 +40,8 @@ def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
     )
 
 
-def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> tuple:
-    """The inverse of ``unpack_x_y_sample_weight``: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``.
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    """Pack a batch as Keras 3 does before a step: the inverse of ``unpack_x_y_sample_weight``.
 
     Args:
         x: the inputs.
@@ -49,13 +49,14 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
         sample_weight: the sample weights, or ``None``.
 
     Returns:
-        The shortest tuple that holds what is not ``None``, as Keras packs a batch.
+        ``x`` alone when there are no targets (wrapped as ``(x,)`` when ``x`` is itself a tuple or
+        list, so it is not mistaken for ``(x, y)``), ``(x, y)``, or ``(x, y, sample_weight)``.
 
     Example:
         data = ks.utils.pack_x_y_sample_weight(x, y)   # (x, y)
     """
-    if y is None:
-        return (x,)
+    if y is None and sample_weight is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
     if sample_weight is None:
         return (x, y)
     return (x, y, sample_weight)

@@ -37,7 +37,7 @@ class Batches(ks.callbacks.Callback):
         self.seen = []
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.seen.append((self.model._epoch, batch))
+        self.seen.append((self.model.epoch, batch))
 
 
 def data(n=32):
@@ -76,7 +76,7 @@ def test_resumes_mid_epoch_with_identical_weights(tmp_path, save_freq, interrupt
     expected = uninterrupted()
     interrupt(ks.callbacks.BackupAndRestore(tmp_path, save_freq=save_freq), interrupt_at)
     state = torch.load(tmp_path / "backup.pt", weights_only=True)
-    assert (state["epoch"], state["steps_done"]) == resumes_at
+    assert (state["epoch"], state["step_in_epoch"]) == resumes_at
     resumed, batches = new_model(seed=123), Batches()   # other init and RNG: all must come back
     history = fit(resumed, [ks.callbacks.BackupAndRestore(tmp_path, save_freq=save_freq), batches])
     epoch, done = resumes_at
@@ -146,7 +146,7 @@ def test_killed_process_resumes_bit_identical(tmp_path):
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "resumed" / "weights.pt").exists()
     backup = torch.load(tmp_path / "backup_resumed" / "backup.pt", weights_only=True)
-    assert (backup["epoch"], backup["steps_done"]) == (1, 2)   # backed up after global batch 8
+    assert (backup["epoch"], backup["step_in_epoch"]) == (1, 2)   # backed up after global batch 8
     resumed = run("resumed", kill_at=0, seed=123)
     assert resumed.returncode == 0, resumed.stderr
 
@@ -178,7 +178,7 @@ def test_delete_checkpoint_false_keeps_the_final_backup(tmp_path):
     model = new_model()
     fit(model, [backup], epochs=2)
     state = torch.load(tmp_path / "backup.pt", weights_only=True)
-    assert (state["epoch"], state["steps_done"]) == (2, 0)
+    assert (state["epoch"], state["step_in_epoch"]) == (2, 0)
     history = fit(model, [backup], epochs=2)   # already done: nothing left to train
     assert history.epoch == []
 
@@ -188,7 +188,7 @@ def test_double_checkpoint_falls_back_to_the_previous_backup(tmp_path):
     interrupt(ks.callbacks.BackupAndRestore(tmp_path, save_freq=2, double_checkpoint=True), 7)
     assert sorted(os.listdir(tmp_path)) == ["backup.prev.pt", "backup.pt"]
     previous = torch.load(tmp_path / "backup.prev.pt", weights_only=True)
-    assert (previous["epoch"], previous["steps_done"]) == (1, 0)   # global batch 4
+    assert (previous["epoch"], previous["step_in_epoch"]) == (1, 0)   # global batch 4
     (tmp_path / "backup.pt").write_bytes(b"torn write")
     batches = Batches()
     resumed = new_model(seed=5)

@@ -45,7 +45,7 @@ def test_time_split_attributes_data_and_callback_time(capsys):
         assert parts == pytest.approx(record["total"], rel=1e-6)
         assert record["steps_per_second"] == pytest.approx(4 / record["total"], rel=1e-6)
     assert capsys.readouterr().out.count("LoopTimer epoch") == 2
-    assert model._loop_clock is None  # detached after training
+    assert model.loop_clock is None  # detached after training
 
 
 def test_loop_timer_adds_no_host_reads(monkeypatch):

@@ -160,7 +160,7 @@ def test_a_full_checkpoint_continues_training_exactly(tmp_path):
     torch.manual_seed(7)
     resumed = new_model()
     resumed.load_weights(tmp_path / "full.pt")
-    assert resumed._epoch == 2
+    assert resumed.epoch == 2
     resumed.fit(*data(), batch_size=4, epochs=1, verbose=0, shuffle=False)
     assert same_weights(weights_of(resumed.module), weights_of(model.module))
 

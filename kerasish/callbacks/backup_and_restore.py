@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import os
-import random
 import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
+from kerasish import state as training_state
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import SaveSchedule
-from kerasish.io import atomic_torch_save
 
-_FORMAT = "kerasish.backup.v1"
 
 class BackupAndRestore(Callback):
     """Back up the whole training state and resume from it after an interruption, exactly.
 
-    Each backup holds the module, optimizer and gradient-scaler state, the epoch and the number of
-    batches done in it, the seed of the shuffle order, the random states (Python ``random``, NumPy,
-    torch CPU and every CUDA device) and the state of the other callbacks of the fit that keep some
-    (EarlyStopping and ReduceLROnPlateau counters, ModelCheckpoint's best value, a torch LR
-    scheduler, CSVLogger's rows). A new ``fit`` with a backup present continues from the same
+    Each backup is the model's whole training state, in the format ``Model.save`` writes
+    (``kerasish.state``): the module, optimizer and gradient-scaler state, the epoch and the number
+    of batches done in it, the seed of the shuffle order, the random states (Python ``random``,
+    NumPy, torch CPU and every CUDA device) and the ``state_dict()`` of every callback of the fit
+    that keeps some (EarlyStopping and ReduceLROnPlateau counters, ModelCheckpoint's best value, a
+    torch LR scheduler, CSVLogger's rows, and any user callback implementing the protocol). A
+    backup loads with ``model.load_weights``, and a ``model.save`` file put in ``backup_dir`` as
+    ``backup.pt`` seeds a resume. A new ``fit`` with a backup present continues from the same
     batch with the same shuffle order and random numbers, so on CPU it ends with the same weights,
     bit for bit, as a run that was never interrupted. Unlike Keras, a backup taken mid-epoch
     resumes mid-epoch.
@@ -71,42 +69,35 @@ class BackupAndRestore(Callback):
         self.double_checkpoint = double_checkpoint
         self.latest_path = Path(self.backup_dir) / "backup.pt"
         self.previous_path = Path(self.backup_dir) / "backup.prev.pt"
-        self._pending_callback_states: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ hooks
 
     def on_train_begin(self, logs=None):
         self._schedule.reset()
-        self._pending_callback_states = None
-        state = self._read_backup()
-        if state is None:
-            return
-        self._restore(state)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        # Applied here, not in on_train_begin: every callback has reset itself by now.
-        if self._pending_callback_states is not None:
-            for key, callback in self._resumable_callbacks().items():
-                if key in self._pending_callback_states:
-                    callback._set_resume_state(self._pending_callback_states[key])
-            self._pending_callback_states = None
+        found = self._read_backup()
+        if found is not None:
+            state, path = found
+            try:
+                training_state.resume(self.model, state, path)
+            except ValueError as error:
+                raise ValueError(
+                    f"BackupAndRestore: the backup does not match this model or optimizer: {error} "
+                    "Use a new backup_dir for a different model, or delete the folder to start "
+                    "from scratch."
+                ) from error
 
     def on_train_batch_end(self, batch, logs=None):
         if self._schedule.batch_done():
-            self._write_backup(self.model._epoch, self.model._steps_done)
+            self._write_backup()
 
     def on_epoch_end(self, epoch, logs=None):
         # With an integer save_freq a backup taken on the epoch's last batch is refreshed as "epoch
         # done", so a resume does not replay an empty remainder of the epoch.
         if self._schedule.per_epoch or self._schedule.batches_since_save == 0:
-            self._write_backup(epoch + 1, 0)
-
-    def _is_main_process(self) -> bool:
-        group = getattr(self.model, "_group", None)
-        return group is None or group.is_main
+            self._write_backup()
 
     def on_train_end(self, logs=None):
-        if not self.delete_checkpoint or not self._is_main_process():
+        if not self.delete_checkpoint or not self.model.is_main_process:
             return
         for path in (self.latest_path, self.previous_path):
             path.unlink(missing_ok=True)
@@ -117,41 +108,17 @@ class BackupAndRestore(Callback):
 
     # ------------------------------------------------------------------ saving
 
-    def _resumable_callbacks(self) -> dict[str, Any]:
-        """This fit's callbacks with state to resume, keyed by position and class.
-
-        A callback takes part by implementing ``_get_resume_state() -> dict`` and
-        ``_set_resume_state(state)`` (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CSVLogger,
-        a LearningRateScheduler driving a torch scheduler).
-        """
-        found = {}
-        for callback in self.model._callbacks:
-            if callback is not self and hasattr(callback, "_get_resume_state"):
-                found[f"{len(found)}:{type(callback).__name__}"] = callback
-        return found
-
-    def _write_backup(self, epoch: int, steps_done: int) -> None:
-        if not self._is_main_process():
+    def _write_backup(self) -> None:
+        """The model's whole training state (``kerasish.state``), where it stands now."""
+        if not self.model.is_main_process:
             return  # under torchrun rank 0 writes; every rank restores from its file
-        model = self.model
-        state = {
-            "format": _FORMAT,
-            "module": model.module.state_dict(),
-            "optimizer": model.optimizer.state_dict(),
-            "scaler": model._engine.scaler.state_dict(),
-            "epoch": int(epoch),
-            "steps_done": int(steps_done),
-            "data_seed": int(model._data_seed),
-            "rng": _rng_states(),
-            "callbacks": {k: cb._get_resume_state() for k, cb in self._resumable_callbacks().items()},
-        }
         if self.double_checkpoint and self.latest_path.exists():
             os.replace(self.latest_path, self.previous_path)  # atomic: the old one stays whole
-        atomic_torch_save(state, self.latest_path)
+        training_state.save(self.model, self.latest_path)
 
     # ------------------------------------------------------------------ restoring
 
-    def _read_backup(self) -> dict[str, Any] | None:
+    def _read_backup(self) -> tuple[dict[str, Any], Path] | None:
         latest, previous = self.latest_path, self.previous_path
         fallback = self.double_checkpoint and previous.exists()
         if not latest.exists():
@@ -163,9 +130,9 @@ class BackupAndRestore(Callback):
                 UserWarning,
                 stacklevel=2,
             )
-            return _load(previous)
+            return _load(previous), previous
         try:
-            return _load(latest)
+            return _load(latest), latest
         except ValueError as error:
             if not fallback:
                 hint = "" if self.double_checkpoint else " or use double_checkpoint=True to keep a fallback"
@@ -177,67 +144,17 @@ class BackupAndRestore(Callback):
                 UserWarning,
                 stacklevel=2,
             )
-            return _load(previous)
-
-    def _restore(self, state: dict[str, Any]) -> None:
-        model = self.model
-        try:
-            model.module.load_state_dict(state["module"])
-            model.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as error:
-            raise ValueError(
-                f"BackupAndRestore: the backup {str(self.latest_path)!r} does not match this model "
-                f"or optimizer ({error}). Use a new backup_dir for a different model, or delete "
-                "the folder to start from scratch."
-            ) from error
-        if state.get("scaler"):
-            model._engine.scaler.load_state_dict(state["scaler"])
-        _set_rng_states(state["rng"])
-        model._data_seed = state["data_seed"]
-        model._resume_point = (state["epoch"], state["steps_done"])
-        self._pending_callback_states = state.get("callbacks") or {}
+            return _load(previous), previous
 
 
 def _load(path: Path) -> dict[str, Any]:
-    """The backup at ``path``; a ValueError naming the file if it is damaged."""
+    """The backup at ``path``; a ValueError naming the file if it is damaged or not a full state."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a torn or foreign file
+        state = training_state.read(path)
+    except ValueError as error:
+        raise ValueError(f"BackupAndRestore: the backup {str(path)!r} is unreadable ({error}).") from error
+    if state.get("format") is None:
         raise ValueError(
-            f"BackupAndRestore: the backup {str(path)!r} is unreadable ({type(error).__name__}: "
-            f"{str(error)[:200]})."
-        ) from error
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise ValueError(f"BackupAndRestore: {str(path)!r} is not a kerasish backup.")
+            f"BackupAndRestore: {str(path)!r} is not a kerasish backup (it holds weights only)."
+        )
     return state
-
-
-def _rng_states() -> dict[str, Any]:
-    numpy_state = np.random.get_state(legacy=False)
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "bit_generator": numpy_state["bit_generator"],
-            "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
-            "pos": int(numpy_state["state"]["pos"]),
-            "has_gauss": int(numpy_state["has_gauss"]),
-            "gauss": float(numpy_state["gauss"]),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_states(states: dict[str, Any]) -> None:
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
-    numpy_state = states["numpy"]
-    np.random.set_state({
-        "bit_generator": numpy_state["bit_generator"],
-        "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
-        "has_gauss": numpy_state["has_gauss"],
-        "gauss": numpy_state["gauss"],
-    })
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"][: torch.cuda.device_count()])

@@ -72,10 +72,10 @@ class CSVLogger(Callback):
 
     # ------------------------------------------------------------------ BackupAndRestore
 
-    def _get_resume_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"text": self._text, "keys": self.keys, "write_header": self._write_header}
 
-    def _set_resume_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self._text, self.keys = state["text"], state["keys"]
         self._write_header = state["write_header"]
         atomic_write_text(self.filename, self._text)

@@ -101,11 +101,11 @@ class EarlyStopping(MonitorCallback):
 
     # ------------------------------------------------------------------ BackupAndRestore
 
-    def _get_resume_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
                 "best_epoch": self.best_epoch, "best_weights": self.best_weights}
 
-    def _set_resume_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
         self.best, self.best_epoch = state["best"], state["best_epoch"]
         weights = state["best_weights"]

@@ -70,7 +70,7 @@ class LearningRateScheduler(Callback):
         self._takes_lr = None if self._is_torch else _takes_two_arguments(schedule)
 
     def on_train_begin(self, logs=None):
-        self._optimizer_steps = self.model._engine.optimizer_steps
+        self._optimizer_steps = self.model.optimizer_steps
         if self._is_torch and self.schedule.optimizer is not self.model.optimizer:
             raise ValueError(
                 "LearningRateScheduler: the torch scheduler was built on another optimizer than "
@@ -88,11 +88,11 @@ class LearningRateScheduler(Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.interval != "batch":
             return
-        engine = self.model._engine
-        if engine.optimizer_steps == self._optimizer_steps:
+        steps = self.model.optimizer_steps
+        if steps == self._optimizer_steps:
             return  # an accumulation micro-batch: the optimizer has not stepped yet
-        self._optimizer_steps = engine.optimizer_steps
-        if engine.scaler.is_enabled() and engine.last_step_skipped():
+        self._optimizer_steps = steps
+        if self.model.last_step_skipped:
             return  # fp16 overflow: the weights did not move, so neither does the schedule
         self.schedule.step()
 
@@ -129,11 +129,11 @@ class LearningRateScheduler(Callback):
 
     # ------------------------------------------------------------------ BackupAndRestore
 
-    def _get_resume_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         # A schedule function is stateless (the epoch says it all); a torch scheduler is not.
         return {"scheduler": self.schedule.state_dict()} if self._is_torch else {}
 
-    def _set_resume_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if self._is_torch and "scheduler" in state:
             self.schedule.load_state_dict(state["scheduler"])
 

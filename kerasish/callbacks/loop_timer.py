@@ -87,10 +87,10 @@ class LoopTimer(Callback):
     def on_train_begin(self, logs=None):
         self.epochs = []
         self.clock = LoopClock(self.model.device)
-        self.model._loop_clock = self.clock
+        self.model.loop_clock = self.clock
 
     def on_train_end(self, logs=None):
-        self.model._loop_clock = None
+        self.model.loop_clock = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.clock.reset()

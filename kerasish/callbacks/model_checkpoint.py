@@ -139,10 +139,10 @@ class ModelCheckpoint(MonitorCallback):
 
     # ------------------------------------------------------------------ BackupAndRestore
 
-    def _get_resume_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "batches_since_save": self._schedule.batches_since_save}
 
-    def _set_resume_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
         self._schedule.batches_since_save = state["batches_since_save"]
 

@@ -106,9 +106,9 @@ class ReduceLROnPlateau(MonitorCallback):
 
     # ------------------------------------------------------------------ BackupAndRestore
 
-    def _get_resume_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
 
-    def _set_resume_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.wait = state["best"], state["wait"]
         self.cooldown_counter = state["cooldown_counter"]

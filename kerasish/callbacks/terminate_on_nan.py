@@ -31,7 +31,7 @@ class TerminateOnNaN(Callback):
             return
         if self.raise_error:
             raise RuntimeError(
-                f"NaN or Inf loss encountered at batch {batch} (epoch {self.model._epoch + 1}). "
+                f"NaN or Inf loss encountered at batch {batch} (epoch {self.model.epoch + 1}). "
                 f"Loss value: {loss}. Terminating training immediately."
             )
         print(f"Batch {batch}: Invalid loss, terminating training")
