@@ -109,6 +109,7 @@ class Model:
         # both, then clears them.
         self._resume_point: tuple[int, int] | None = None
         self._pending_callback_states: dict[str, Any] | None = None
+        self._pending_metric_states: dict[str, Any] | None = None
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
         self._callbacks: list[Callback] = []  # the running fit's callbacks, saved with the state
@@ -479,6 +480,9 @@ class Model:
             for epoch in range(start_epoch, epochs):
                 self._epoch, self._steps_done = epoch, start_step
                 self.reset_metrics()
+                if start_step and self._pending_metric_states:  # a resumed epoch's running means
+                    state_lib.load_metric_states(self.metrics, self._pending_metric_states, self.device)
+                self._pending_metric_states = None
                 cbs.on_epoch_begin(epoch, {})
                 self.module.train()
                 first_step, start_step = start_step, 0

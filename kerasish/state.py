@@ -55,6 +55,7 @@ def capture(model: Model) -> dict[str, Any]:
         "data_seed": int(model._data_seed),
         "rng": rng_states(),
         "callbacks": callback_states(model._callbacks),
+        "metrics": metric_states(model.metrics),
         "compile": dict(model.compile_config),
     }
 
@@ -72,6 +73,30 @@ def callback_states(callbacks: Iterable[Callback]) -> dict[str, Any]:
         if state:
             states[key] = state
     return states
+
+
+def metric_states(metrics: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """The running state of each metric (its tensor and number attributes), keyed by position.
+
+    Saved with a mid-epoch state so that a resumed epoch's running means, and so its logs, are
+    those of an uninterrupted run.
+    """
+    states = {}
+    for i, metric in enumerate(metrics):
+        values = {k: v for k, v in vars(metric).items()
+                  if v is None or isinstance(v, (torch.Tensor, int, float)) and not isinstance(v, bool)}
+        states[f"{i}:{metric.name}"] = values
+    return states
+
+
+def load_metric_states(metrics: Iterable[Any], states: Mapping[str, Mapping[str, Any]],
+                       device: torch.device) -> None:
+    """Put back what ``metric_states`` saved, on ``device`` (unknown keys are skipped)."""
+    for i, metric in enumerate(metrics):
+        for attribute, value in states.get(f"{i}:{metric.name}", {}).items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(device)
+            setattr(metric, attribute, value)
 
 
 def keyed(callbacks: Iterable[Callback]) -> dict[str, Callback]:
@@ -179,6 +204,7 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
         model._data_seed = int(state["data_seed"])
     model._resume_point = (int(state.get("epoch", 0)), int(state.get("step_in_epoch", 0)))
     model._pending_callback_states = dict(state.get("callbacks") or {})
+    model._pending_metric_states = dict(state.get("metrics") or {})
 
 
 def check_module_matches(module: torch.nn.Module, weights: Mapping, filepath: str | os.PathLike) -> None:

@@ -36,8 +36,9 @@ class BackupAndRestore(Callback):
     multi-process run matches an uninterrupted one bit for bit only if the model draws no random
     numbers (no dropout).
 
-    Limits: the loss and metric values logged for the resumed epoch cover only its resumed part.
-    Exact resume needs a fit without ``steps_per_epoch`` (with it, a resumed epoch runs its full
+    The running loss and ``ks.metrics`` states are saved too, so the resumed epoch logs what an
+    uninterrupted one would (a torchmetrics object's running state is not saved: its value covers
+    the resumed part of the epoch). Limits: exact resume needs a fit without ``steps_per_epoch`` (with it, a resumed epoch runs its full
     number of steps again) and, with ``gradient_accumulation_steps > 1``, a ``save_freq`` that is a
     multiple of it (a half-filled accumulation window is not saved).
 
