@@ -51,12 +51,12 @@ class CustomModel(ks.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
-def first_example(epochs: int, small: bool) -> dict[str, float]:
+def first_example(epochs: int, small: bool) -> tuple[ks.Model, dict[str, float]]:
     x, y = digits(small)
     model = CustomModel(classifier(), device="cpu")
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
-    return {k: v[-1] for k, v in history.history.items()}
+    return model, {k: v[-1] for k, v in history.history.items()}
 
 
 # ---------------------------------------------------------------------------- 2. lower level
@@ -87,12 +87,12 @@ class LowerLevelModel(ks.Model):
         return [self.loss_tracker, self.accuracy]
 
 
-def lower_level(epochs: int, small: bool) -> dict[str, float]:
+def lower_level(epochs: int, small: bool) -> tuple[ks.Model, dict[str, float]]:
     x, y = digits(small)
     model = LowerLevelModel(classifier())
     model.compile(optimizer="adam")                  # no loss: train_step computes its own
     history = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
-    return {k: v[-1] for k, v in history.history.items()}
+    return model, {k: v[-1] for k, v in history.history.items()}
 
 
 # ---------------------------------------------------------------------------- 3. sample weights
@@ -110,13 +110,13 @@ class WeightedModel(ks.Model):
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
 
-def sample_weights(epochs: int, small: bool) -> dict[str, float]:
+def sample_weights(epochs: int, small: bool) -> tuple[ks.Model, dict[str, float]]:
     x, y = digits(small)
     weights = np.where(y == 3, 2.0, 1.0).astype("float32")   # digit 3 counts twice
     model = WeightedModel(classifier(), device="cpu")
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     history = model.fit(x, y, sample_weight=weights, epochs=epochs, batch_size=32, verbose=0)
-    return {k: v[-1] for k, v in history.history.items()}
+    return model, {k: v[-1] for k, v in history.history.items()}
 
 
 # ---------------------------------------------------------------------------- 4. evaluation step
@@ -127,19 +127,19 @@ class EvaluatedModel(ks.Model):
     def test_step(self, data):
         x, y = data
         y_pred = self(x, training=False)
-        loss = self.compute_loss(y=y, y_pred=y_pred)  # updates the loss tracker
+        self.compute_loss(y=y, y_pred=y_pred)        # updates the loss tracker
         for metric in self.metrics:
             if metric.name != "loss":
                 metric.update_state(y, y_pred)
-        return {m.name: m.result() for m in self.metrics} | {"checked_loss": loss}
+        return {m.name: m.result() for m in self.metrics}
 
 
-def evaluation_step(epochs: int, small: bool) -> dict[str, float]:
+def evaluation_step(epochs: int, small: bool) -> tuple[ks.Model, dict[str, float]]:
     x, y = digits(small)
     model = EvaluatedModel(classifier(), device="cpu")
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
-    return model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    return model, model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
 
 
 # ---------------------------------------------------------------------------- 5. a GAN
@@ -193,7 +193,7 @@ class GAN(ks.Model):
         return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
 
 
-def gan(epochs: int, small: bool) -> dict[str, float]:
+def gan(epochs: int, small: bool) -> tuple[ks.Model, dict[str, float]]:
     x, _ = digits(small)
     discriminator = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.LeakyReLU(0.2),
                                         torch.nn.Linear(64, 1))
@@ -206,7 +206,7 @@ def gan(epochs: int, small: bool) -> dict[str, float]:
         loss_fn=ks.losses.BinaryCrossentropy(from_logits=True),
     )
     history = model.fit(x, epochs=epochs, batch_size=32, verbose=0)
-    return {k: v[-1] for k, v in history.history.items()}
+    return model, {k: v[-1] for k, v in history.history.items()}
 
 
 SECTIONS = {
@@ -228,7 +228,7 @@ def main() -> None:
     torch.manual_seed(0)
     epochs = 2 if args.small else args.epochs
     for name in args.section or SECTIONS:
-        logs = SECTIONS[name](epochs, args.small)
+        _, logs = SECTIONS[name](epochs, args.small)
         print(f"{name}: " + ", ".join(f"{k}={v:.4f}" for k, v in logs.items()))
 
 
