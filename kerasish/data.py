@@ -133,6 +133,43 @@ def num_samples(struct, argument: str) -> int:
     return sizes.pop()
 
 
+# ----------------------------------------------------------------------------- order replay
+
+def loader_generators(data: Any) -> list[torch.Generator]:
+    """The generators a DataLoader draws its order from besides the global RNG (own or sampler's)."""
+    found: list[torch.Generator] = []
+    candidates = [getattr(data, "generator", None)]
+    for sampler in (getattr(data, "sampler", None),
+                    getattr(getattr(data, "batch_sampler", None), "sampler", None)):
+        candidates.append(getattr(sampler, "generator", None))
+    for generator in candidates:
+        if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
+            found.append(generator)
+    return found
+
+
+def order_rng_state(generators: list[torch.Generator]) -> dict[str, Any]:
+    """The random states an epoch's order is drawn from: torch's CPU RNG and the loader's own."""
+    return {"torch": torch.get_rng_state(), "generators": [g.get_state() for g in generators]}
+
+
+def replay_draws(state: Mapping[str, Any], generators: list[torch.Generator], draw) -> Any:
+    """Run ``draw()`` with the random states of ``state`` and return its result.
+
+    Used to rebuild an interrupted epoch's order: the global RNG is put back afterwards (it holds
+    the resumed run's state), the loader's own generators are left where the draw took them, as an
+    uninterrupted run leaves them.
+    """
+    current = torch.get_rng_state()
+    torch.set_rng_state(state["torch"].cpu())
+    for generator, saved in zip(generators, state["generators"]):
+        generator.set_state(saved.cpu())
+    try:
+        return draw()
+    finally:
+        torch.set_rng_state(current)
+
+
 # ----------------------------------------------------------------------------- sources
 
 class ArraySource:
@@ -183,8 +220,15 @@ class ArraySource:
             return torch.cat([torch.arange(s, min(s + self.batch_size, self.n)) for s in starts.tolist()])
         return torch.randperm(self.n, generator=generator)
 
-    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
-        order = _sharded(self.order(epoch), self.n, self.shard)
+    order_generators: list[torch.Generator] = []
+
+    def iter_epoch(self, epoch: int, start_batch: int = 0,
+                   replay: Mapping[str, Any] | None = None) -> Iterator[Batch]:
+        if replay is not None:  # a resumed epoch: its order as the interrupted run drew it
+            order = replay_draws(replay, [], lambda: self.order(epoch))
+        else:
+            order = self.order(epoch)
+        order = _sharded(order, self.n, self.shard)
         if order is None:
             # No shuffling: each batch is a slice, a view of the data (no copy at all).
             pieces = [slice(i, i + self.batch_size) for i in range(0, self.n, self.batch_size)]
@@ -331,7 +375,12 @@ class DatasetSource:
     def targets(self):
         return None
 
-    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+    order_generators: list[torch.Generator] = []
+
+    def iter_epoch(self, epoch: int, start_batch: int = 0,
+                   replay: Mapping[str, Any] | None = None) -> Iterator[Batch]:
+        # The order comes from seed + epoch alone, and skipped samples are never read, so a
+        # resumed epoch needs no replay: the samples it reads draw what they drew before.
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + epoch)
             order = torch.randperm(self.n, generator=generator)
@@ -377,18 +426,31 @@ class IterableSource:
             self.num_batches = len(data)  # type: ignore[arg-type]
         except TypeError:
             self.num_batches = None
+        self.order_generators = loader_generators(data)
 
     def targets(self):
         return None
 
-    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[Batch]:
+    def iter_epoch(self, epoch: int, start_batch: int = 0,
+                   replay: Mapping[str, Any] | None = None) -> Iterator[Batch]:
+        """One pass; from ``start_batch`` on, the batches before it read and dropped.
+
+        With ``replay`` (a resumed epoch) the loader's iterator is made and the skipped batches
+        read under the random states the interrupted epoch started from, so its order, its
+        workers' seeds and what its dataset drew are those of the interrupted run.
+        """
         sampler = getattr(self.data, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
-        iterator = iter(self.data)
-        for index, batch in enumerate(iterator):
-            if index < start_batch:
-                continue
+
+        def start() -> Iterator:
+            iterator = iter(self.data)
+            for _ in range(start_batch):
+                next(iterator, None)
+            return iterator
+
+        iterator = start() if replay is None else replay_draws(replay, self.order_generators, start)
+        for batch in iterator:
             yield device_batch(unpack_batch(batch), self.device)
 
 
@@ -491,12 +553,16 @@ def split_for_validation(x, y, sample_weight, validation_split: float):
 
 
 class EpochIterator:
-    """Keras's epoch semantics on top of a source, including ``steps_per_epoch``.
+    """Keras's epoch semantics on top of a source, including ``steps_per_epoch``, and its position.
 
     Without ``steps_per_epoch`` every epoch is one full pass. With it, one iterator runs on across
     epochs (a generator is not restarted); a re-iterable source starts a new pass when it runs out.
     Running out mid-epoch warns and ends the epoch, as in Keras; a one-shot iterator that is
     exhausted sets ``exhausted`` so the caller stops training.
+
+    ``state()`` says where the data stands (the pass, the batches read from it, and the random
+    states its order was drawn from); ``resume_from(state)`` makes the next ``epoch`` call continue
+    exactly there, for every source that can be iterated again.
     """
 
     def __init__(self, source, steps_per_epoch: int | None = None):
@@ -504,26 +570,60 @@ class EpochIterator:
         self.steps_per_epoch = steps_per_epoch
         self.exhausted = False
         self._iterator: Iterator[Batch] | None = None
-        self._pass = 0
+        self._pass = 0  # the pass being read (with steps_per_epoch, passes span epochs)
+        self._read = 0  # batches read from the current pass
+        self._pass_rng: dict[str, Any] | None = None  # random states the pass's order came from
+        self._resume: Mapping[str, Any] | None = None
 
     @property
     def steps(self) -> int | None:
         return self.steps_per_epoch or self.source.num_batches
 
+    def state(self) -> dict[str, Any]:
+        """Where the data stands: saved with a backup so a resumed run reads what this one would."""
+        return {"pass": self._pass, "read": self._read, "pass_rng": self._pass_rng,
+                "generators": [g.get_state() for g in self.source.order_generators]}
+
+    def resume_from(self, state: Mapping[str, Any]) -> None:
+        """Continue from ``state`` at the next ``epoch`` call (a one-shot iterator warns: it can't)."""
+        if not self.source.reiterable:
+            warnings.warn(
+                "Resuming from a backup with a one-shot iterator as input: kerasish cannot rewind "
+                "it, so training continues with whatever batches it yields next, and the result "
+                "is not the same as an uninterrupted run. Pass a re-iterable input (arrays, a "
+                "Dataset, a DataLoader) for an exact resume.",
+                UserWarning, stacklevel=3,
+            )
+            return
+        for generator, saved in zip(self.source.order_generators, state.get("generators", [])):
+            generator.set_state(saved.cpu())
+        self._resume = state
+
+    def _start_pass(self, index: int, start_batch: int) -> Iterator[Batch]:
+        resume, self._resume = self._resume, None
+        replay = resume.get("pass_rng") if resume is not None and start_batch else None
+        self._pass, self._read = index, start_batch
+        if replay is not None:
+            self._pass_rng = replay
+        else:  # a few KB copied once per pass, so that a backup can rebuild the pass's order
+            self._pass_rng = order_rng_state(self.source.order_generators)
+        return self.source.iter_epoch(index, start_batch, replay=replay)
+
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[int, Batch]]:
         if self.steps_per_epoch is None:
-            self._pass = epoch
             step = start_batch - 1
-            for step, batch in enumerate(self.source.iter_epoch(epoch, start_batch), start_batch):
+            for step, batch in enumerate(self._start_pass(epoch, start_batch), start_batch):
+                self._read = step + 1
                 yield step, batch
             if step < 0:
                 self._ran_out()
             return
-        step = 0
+        step = start_batch
+        if self._resume is not None:  # continue the pass the interrupted run was reading
+            self._iterator = self._start_pass(int(self._resume["pass"]), int(self._resume["read"]))
         while step < self.steps_per_epoch:
             if self._iterator is None:
-                self._iterator = self.source.iter_epoch(self._pass)
-                self._pass += 1
+                self._iterator = self._start_pass(self._pass + 1 if self._pass_rng else 0, 0)
             try:
                 batch = next(self._iterator)
             except StopIteration:
@@ -534,6 +634,7 @@ class EpochIterator:
                 self._ran_out()
                 return
             self._just_restarted = False
+            self._read += 1
             yield step, batch
             step += 1
 

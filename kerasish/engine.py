@@ -314,6 +314,23 @@ class Engine:
             return sample_weight
         return self.class_weight[_class_labels(y)]
 
+    def window_state(self) -> dict[str, Any] | None:
+        """A half-filled accumulation window (its count and gradients), for a mid-epoch backup."""
+        if self._window == 0:
+            return None
+        return {"window": self._window, "grads": [p.grad for p in self._params]}
+
+    def load_window_state(self, state: Mapping[str, Any] | None) -> None:
+        """Take back ``window_state()``: the resumed run finishes the window the saved one began."""
+        if not state:
+            self._window = 0
+            return
+        if len(state["grads"]) != len(self._params):
+            raise ValueError("the saved accumulation window does not match this model's parameters.")
+        for param, grad in zip(self._params, state["grads"]):
+            param.grad = None if grad is None else grad.to(param.device, param.dtype)
+        self._window = int(state["window"])
+
     def discard_window(self) -> None:
         """Forget a half-filled accumulation window (after an error): the next fit starts clean."""
         if self._window:

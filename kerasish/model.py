@@ -110,6 +110,8 @@ class Model:
         self._resume_point: tuple[int, int] | None = None
         self._pending_callback_states: dict[str, Any] | None = None
         self._pending_metric_states: dict[str, Any] | None = None
+        self._pending_data_state: dict[str, Any] | None = None
+        self._train_batches: data_lib.EpochIterator | None = None  # the running fit's data
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
         self._callbacks: list[Callback] = []  # the running fit's callbacks, saved with the state
@@ -465,14 +467,16 @@ class Model:
         params = {"verbose": verbose, "epochs": epochs, "steps": train_batches.steps,
                   "batch_size": getattr(source, "batch_size", None)}
         cbs = self._callback_list(callbacks, self.history, verbose, params)
-        self._callbacks = cbs.callbacks  # what this fit runs: their states go into saved files
         self.stop_training = False
 
         # ---- the epoch loop
-        with _reporting_errors(cbs, cleanup=engine.discard_window), \
+        with self._running(cbs, train_batches), _reporting_errors(cbs, cleanup=engine.discard_window), \
                 self._counting_optimizer_steps(train_step is not None):
             cbs.on_train_begin({})
             self._hand_back_callback_states(cbs)
+            if self._pending_data_state is not None:
+                train_batches.resume_from(self._pending_data_state)
+                self._pending_data_state = None
             start_epoch, start_step = self._resume_point or (initial_epoch, 0)
             self._resume_point = None
             source.seed = self._data_seed
@@ -503,7 +507,6 @@ class Model:
                 if self.stop_training or train_batches.exhausted:
                     break
             cbs.on_train_end(epoch_logs)
-        self._callbacks = []
         if group is not None:
             group.barrier()  # rank 0 has finished writing before any rank returns
         return self.history
@@ -562,6 +565,15 @@ class Model:
         for key, callback in state_lib.keyed(cbs.callbacks).items():
             if key in states:
                 callback.load_state_dict(states[key])
+
+    @contextlib.contextmanager
+    def _running(self, cbs: CallbackList, batches: data_lib.EpochIterator) -> Iterator[None]:
+        """While a fit runs, its callbacks and data position belong to the saved training state."""
+        self._callbacks, self._train_batches = cbs.callbacks, batches
+        try:
+            yield
+        finally:
+            self._callbacks, self._train_batches = [], None
 
     @contextlib.contextmanager
     def _counting_optimizer_steps(self, custom_step: bool) -> Iterator[None]:

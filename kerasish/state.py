@@ -56,6 +56,8 @@ def capture(model: Model) -> dict[str, Any]:
         "rng": rng_states(),
         "callbacks": callback_states(model._callbacks),
         "metrics": metric_states(model.metrics),
+        "data": None if model._train_batches is None else model._train_batches.state(),
+        "accumulation": None if engine is None else engine.window_state(),
         "compile": dict(model.compile_config),
     }
 
@@ -205,6 +207,9 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
     model._resume_point = (int(state.get("epoch", 0)), int(state.get("step_in_epoch", 0)))
     model._pending_callback_states = dict(state.get("callbacks") or {})
     model._pending_metric_states = dict(state.get("metrics") or {})
+    model._pending_data_state = state.get("data")
+    if model._engine is not None:
+        model._engine.load_window_state(state.get("accumulation"))
 
 
 def check_module_matches(module: torch.nn.Module, weights: Mapping, filepath: str | os.PathLike) -> None:

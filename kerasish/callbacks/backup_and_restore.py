@@ -36,11 +36,17 @@ class BackupAndRestore(Callback):
     multi-process run matches an uninterrupted one bit for bit only if the model draws no random
     numbers (no dropout).
 
-    The running loss and ``ks.metrics`` states are saved too, so the resumed epoch logs what an
-    uninterrupted one would (a torchmetrics object's running state is not saved: its value covers
-    the resumed part of the epoch). Limits: exact resume needs a fit without ``steps_per_epoch`` (with it, a resumed epoch runs its full
-    number of steps again) and, with ``gradient_accumulation_steps > 1``, a ``save_freq`` that is a
-    multiple of it (a half-filled accumulation window is not saved).
+    What is exact: every input that can be read again (arrays, tensors, Datasets, DataLoaders:
+    shuffled, with their own generator, with workers), with ``steps_per_epoch``,
+    ``validation_split`` and gradient accumulation (a half-filled window's gradients are saved).
+    A resumed DataLoader epoch re-reads, without training on them, the batches before the resume
+    point, under the random states the epoch began with, so its order, its workers' seeds and
+    what its dataset drew are the interrupted run's. The running loss and ``ks.metrics`` states
+    are saved too, so the resumed epoch logs what an uninterrupted one would. Not exact: a one-shot
+    iterator or generator (it cannot be rewound: a warning says so when resuming from one), a
+    DataLoader with ``persistent_workers=True`` whose workers draw random numbers (their state
+    lives in the worker processes), and a torchmetrics object's running state (its value covers
+    the resumed part of the epoch).
 
     Args:
         backup_dir: the folder for the backup files (created when needed). Use one folder per run.
