@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
 
 
@@ -89,10 +90,11 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            console.print_line(f"Epoch {self.stopped_epoch + 1}: early stopping", model=self.model)
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                console.print_line("Restoring model weights from the end of the best epoch: "
+                                   f"{self.best_epoch + 1}.", model=self.model)
             self.model.module.load_state_dict(self.best_weights)
 
     def _weights(self) -> dict[str, torch.Tensor]:

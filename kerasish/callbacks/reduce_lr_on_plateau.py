@@ -6,6 +6,7 @@ import math
 import warnings
 from typing import Any
 
+from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
 
 
@@ -101,7 +102,8 @@ class ReduceLROnPlateau(MonitorCallback):
         new_lr = max(old_lr * self.factor, self.min_lr)
         self.model.learning_rate = new_lr
         if self.verbose:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            console.print_line(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.",
+                               model=self.model)
         return True
 
     # ------------------------------------------------------------------ BackupAndRestore
