@@ -14,7 +14,7 @@ logs), so printing a summary never raises ``UnicodeEncodeError``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeGuard
 
 import torch
 
@@ -58,9 +58,9 @@ def zeros_input(input_shape: ShapeSpec, dtype: DtypeSpec = torch.float32,
     if _is_shape(input_shape):
         if not isinstance(dtype, torch.dtype):
             raise ValueError(f"summary: input_dtype must be one dtype for one input_shape; got {dtype!r}.")
-        return _zeros(input_shape, dtype, device)  # type: ignore[arg-type]
-    shapes = list(input_shape)
-    if not shapes or not all(_is_shape(s) for s in shapes):
+        return _zeros(input_shape, dtype, device)
+    shapes = [shape for shape in input_shape if _is_shape(shape)]
+    if not shapes or len(shapes) != len(input_shape):
         raise ValueError(
             "summary: input_shape must be the shape of one sample such as (1, 28, 28), a list of "
             f"such shapes (several inputs) or a dict of them (keyword inputs); got {input_shape!r}."
@@ -157,7 +157,7 @@ def summarize(module: torch.nn.Module, example: Any, call: Callable[[torch.nn.Mo
     return "\n".join(out)
 
 
-def _is_shape(value: Any) -> bool:
+def _is_shape(value: Any) -> TypeGuard[Shape]:
     return (isinstance(value, Sequence) and not isinstance(value, str)
             and all(isinstance(d, int) and not isinstance(d, bool) for d in value))
 
