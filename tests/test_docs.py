@@ -13,7 +13,9 @@ outside it without docs fails the test, and so does an entry that no longer matc
 import doctest
 import fnmatch
 import inspect
+import re
 import types
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +210,37 @@ def test_an_undocumented_method_or_missing_args_is_caught():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _links(text: str) -> list[str]:
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+@pytest.mark.parametrize("page", ["reference.md", "differences.md"])
+def test_the_docs_stand_on_their_own(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert "shared/" not in text and "/work/" not in text  # nothing outside the repository
+    for link in _links(text):
+        target = link.split("#", 1)[0]
+        if target and not re.match(r"https?://", target):
+            assert (DOCS / target).resolve().is_file(), f"{page} links to a missing {link}"
+    anchors = {_anchor(heading) for heading in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+    for link in _links(text):
+        if link.startswith("#"):
+            assert link[1:] in anchors, f"{page} links to a missing section {link}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_reference_names_every_public_name():
+    reference = (DOCS / "reference.md").read_text(encoding="utf-8")
+    names = {name for _, name, _ in public_api().values()}
+    names |= set(ks.callbacks.__all__)
+    absent = sorted(n for n in names if not re.search(rf"\b{re.escape(n)}\b", reference))
+    assert not absent, f"docs/reference.md does not mention {absent}"
