@@ -3,6 +3,7 @@
 import io
 import re
 import sys
+import types
 
 import pytest
 
@@ -63,3 +64,34 @@ def test_evaluate_prints_a_final_line(capsys):
 @pytest.mark.parametrize("value, text", [(0.12345, "0.1235"), (1e-5, "1.0000e-05"), (0.0, "0.0000")])
 def test_values_are_formatted_like_keras(value, text):
     assert progbar.format_value(value) == text
+
+
+class JupyterOutput(io.StringIO):
+    """Shaped like ipykernel's OutStream: not a terminal, but it renders carriage returns."""
+
+
+JupyterOutput.__name__ = "OutStream"
+JupyterOutput.__module__ = "ipykernel.iostream"
+
+
+def test_the_bar_is_live_in_a_jupyter_cell_and_per_epoch_in_plain_captured_output(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    cell = JupyterOutput()
+    monkeypatch.setattr(sys, "stdout", cell)
+    _fit(1)
+    out = cell.getvalue()
+    assert out.count("\r") >= 3 and "━" in out and out.count("Epoch ") == 3
+    captured = io.StringIO()  # the same kernel, output captured elsewhere: one line per epoch
+    monkeypatch.setattr(sys, "stdout", captured)
+    _fit(1)
+    assert "\r" not in captured.getvalue() and len(captured.getvalue().splitlines()) == 3
+
+
+def test_a_non_zero_rank_draws_no_bar(monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "1")  # as torchrun sets it; no process group is needed to stay quiet
+    x, y = classification_data()
+    model = ks.Model(mlp()).compile("adam", "cross_entropy")
+    model.fit(x, y, batch_size=10, epochs=2, verbose=1)
+    model.evaluate(x, y, verbose=1)
+    model.predict(x, verbose=1)
+    assert capsys.readouterr().out == ""

@@ -26,6 +26,9 @@ class CSVLogger(Callback):
         separator: the one-character field separator.
         append: add to an existing file instead of overwriting it.
 
+    Raises:
+        ValueError: ``filename`` is not a path, or ``separator`` is not one character.
+
     Example:
         model.fit(x, y, epochs=10, callbacks=[ks.callbacks.CSVLogger("training.log")])
     """
@@ -49,6 +52,7 @@ class CSVLogger(Callback):
         self._write_header = True
 
     def on_train_begin(self, logs=None):
+        """Truncate the file, or keep its rows with ``append=True``; the columns are chosen later."""
         path = Path(self.filename)
         self._text = path.read_text(encoding="utf-8") if self.append and path.exists() else ""
         self._write_header = not self._text.split("\n", 1)[0]
@@ -56,6 +60,7 @@ class CSVLogger(Callback):
         atomic_write_text(path, self._text)  # "w" truncates at train begin, as in Keras
 
     def on_epoch_end(self, epoch, logs=None):
+        """Append the epoch's row (and the header, the first time) in one write."""
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
 
 
@@ -28,6 +29,16 @@ class EarlyStopping(MonitorCallback):
         restore_best_weights: at the end of training (stopped early or not), put back the weights
             of the best epoch.
         start_from_epoch: epochs of warm-up during which nothing is counted.
+
+    Attributes:
+        best: the best monitored value so far (``None`` before the first counted epoch).
+        best_epoch: the 0-based epoch that reached ``best``.
+        wait: epochs since the last improvement.
+        stopped_epoch: the 0-based epoch at whose end training was stopped (0: it was not).
+
+    Raises:
+        ValueError: ``patience`` or ``start_from_epoch`` is not an integer >= 0, or ``mode="auto"``
+            cannot tell which way ``monitor`` improves (pass ``mode="min"`` or ``"max"``).
 
     Example:
         stop = ks.callbacks.EarlyStopping(monitor="val_loss", patience=3,
@@ -56,9 +67,14 @@ class EarlyStopping(MonitorCallback):
         self.best_weights: dict[str, torch.Tensor] | None = None
 
     def on_train_begin(self, logs=None):
+        """Forget the previous fit's best value, counter and weights."""
         self._reset()  # reused instances start afresh (Keras bugs #20521, #20256)
 
     def on_epoch_end(self, epoch, logs=None):
+        """Compare ``logs[monitor]`` with the best so far; stop training when patience runs out.
+
+        A missing ``monitor`` key warns (naming the keys there are) and counts nothing.
+        """
         logs = logs or {}
         if self.monitor not in logs:
             warnings.warn(
@@ -88,11 +104,13 @@ class EarlyStopping(MonitorCallback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Say that training stopped early (``verbose=1``) and put back the best weights if asked."""
         if self.stopped_epoch > 0 and self.verbose:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            console.print_line(f"Epoch {self.stopped_epoch + 1}: early stopping", model=self.model)
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                console.print_line("Restoring model weights from the end of the best epoch: "
+                                   f"{self.best_epoch + 1}.", model=self.model)
             self.model.module.load_state_dict(self.best_weights)
 
     def _weights(self) -> dict[str, torch.Tensor]:

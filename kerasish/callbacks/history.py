@@ -15,6 +15,12 @@ class History(Callback):
     Keras, ``on_train_begin`` clears ``epoch`` but not ``history``, so an instance passed to several
     fits keeps appending.
 
+    Attributes:
+        history: log key -> one value per epoch (``"loss"``, ``"val_accuracy"``, ...); with
+            ``validation_freq > 1`` the ``val_`` lists are shorter.
+        epoch: the 0-based epochs recorded by the last fit.
+        params: the fit's ``{"verbose", "epochs", "steps", ...}``.
+
     Example:
         history = model.fit(x, y, epochs=3)
         history.history["loss"]   # [0.9, 0.5, 0.3]
@@ -27,9 +33,11 @@ class History(Callback):
         self.epoch: list[int] = []
 
     def on_train_begin(self, logs=None):
+        """Clear ``epoch`` (``history`` keeps growing, as in Keras)."""
         self.epoch = []
 
     def on_epoch_end(self, epoch, logs=None):
+        """Append the epoch number and every log value; make this the model's ``history``."""
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
@@ -45,6 +53,17 @@ class History(Callback):
         Args:
             metrics: the metric names to draw (without ``val_``); every recorded one by default.
             figsize: the figure size in inches; 4 x 3 per panel by default.
+
+        Returns:
+            A ``matplotlib.figure.Figure``.
+
+        Raises:
+            ImportError: matplotlib is not installed (``pip install kerasish[plot]``).
+            ValueError: nothing was recorded yet, or a name in ``metrics`` has no values.
+
+        Example:
+            history = model.fit(x, y, validation_split=0.2, epochs=10)
+            history.plot(["loss", "accuracy"]).savefig("history.png")
         """
         try:
             from matplotlib.figure import Figure

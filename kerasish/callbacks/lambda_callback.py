@@ -23,6 +23,9 @@ class LambdaCallback(Callback):
             on_train_batch_end: functions for those hooks.
         **kwargs: other hooks or attributes to set on the callback.
 
+    Raises:
+        TypeError: a hook given is not callable.
+
     Example:
         print_loss = ks.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from kerasish import console
 from kerasish.callbacks.base import Callback
 
 _LRScheduler = torch.optim.lr_scheduler.LRScheduler
@@ -82,8 +83,8 @@ class LearningRateScheduler(Callback):
         if not self._is_torch:
             self.model.learning_rate = self._scheduled_lr(epoch)
         if self.verbose:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
-                  f"{self.model.learning_rate}.")
+            console.print_line(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                               f"{self.model.learning_rate}.", model=self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.interval != "batch":

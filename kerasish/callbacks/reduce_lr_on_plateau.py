@@ -6,6 +6,7 @@ import math
 import warnings
 from typing import Any
 
+from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
 
 
@@ -25,6 +26,17 @@ class ReduceLROnPlateau(MonitorCallback):
         min_delta: the smallest change that counts as an improvement.
         cooldown: epochs to wait after a reduction before counting again.
         min_lr: the lower bound of the learning rate.
+
+    Attributes:
+        best: the best monitored value so far (``None`` before the first epoch).
+        wait: epochs without improvement since the last reduction.
+        cooldown_counter: epochs of cooldown left.
+
+    Raises:
+        TypeError: ``factor`` is not a number.
+        ValueError: ``factor`` is not between 0 and 1, ``patience`` or ``cooldown`` is not an
+            integer >= 0, ``min_lr`` is negative, or ``mode="auto"`` cannot tell which way
+            ``monitor`` improves.
 
     Example:
         reduce = ks.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5,
@@ -65,12 +77,18 @@ class ReduceLROnPlateau(MonitorCallback):
         self.cooldown_counter = 0
 
     def in_cooldown(self) -> bool:
+        """Whether a reduction happened less than ``cooldown`` epochs ago (counting is paused)."""
         return self.cooldown_counter > 0
 
     def on_train_begin(self, logs=None):
+        """Forget the previous fit's best value and counters (the learning rate stays as it is)."""
         self._reset()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Log ``learning_rate``, compare ``logs[monitor]`` with the best, reduce when due.
+
+        A missing ``monitor`` key warns (naming the keys there are) and changes nothing.
+        """
         logs = logs if logs is not None else {}
         logs["learning_rate"] = self.model.learning_rate
         if self.monitor not in logs:
@@ -101,7 +119,8 @@ class ReduceLROnPlateau(MonitorCallback):
         new_lr = max(old_lr * self.factor, self.min_lr)
         self.model.learning_rate = new_lr
         if self.verbose:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            console.print_line(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.",
+                               model=self.model)
         return True
 
     # ------------------------------------------------------------------ BackupAndRestore

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from kerasish import console
 from kerasish.callbacks.base import Callback
 
 
@@ -34,5 +35,5 @@ class TerminateOnNaN(Callback):
                 f"NaN or Inf loss encountered at batch {batch} (epoch {self.model.epoch + 1}). "
                 f"Loss value: {loss}. Terminating training immediately."
             )
-        print(f"Batch {batch}: Invalid loss, terminating training")
+        console.print_line(f"Batch {batch}: Invalid loss, terminating training", model=self.model)
         self.model.stop_training = True
