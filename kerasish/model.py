@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from kerasish import arguments as args_lib
+from kerasish import console
 from kerasish import data as data_lib
 from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback, CallbackList
@@ -38,7 +39,7 @@ from kerasish.engine import (
 from kerasish.io import atomic_torch_save
 from kerasish.metrics import Metric
 from kerasish.optimizers import get_optimizer
-from kerasish.summary import summarize
+from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
 from kerasish.utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 Logs = dict[str, float]
@@ -316,6 +317,12 @@ class Model:
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
         """Update the compiled metrics and return every tracked metric's result.
+
+        Args:
+            x: the inputs (unused by the compiled metrics; Keras passes them for overrides).
+            y: the targets.
+            y_pred: the model's outputs.
+            sample_weight: per-sample weights, applied to ``weighted_metrics`` only.
 
         Returns:
             ``{log key: 0-d tensor}`` for the loss, the compiled metrics (with their log keys) and
@@ -817,14 +824,38 @@ class Model:
 
     # ------------------------------------------------------------------ summary
 
-    def summary(self, input_shape: Sequence[int] | None = None,
-                print_fn: Callable[[str], Any] | None = None) -> None:
-        """Print a Keras-style table of layers, output shapes and parameter counts."""
-        example = self._example_input
-        if input_shape is not None:
-            example = torch.zeros((1, *input_shape), device=self.device)
+    def summary(self, input_shape: ShapeSpec | None = None,
+                print_fn: Callable[[str], Any] | None = None, *,
+                input_dtype: DtypeSpec = torch.float32, example_input: Any = None) -> None:
+        """Print a Keras-style table of layers, output shapes and parameter counts.
+
+        Output shapes come from one forward pass in eval mode without gradients, on
+        ``example_input``, else on zeros of ``input_shape``, else on one sample of the last batch
+        ``fit`` saw; without any, they show as "?".
+
+        Args:
+            input_shape: the shape of one sample, without the batch dimension; a list of shapes
+                for several positional inputs, a dict of shapes for keyword inputs.
+            print_fn: called with the whole table; by default it is printed (nothing on non-zero
+                torchrun ranks, ASCII rules where stdout cannot encode Keras's).
+            input_dtype: the dtype of the zeros (``torch.long`` for token ids into an
+                ``Embedding``): one, or a list / dict matching ``input_shape``.
+            example_input: a real batch, passed to the module as ``fit`` passes ``x``.
+
+        Raises:
+            ValueError: a malformed ``input_shape`` / ``input_dtype``, or a forward pass that
+                failed (the message says which argument to pass).
+
+        Example:
+            model.summary(input_shape=(16,), input_dtype=torch.long)
+        """
+        example = build_example(input_shape, input_dtype, example_input,
+                                seen_input=self._example_input, device=self.device)
         text = summarize(self.module, example, call_module)
-        (print_fn or print)(text)
+        if print_fn is None:
+            console.print_line(text, model=self)
+        else:
+            print_fn(text)
 
     # ------------------------------------------------------------------ weights and saving
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from kerasish.callbacks.base import Callback
     from kerasish.model import Model
 
+__all__ = ["FORMAT", "capture", "load_into", "read", "resume", "save"]
+
 FORMAT = "kerasish.state.v2"
 _LEGACY_FULL = "kerasish.full.v1"
 _LEGACY_BACKUP = "kerasish.backup.v1"
@@ -42,6 +44,15 @@ def capture(model: Model) -> dict[str, Any]:
 
     Inside ``fit`` it records where training stands and the state of the fit's callbacks; outside,
     the same keys with the position training stopped at.
+
+    Args:
+        model: the ``ks.Model``.
+
+    Returns:
+        The state dict, in the current ``FORMAT``.
+
+    Example:
+        state = kerasish.state.capture(model)
     """
     engine = model._engine
     return {
@@ -63,7 +74,15 @@ def capture(model: Model) -> dict[str, Any]:
 
 
 def save(model: Model, filepath: str | os.PathLike) -> None:
-    """Write ``capture(model)`` atomically: the file appears whole or not at all."""
+    """Write ``capture(model)`` atomically: the file appears whole or not at all.
+
+    Args:
+        model: the ``ks.Model``.
+        filepath: where to write (any suffix; folders are created).
+
+    Example:
+        kerasish.state.save(model, "run/state.pt")   # what model.save does
+    """
     atomic_torch_save(capture(model), filepath)
 
 
@@ -120,6 +139,13 @@ def read(filepath: str | os.PathLike, map_location: Any = "cpu") -> dict[str, An
     A bare ``state_dict`` (from ``save_weights`` or plain ``torch.save``) comes back with
     ``format=None`` and only ``module`` set.
 
+    Args:
+        filepath: the file.
+        map_location: where tensors are loaded (``torch.load``'s argument).
+
+    Returns:
+        The state as a dict in the current format.
+
     Raises:
         FileNotFoundError: no file at ``filepath``.
         ValueError: the file is damaged or holds something else.
@@ -168,6 +194,14 @@ def load_into(model: Model, state: Mapping[str, Any], filepath: str | os.PathLik
     """Load weights, and for a full state the optimizer, scaler and epoch, into ``model``.
 
     Everything is checked first; a mismatch raises ``ValueError`` and changes nothing.
+
+    Args:
+        model: the ``ks.Model`` to load into.
+        state: what ``read`` returned.
+        filepath: the file it came from, named in error messages.
+
+    Raises:
+        ValueError: the module or the optimizer does not match the file.
     """
     weights = state["module"]
     check_module_matches(model.module, weights, filepath)
@@ -193,6 +227,19 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
     sets the point ``fit`` starts from (epoch and batch); callback states are handed back by
     ``fit`` after every ``on_train_begin`` has run. Called by ``BackupAndRestore`` from
     ``on_train_begin``; any callback may do the same.
+
+    Args:
+        model: the ``ks.Model`` about to train.
+        state: what ``read`` returned (a full state, not bare weights).
+        filepath: the file it came from, named in error messages.
+
+    Raises:
+        ValueError: bare weights, or a state that does not match the model.
+
+    Example:
+        class ResumeFrom(ks.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                kerasish.state.resume(self.model, kerasish.state.read("run/state.pt"), "run/state.pt")
     """
     if state.get("format") is None:
         raise ValueError(
