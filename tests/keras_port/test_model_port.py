@@ -13,7 +13,7 @@ import torch
 
 import kerasish as ks
 
-from .twins import assert_logs_close, assert_unchanged, dense_model, weights_of
+from .twins import assert_logs_close, assert_unchanged, dense_model, keras, linear_from, weights_of
 
 RNG = np.random.default_rng(5)
 X = RNG.random((8, 3)).astype("float32")
@@ -216,8 +216,6 @@ class SameTensorTwice(torch.nn.Module):
 
     def __init__(self, kmodel):
         super().__init__()
-        from .twins import linear_from
-
         self.dense = linear_from(kmodel.get_layer("output_a"))
 
     def forward(self, x):
@@ -229,8 +227,6 @@ class SameTensorTwice(torch.nn.Module):
     "tuple targets (y1, y2) for a dict output are indexed by key and fail (TypeError 'tuple "
     "indices must be integers or slices, not str'); Keras matches them to the outputs by order"))
 def test_functional_dict_outputs_with_single_tensor():
-    import keras
-
     inputs = keras.Input((3,))
     out = keras.layers.Dense(1, name="output_a")(inputs)
     kmodel = keras.Model(inputs, {"output_a": out, "output_b": out})

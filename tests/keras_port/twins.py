@@ -17,6 +17,9 @@ import torch
 
 os.environ["KERAS_BACKEND"] = "torch"
 keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":  # Keras was imported earlier with another backend
+    pytest.skip(f"the Keras ports need KERAS_BACKEND=torch, not {keras.backend.backend()}",
+                allow_module_level=True)
 
 ACTIVATIONS = {
     None: lambda t: t,
