@@ -12,6 +12,7 @@ step, so bad input never changes a weight.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -360,7 +361,7 @@ class Model:
         engine = self._require_compiled("train_step")
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=True)
-        loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
         engine.backward_and_step(loss)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -375,7 +376,7 @@ class Model:
         """
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._compute_loss(x, y, y_pred, sample_weight, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def predict_step(self, data: Any) -> Any:
@@ -391,10 +392,22 @@ class Model:
         return self(x, training=False)
 
     def _overridden(self, step: str) -> Callable[..., Any] | None:
-        """The subclass's own ``step`` method, bound, or ``None`` when it keeps the default."""
-        if getattr(type(self), step) is getattr(Model, step):
+        """The step ``fit``/``evaluate``/``predict`` must call, or ``None`` for the fused default.
+
+        A subclass's own ``train_step``/``test_step`` is called; so is the default one (written
+        with ``compute_loss`` and ``compute_metrics``) when the subclass overrides one of those,
+        as Keras's default steps call them.
+        """
+        hooks = (step,) if step == "predict_step" else (step, "compute_loss", "compute_metrics")
+        if all(getattr(type(self), hook) is getattr(Model, hook) for hook in hooks):
             return None
         return getattr(self, step)
+
+    def _compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool):
+        """``compute_loss``, also when an override predates Keras's ``training`` argument."""
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)
 
     def zero_grad(self) -> None:
         """Set the module's gradients to ``None`` (Keras's torch-backend ``self.zero_grad()``)."""

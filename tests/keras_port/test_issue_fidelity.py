@@ -54,10 +54,6 @@ def _run(call, model, x, y):
 # ------------------------------------------------------------------ class_weight and validation
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fit's validation uses the class_weight table set for training (engine.class_weight stays set "
-    "in _evaluate_loop), so val_loss is class-weighted; Keras applies class_weight to training only "
-    "and val_loss equals evaluate(x_val, y_val)"))
 def test_class_weight_does_not_weight_validation():
     kmodel, twin = dense_model(heads=(("output_0", 3, "softmax"),))
     settings = dict(batch_size=8, epochs=2, class_weight={0: 10, 1: 1, 2: 1},

@@ -140,11 +140,6 @@ def test_fit_with_val_split(as_tensors, use_steps_per_epoch):
 
 # ------------------------------------------------------------------ custom steps (API.md "Custom steps")
 
-CUSTOM_STEPS = pytest.mark.xfail(strict=True, reason=(
-    "fit/evaluate ignore an overridden train_step/test_step: ks.Model has no train_step/test_step "
-    "and the loops call Engine directly (API.md 'Custom steps' promises Keras 3 semantics)"))
-
-
 class CustomTrainTestStepModel(ks.Model):
     def train_step(self, data):
         logs = super().train_step(data)
@@ -163,7 +158,6 @@ def _ones_linear(units=3, features=4):
     return linear
 
 
-@CUSTOM_STEPS
 def test_fit_with_custom_train_step():
     model = CustomTrainTestStepModel(_ones_linear(), device="cpu")
     model.compile(optimizer="sgd", loss=ks.losses.MeanSquaredError(), metrics=[ks.metrics.MeanSquaredError()])
@@ -173,7 +167,6 @@ def test_fit_with_custom_train_step():
     np.testing.assert_allclose(history["my_custom_metric"], 10.0)
 
 
-@CUSTOM_STEPS
 @pytest.mark.parametrize("return_dict", [False, True], ids=["flat", "dict"])
 def test_evaluate_with_custom_test_step(return_dict):
     model = CustomTrainTestStepModel(_ones_linear(), device="cpu")
@@ -197,7 +190,6 @@ class _LossTimesFour(ks.Model):
         return loss
 
 
-@CUSTOM_STEPS
 def test_compute_loss_override_is_used_by_the_default_steps():
     model = _LossTimesFour(torch.nn.Linear(4, 2))
     model.compile(optimizer="sgd", loss="mse")
@@ -679,16 +671,11 @@ def _twenty_batches(method):
         yield (x,) if method == "predict" else (x, y)
 
 
-STOP_NOT_IMPLEMENTED = pytest.mark.xfail(strict=True, reason=(
-    "model.stop_evaluating / model.stop_predicting set by a callback are ignored: evaluate and "
-    "predict run to the end of the data (API.md 'Custom steps' and Keras end the loop after the "
-    "current batch)"))
-
 
 @pytest.mark.parametrize("method, gerund, on_end_name", [
     ("fit", "training", "train"),
-    pytest.param("evaluate", "evaluating", "test", marks=STOP_NOT_IMPLEMENTED),
-    pytest.param("predict", "predicting", "predict", marks=STOP_NOT_IMPLEMENTED),
+    ("evaluate", "evaluating", "test"),
+    ("predict", "predicting", "predict"),
 ])
 def test_stop_loop(method, gerund, on_end_name):
     counters = []
