@@ -206,6 +206,20 @@ class ArraySource:
         count = _local_count(self.n, self.shard)
         return count // self.batch_size if self.drop_last else math.ceil(count / self.batch_size)
 
+    def warn_if_not_finite(self, argument: str = "x") -> None:
+        """Warn once when the floating-point arrays hold NaN or inf (one host read per fit)."""
+        floats = [t for t in flatten((self.x, self.y, self.sample_weight)) if t.is_floating_point()]
+        if not floats:
+            return
+        finite = torch.stack([torch.isfinite(t).all() for t in floats]).all()
+        if not bool(finite):
+            warnings.warn(
+                f"{argument}, y or sample_weight holds NaN or infinite values: the loss and then "
+                "every weight will become NaN. Clean or impute them first (np.nan_to_num, or drop "
+                "those rows).",
+                UserWarning, stacklevel=4,
+            )
+
     def targets(self):
         return self.y
 

@@ -473,6 +473,8 @@ class Model:
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                                       device=self.device, seed=self._data_seed,
                                       shard=self._shard(group, pad=True))
+        if isinstance(source, data_lib.ArraySource):
+            source.warn_if_not_finite()
         train_batches = data_lib.EpochIterator(source, steps_per_epoch)
         val_batches = None
         if validation_data is not None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from kerasish.io import atomic_torch_save
+from kerasish.io import atomic_torch_save, verify_zip
 
 if TYPE_CHECKING:
     from kerasish.callbacks.base import Callback
@@ -150,6 +150,9 @@ def read(filepath: str | os.PathLike, map_location: Any = "cpu") -> dict[str, An
         FileNotFoundError: no file at ``filepath``.
         ValueError: the file is damaged or holds something else.
     """
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"no such file: {os.fspath(filepath)!r}")
+    verify_zip(filepath)  # before torch.load, which trusts the bytes
     try:
         state = torch.load(filepath, map_location=map_location, weights_only=True)
     except FileNotFoundError:

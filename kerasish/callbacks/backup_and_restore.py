@@ -81,6 +81,8 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         self._schedule.reset()
+        if self.model.is_main_process:
+            _check_writable(self.backup_dir)
         found = self._read_backup()
         if found is not None:
             state, path = found
@@ -152,6 +154,20 @@ class BackupAndRestore(Callback):
                 stacklevel=2,
             )
             return _load(previous), previous
+
+
+def _check_writable(folder: str) -> None:
+    """Fail before the first step, not at the first backup, when the folder cannot take files."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = Path(folder) / ".kerasish-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"BackupAndRestore: backup_dir {folder!r} is not writable ({error.strerror or error}). "
+            "Pass a folder this process can write to."
+        ) from error
 
 
 def _load(path: Path) -> dict[str, Any]:
