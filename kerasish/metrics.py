@@ -174,36 +174,36 @@ class MeanMetricWrapper(Mean):
 
 # Per-sample metric functions, Keras order (y_true, y_pred).
 
-def _align(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1:
-        return y_true.unsqueeze(-1)
-    return y_true
+def _align(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keras's ``squeeze_or_expand_to_same_rank``: targets ``(N,)`` against outputs ``(N, 1)`` (or
+    the other way round) meet at ``(N, 1)`` instead of broadcasting to ``(N, N)``."""
+    return _squeeze_or_expand(y_true, y_pred)
 
 
 def mean_squared_error(y_true, y_pred):
-    return (y_pred.float() - _align(y_true, y_pred).float()).square().mean(dim=-1)
+    y_true, y_pred = _align(y_true, y_pred)
+    return (y_pred.float() - y_true.float()).square().mean(dim=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    return (y_pred.float() - _align(y_true, y_pred).float()).abs().mean(dim=-1)
+    y_true, y_pred = _align(y_true, y_pred)
+    return (y_pred.float() - y_true.float()).abs().mean(dim=-1)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
-    y_pred = y_pred.float()
-    y_true = _align(y_true, y_pred).float()
+    y_true, y_pred = (t.float() for t in _align(y_true, y_pred))
     return 100.0 * ((y_true - y_pred).abs() / y_true.abs().clamp_min(_EPSILON)).mean(dim=-1)
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
-    y_pred = y_pred.float()
-    y_true = _align(y_true, y_pred).float()
+    y_true, y_pred = (t.float() for t in _align(y_true, y_pred))
     first = torch.log(y_pred.clamp_min(_EPSILON) + 1.0)
     second = torch.log(y_true.clamp_min(_EPSILON) + 1.0)
     return (first - second).square().mean(dim=-1)
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
-    y_true = _align(y_true, y_pred)
+    y_true, y_pred = _align(y_true, y_pred)
     return ((y_pred > threshold) == (y_true > 0.5)).float().mean(dim=-1)
 
 
@@ -242,11 +242,16 @@ def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable:
     return categorical_accuracy
 
 
+def _exact_match(y_true, y_pred):
+    y_true, y_pred = _align(y_true, y_pred)
+    return (y_pred == y_true).float().mean(dim=-1)
+
+
 class Accuracy(MeanMetricWrapper):
     """Exact-match accuracy (``keras.metrics.Accuracy``)."""
 
     def __init__(self, name: str = "accuracy"):
-        super().__init__(lambda t, p: (p == _align(t, p)).float().mean(dim=-1), name=name)
+        super().__init__(_exact_match, name=name)
 
 
 class BinaryAccuracy(MeanMetricWrapper):

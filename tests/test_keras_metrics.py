@@ -113,6 +113,18 @@ def test_confusion_metrics_match_keras_on_ties_and_threshold_values(rows):
         _close(ours.result(), theirs.result(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+                                  "MeanSquaredLogarithmicError", "BinaryAccuracy", "Accuracy"])
+@pytest.mark.parametrize("true_shape, pred_shape", [((N, 1), (N,)), ((N,), (N, 1))])
+def test_targets_and_outputs_one_rank_apart_meet_as_in_keras(name, true_shape, pred_shape):
+    """(N, 1) against (N,) must not broadcast to (N, N)."""
+    y_true = BIN_TRUE.reshape(true_shape)
+    y_pred = (BIN_TRUE if name == "Accuracy" else BIN_PROB).reshape(pred_shape)
+    ours, theirs = getattr(ks.metrics, name)(), getattr(keras.metrics, name)()
+    _update_both(ours, theirs, y_true, y_pred, WEIGHTS)
+    _close(ours.result(), theirs.result())
+
+
 KERAS_ALIASES = ["precision", "recall", "auc", "mape", "MAPE", "msle", "bce", "true_positives",
                  "false_positives", "true_negatives", "false_negatives", "f1_score", "f_beta_score",
                  "mean_absolute_percentage_error", "binary_crossentropy", "categorical_crossentropy"]
@@ -273,7 +285,7 @@ def test_summed_state_of_two_shards_equals_the_state_of_all_data(split, index):
     def update(metric, rows):
         if len(rows) == 0:
             return
-        if isinstance(metric, ks.metrics.Mean):
+        if type(metric) is ks.metrics.Mean:
             metric.update_state(_t(BIN_PROB[rows]), _t(WEIGHTS[rows]))
         else:
             metric.update_state(_t(BIN_TRUE[rows]), _t(BIN_PROB[rows]), _t(WEIGHTS[rows]))
