@@ -127,6 +127,7 @@ def test_after_n_steps_of_fit_the_learning_rate_is_keras_schedule_at_n():
     schedule = ks.optimizers.schedules.CosineDecay(**kwargs)
     model = _model(ks.optimizers.SGD(learning_rate=schedule, momentum=0.9))
     assert model.learning_rate == 0.0  # step 0 of the warmup
+    assert model.optimizer.learning_rate_schedule is schedule
     model.fit(x, y, batch_size=8, epochs=3, verbose=0)  # 15 optimizer steps
     assert model.optimizer_steps == 15
     assert model.learning_rate == pytest.approx(float(keras.optimizers.schedules.CosineDecay(**kwargs)(15)))

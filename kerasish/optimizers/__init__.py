@@ -506,10 +506,14 @@ class Optimizer:
             parameters: parameters or param-group dicts.
 
         Returns:
-            A torch optimizer whose param groups carry ``"iterations"`` (steps taken).
+            A torch optimizer whose param groups carry ``"iterations"`` (steps taken), with the
+            attribute ``learning_rate_schedule`` (the schedule, or ``None``).
         """
         optimizer, decay_in_hook = self._torch_optimizer(list(parameters), self._initial_lr())
         _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer)
+        # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
+        optimizer.learning_rate_schedule = (
+            self.learning_rate if isinstance(self.learning_rate, LearningRateSchedule) else None)
         if isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None:
             # A Python hyper-parameter that changes every step (the scheduled lr, Adam's corrected
             # epsilon) would make torch.compile (jit_compile=True) recompile the step each time until
