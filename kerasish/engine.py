@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from kerasish.losses import Loss
-from kerasish.metrics import Mean, Metric
+from kerasish.metrics import Metric
 
 PRECISIONS = {
     "float32": None,
@@ -397,23 +397,44 @@ class Engine:
     def all_reduce_results(self, group) -> None:
         """Sum the running totals over all ranks (epoch end only), so logs agree everywhere.
 
-        ``Mean``-based metrics and the loss are summed here in one collective; torchmetrics
-        objects synchronise themselves in ``compute()``.
+        The loss trackers and every metric that declares its state with ``summed_state()`` (``Mean``,
+        the confusion metrics, ``F1Score``, Keras metric objects, a user's metric) are summed in one
+        collective and handed back with ``load_summed_state``; torchmetrics objects synchronise
+        themselves in ``compute()``, and a metric that declares nothing keeps its rank's value.
+        A metric's state must have the same shape on every rank: a shape known only after a batch
+        (``F1Score``) on a rank that saw none is reported as a clear error, not a hang.
         """
         trackers = [self.loss_tracker, *(self.loss.trackers if self.loss is not None else [])]
-        means = [m for _, m, _ in self.metrics.entries if isinstance(m, Mean)]
         zero = torch.zeros((), device=self.device)
         states = []
         for tracker in trackers:
             states += [zero if tracker.total is None else tracker.total, zero + tracker.count]
-        for metric in means:  # a rank with no batch still takes part, with zeros
-            states += [zero if metric._total is None else metric._total,
-                       zero if metric._count is None else metric._count]
-        summed = [t.reshape(()) for t in group.all_reduce_sum(states)]
+        reduced: list[tuple[str, Metric, list[torch.Tensor]]] = []
+        for name, (_, metric, _) in zip(self.metrics.names, self.metrics.entries):
+            state = metric.summed_state()
+            if state is not None:
+                reduced.append((name, metric, [torch.as_tensor(t).to(self.device) for t in state]))
+        if reduced:  # summing tensors of different sizes would fail obscurely or hang: compare first
+            shapes = [[tuple(t.shape) for t in state] for _, _, state in reduced]
+            everywhere = group.gather(shapes)  # one small collective, epoch end only
+            for i, (name, _, _) in enumerate(reduced):
+                seen = sorted({repr(rank_shapes[i]) for rank_shapes in everywhere})
+                if len(seen) > 1:
+                    raise ValueError(
+                        f"metric {name!r} holds state of different shapes on different ranks "
+                        f"({', '.join(seen)}), so it cannot be summed across ranks. A metric whose "
+                        "state shape is known only after its first batch (e.g. F1Score) saw no batch "
+                        "on some rank: give every rank at least one batch (more samples than processes)."
+                    )
+        for _, _, state in reduced:
+            states += state
+        summed = group.all_reduce_sum(states)
         for i, tracker in enumerate(trackers):
-            tracker.total, tracker.count = summed[2 * i], int(summed[2 * i + 1].item())
-        for i, metric in enumerate(means, start=len(trackers)):
-            metric._total, metric._count = summed[2 * i], summed[2 * i + 1]
+            tracker.total, tracker.count = summed[2 * i].reshape(()), int(summed[2 * i + 1].item())
+        offset = 2 * len(trackers)
+        for _, metric, state in reduced:
+            metric.load_summed_state([summed[offset + i].reshape(t.shape) for i, t in enumerate(state)])
+            offset += len(state)
 
     def metric_objects(self) -> list[Metric]:
         """The compiled metrics and loss trackers, whose results ``result_fns`` already lists."""

@@ -12,13 +12,16 @@ an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N,
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from kerasish._naming import snake_case
+from kerasish.utils import _keras_for, _require_torch_backend
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
 
@@ -412,10 +415,93 @@ class _TorchStyleLoss(Loss):
         return weighted_reduce(values, sample_weight)
 
 
+class KerasLoss(Loss):
+    """A ``keras.losses.Loss`` object (Keras 3, torch backend) used with Keras's semantics.
+
+    kerasish calls it exactly as Keras's trainer does, ``loss(y_true, y_pred, sample_weight)``:
+    its own reduction, mask handling and name apply, and the arguments are never swapped.
+    ``get_loss`` builds this wrapper for Keras loss objects, classes and functions
+    (``keras.losses.categorical_crossentropy`` is wrapped in ``keras.losses.LossFunctionWrapper``
+    as Keras's ``compile`` does). Keras computes on its own device (``cuda`` when there is one),
+    so keep the model on that device.
+
+    Args:
+        loss: the ``keras.losses.Loss`` object.
+
+    Example:
+        model.compile("adam", keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+    """
+
+    elementwise = False
+
+    def __init__(self, loss: Any):
+        super().__init__(name=loss.name, reduction=None)
+        self.reduction = loss.reduction
+        self.loss = loss
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return self.loss(y_true, y_pred, sample_weight=sample_weight)
+
+
+def _keras_function_loss(keras: Any, fn: Callable, name: str) -> Any:
+    """A ``keras.losses.Loss`` around a Keras loss function, as Keras's ``compile`` wraps one (its
+    ``LossFunctionWrapper`` is not public): Keras's ``Loss.__call__`` then applies the reduction,
+    the sample weights and the masks."""
+
+    class FunctionLoss(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return fn(y_true, y_pred)
+
+    return FunctionLoss(name=name)
+
+
+def _from_keras(spec: Any, keras: Any) -> Loss:
+    name = spec.__name__ if isinstance(spec, type) or inspect.isfunction(spec) else type(spec).__name__
+    if isinstance(globals().get(name), type) and issubclass(globals()[name], Loss):
+        instead = f"ks.losses.{name}"
+    elif name.lower() in _REGISTRY:
+        instead = f"the loss name {name.lower()!r}"
+    else:
+        instead = "the matching ks.losses class or loss name"
+    _require_torch_backend(keras, f"loss {name}", instead)
+    if isinstance(spec, type):
+        if not issubclass(spec, keras.losses.Loss):
+            raise TypeError(f"loss {name} is a Keras class but not a keras.losses.Loss; use {instead}.")
+        spec = spec()
+    if isinstance(spec, keras.losses.Loss):
+        return KerasLoss(spec)
+    if callable(spec):  # a Keras loss function: per-sample values, Keras order and reduction
+        return KerasLoss(_keras_function_loss(keras, spec, getattr(spec, "__name__", name)))
+    raise TypeError(f"loss {name} is a Keras object that is not a loss; use {instead}.")
+
+
 def get_loss(spec: str | Loss | torch.nn.Module | Callable) -> Loss:
-    """Resolve a loss name, ``ks.losses`` object, torch loss module or callable."""
+    """Resolve a loss name, ``ks.losses`` object, Keras loss, torch loss module or callable.
+
+    Keras losses (``keras.losses.Loss`` objects or classes, functions such as
+    ``keras.losses.categorical_crossentropy``) keep Keras's semantics: ``(y_true, y_pred,
+    sample_weight)``, their reduction and name. Torch loss modules and user callables are called
+    torch-style, ``fn(y_pred, y_true)`` (API.md).
+
+    Args:
+        spec: a loss name (see ``KNOWN_LOSSES``), a ``ks.losses`` object, a Keras loss, a torch
+            loss module or a callable ``fn(y_pred, y_true)``.
+
+    Returns:
+        A ``ks.losses.Loss`` called as ``loss(y_true, y_pred, sample_weight)``.
+
+    Raises:
+        ValueError: an unknown name.
+        TypeError: anything else, or a Keras loss on a backend other than torch.
+
+    Example:
+        loss = ks.losses.get_loss("categorical_crossentropy")
+    """
     if isinstance(spec, Loss):
         return spec
+    keras = _keras_for(spec)
+    if keras is not None:
+        return _from_keras(spec, keras)
     if isinstance(spec, str):
         factory = _REGISTRY.get(spec.lower())
         if factory is None:

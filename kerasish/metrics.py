@@ -2,22 +2,63 @@
 
 ``ks.metrics`` objects keep Keras's API (``update_state(y_true, y_pred, sample_weight=None)``,
 ``result()``, ``reset_state()``). Their state lives in tensors on the batch's device so that a
-training step never waits for the host: ``result()`` returns a 0-d tensor and the caller decides
-when to turn it into a float.
+training step never waits for the host: ``result()`` returns a 0-d tensor (a vector where Keras
+returns one, e.g. ``F1Score(average=None)`` or several ``thresholds``) and the caller decides when
+to turn it into a float.
+
+Under ``torchrun`` every metric that declares its state with ``summed_state()`` /
+``load_summed_state()`` is summed across ranks once per epoch (``Engine.all_reduce_results``), so
+the logs agree on every rank and equal a single process's. torchmetrics objects synchronise
+themselves; Keras metric objects are summed through their variables' ``aggregation="sum"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
+from kerasish import losses as losses_lib
 from kerasish._naming import snake_case
+from kerasish.utils import _keras_for, _require_torch_backend
+
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+_NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold used with top_k
 
 
 class Metric:
-    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
+    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``.
+
+    A metric whose state is a set of sums over samples (counts, weighted totals) also implements
+    ``summed_state()`` and ``load_summed_state()``; under ``torchrun`` those tensors are summed
+    across ranks at each epoch end, so every rank logs the value of the whole data set.
+
+    Args:
+        name: the log key; defaults to the class name in snake_case.
+
+    Example:
+        class Total(ks.metrics.Metric):
+            def __init__(self, name="total"):
+                super().__init__(name)
+                self.reset_state()
+
+            def update_state(self, y_true, y_pred, sample_weight=None):
+                self.total = self.total.to(y_pred.device) + y_pred.detach().sum()
+
+            def result(self):
+                return self.total
+
+            def reset_state(self):
+                self.total = torch.zeros(())
+
+            def summed_state(self):
+                return [self.total]
+
+            def load_summed_state(self, state):
+                (self.total,) = state
+    """
 
     def __init__(self, name: str | None = None):
         self.name = name or snake_case(type(self).__name__)
@@ -30,6 +71,28 @@ class Metric:
 
     def reset_state(self) -> None:
         raise NotImplementedError
+
+    def summed_state(self) -> list[torch.Tensor] | None:
+        """The state tensors that add up across ranks, or ``None`` when the metric declares none.
+
+        Every rank must return tensors of the same shapes, in the same order (a rank that saw no
+        batch returns zeros). They are read at epoch end only, never per step.
+
+        Returns:
+            A list of tensors (any device; any shapes), or ``None``: not reduced across ranks.
+        """
+        return None
+
+    def load_summed_state(self, state: list[torch.Tensor]) -> None:
+        """Take back the tensors of ``summed_state()``, summed over all ranks (same order, shapes).
+
+        Args:
+            state: the summed tensors, on the training device.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} returns a summed_state() but does not implement "
+            "load_summed_state(state); implement both or neither."
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -76,6 +139,14 @@ class Mean(Metric):
             return torch.zeros(())
         return self._total / self._count.clamp_min(1e-12)
 
+    def summed_state(self) -> list[torch.Tensor]:
+        if self._total is None:  # this rank saw no batch: it takes part with zeros
+            return [torch.zeros(()), torch.zeros(())]
+        return [self._total, self._count]
+
+    def load_summed_state(self, state: list[torch.Tensor]) -> None:
+        self._total, self._count = (t.reshape(()) for t in state)
+
 
 class MeanMetricWrapper(Mean):
     """The weighted mean of ``fn(y_true, y_pred)`` per sample (Keras's wrapper of metric functions).
@@ -90,6 +161,7 @@ class MeanMetricWrapper(Mean):
         self.kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_true, y_pred, sample_weight = _as_tensors(y_true, y_pred, sample_weight)
         if self.torch_style:
             values = self.fn(y_pred, y_true, **self.kwargs)
         else:
@@ -102,22 +174,36 @@ class MeanMetricWrapper(Mean):
 
 # Per-sample metric functions, Keras order (y_true, y_pred).
 
-def _align(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1:
-        return y_true.unsqueeze(-1)
-    return y_true
+def _align(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keras's ``squeeze_or_expand_to_same_rank``: targets ``(N,)`` against outputs ``(N, 1)`` (or
+    the other way round) meet at ``(N, 1)`` instead of broadcasting to ``(N, N)``."""
+    return _squeeze_or_expand(y_true, y_pred)
 
 
 def mean_squared_error(y_true, y_pred):
-    return (y_pred.float() - _align(y_true, y_pred).float()).square().mean(dim=-1)
+    y_true, y_pred = _align(y_true, y_pred)
+    return (y_pred.float() - y_true.float()).square().mean(dim=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    return (y_pred.float() - _align(y_true, y_pred).float()).abs().mean(dim=-1)
+    y_true, y_pred = _align(y_true, y_pred)
+    return (y_pred.float() - y_true.float()).abs().mean(dim=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    y_true, y_pred = (t.float() for t in _align(y_true, y_pred))
+    return 100.0 * ((y_true - y_pred).abs() / y_true.abs().clamp_min(_EPSILON)).mean(dim=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    y_true, y_pred = (t.float() for t in _align(y_true, y_pred))
+    first = torch.log(y_pred.clamp_min(_EPSILON) + 1.0)
+    second = torch.log(y_true.clamp_min(_EPSILON) + 1.0)
+    return (first - second).square().mean(dim=-1)
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
-    y_true = _align(y_true, y_pred)
+    y_true, y_pred = _align(y_true, y_pred)
     return ((y_pred > threshold) == (y_true > 0.5)).float().mean(dim=-1)
 
 
@@ -156,11 +242,16 @@ def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable:
     return categorical_accuracy
 
 
+def _exact_match(y_true, y_pred):
+    y_true, y_pred = _align(y_true, y_pred)
+    return (y_pred == y_true).float().mean(dim=-1)
+
+
 class Accuracy(MeanMetricWrapper):
     """Exact-match accuracy (``keras.metrics.Accuracy``)."""
 
     def __init__(self, name: str = "accuracy"):
-        super().__init__(lambda t, p: (p == _align(t, p)).float().mean(dim=-1), name=name)
+        super().__init__(_exact_match, name=name)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
@@ -198,6 +289,103 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(mean_absolute_error, name=name)
 
 
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` per sample, averaged (``"mape"``).
+
+    Args:
+        name: the log key.
+        dtype: only ``None``/``"float32"``: kerasish metrics accumulate in float32.
+
+    Example:
+        model.compile("adam", "mse", metrics=[ks.metrics.MeanAbsolutePercentageError()])
+    """
+
+    def __init__(self, name: str = "mean_absolute_percentage_error", dtype: Any = None):
+        _check_dtype(dtype)
+        super().__init__(mean_absolute_percentage_error, name=name)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """``mean((log(1 + y_pred) - log(1 + y_true))**2)`` per sample, averaged (``"msle"``).
+
+    Args:
+        name: the log key.
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "mse", metrics=["msle"])
+    """
+
+    def __init__(self, name: str = "mean_squared_logarithmic_error", dtype: Any = None):
+        _check_dtype(dtype)
+        super().__init__(mean_squared_logarithmic_error, name=name)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    """Keras's binary cross-entropy metric: the loss per sample, averaged (``"bce"``).
+
+    Args:
+        name: the log key.
+        dtype: only ``None``/``"float32"``.
+        from_logits: whether ``y_pred`` are logits rather than probabilities.
+        label_smoothing: smoothing of the 0/1 targets towards 0.5.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.BinaryCrossentropy()])
+    """
+
+    def __init__(self, name: str = "binary_crossentropy", dtype: Any = None, from_logits: bool = False,
+                 label_smoothing: float = 0.0):
+        _check_dtype(dtype)
+        loss = losses_lib.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
+                                             reduction="none")
+        super().__init__(loss, name=name)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """Keras's categorical cross-entropy metric (one-hot targets), averaged per sample.
+
+    Args:
+        name: the log key.
+        dtype: only ``None``/``"float32"``.
+        from_logits: whether ``y_pred`` are logits rather than probabilities.
+        label_smoothing: smoothing of the one-hot targets.
+        axis: the class axis; only ``-1``.
+
+    Example:
+        model.compile("adam", "categorical_crossentropy", metrics=["categorical_crossentropy"])
+    """
+
+    def __init__(self, name: str = "categorical_crossentropy", dtype: Any = None,
+                 from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1):
+        _check_dtype(dtype)
+        _check_last_axis(axis)
+        loss = losses_lib.CategoricalCrossentropy(from_logits=from_logits,
+                                                  label_smoothing=label_smoothing, reduction="none")
+        super().__init__(loss, name=name)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """Keras's sparse categorical cross-entropy metric (integer targets), averaged per sample.
+
+    Args:
+        name: the log key.
+        dtype: only ``None``/``"float32"``.
+        from_logits: whether ``y_pred`` are logits rather than probabilities.
+        axis: the class axis; only ``-1``.
+
+    Example:
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["sparse_categorical_crossentropy"])
+    """
+
+    def __init__(self, name: str = "sparse_categorical_crossentropy", dtype: Any = None,
+                 from_logits: bool = False, axis: int = -1):
+        _check_dtype(dtype)
+        _check_last_axis(axis)
+        loss = losses_lib.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="none")
+        super().__init__(loss, name=name)
+
+
 class RootMeanSquaredError(MeanMetricWrapper):
     """The square root of the running weighted mean of squared errors."""
 
@@ -219,12 +407,680 @@ class _ShapeResolvedAccuracy(MeanMetricWrapper):
         return self.fn(y_true, y_pred)
 
 
-class TorchMetricsAdapter(Metric):
-    """Wraps a torchmetrics ``Metric``: ``update(preds, target)``, ``compute()``, ``reset()``."""
+# ---------------------------------------------------------------- shared input handling
 
-    def __init__(self, metric: Any):
-        super().__init__(snake_case(type(metric).__name__))
+
+def _check_dtype(dtype: Any) -> None:
+    """Keras metrics take ``dtype=``; ours accumulate in float32, so only that is accepted."""
+    if dtype not in (None, "float32", torch.float32):
+        raise ValueError(
+            f"dtype={dtype!r} is not supported: kerasish metrics accumulate in float32. Leave dtype "
+            "unset (or pass 'float32')."
+        )
+
+
+def _check_last_axis(axis: int) -> None:
+    if axis != -1:
+        raise ValueError(f"axis={axis!r} is not supported; kerasish metrics take the class axis last "
+                         "(axis=-1). Move the class axis of y_pred last.")
+
+
+def _as_tensors(*values: Any) -> tuple[Any, ...]:
+    """Tensors pass through untouched (the per-step case); array-likes become tensors, as Keras
+    accepts lists and NumPy arrays in ``update_state``."""
+    return tuple(v if v is None or isinstance(v, torch.Tensor) else torch.as_tensor(v) for v in values)
+
+
+def _squeeze_or_expand(x1: torch.Tensor, x2: torch.Tensor, expand_rank_1: bool = True):
+    """Keras's ``squeeze_or_expand_to_same_rank``: fix a rank difference of one trailing 1-axis."""
+    r1, r2 = x1.dim(), x2.dim()
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = x2.unsqueeze(-1)
+        else:
+            x1 = x1.squeeze(-1)
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = x1.unsqueeze(-1)
+        else:
+            x2 = x2.squeeze(-1)
+    return x1, x2
+
+
+def _divide_no_nan(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    return torch.where(denominator == 0, torch.zeros_like(numerator), numerator / denominator)
+
+
+# ---------------------------------------------------------------- confusion-matrix metrics
+
+
+def _parse_thresholds(thresholds: Any, default: float) -> list[float]:
+    """Keras's ``parse_init_thresholds``: one float or a list of floats in [0, 1]."""
+    if thresholds is None:
+        return [default]
+    values = list(thresholds) if isinstance(thresholds, (list, tuple)) else [thresholds]
+    if not values or any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in values):
+        raise ValueError(
+            f"thresholds must be a float or a non-empty list of floats in [0, 1]; got {thresholds!r}."
+        )
+    if any(not 0.0 <= t <= 1.0 for t in values):
+        raise ValueError(f"thresholds values must be in [0, 1]; got {thresholds!r}.")
+    return [float(t) for t in values]
+
+
+def _evenly_distributed(thresholds: Sequence[float]) -> bool:
+    """Keras's ``is_evenly_distributed_thresholds`` (``np.allclose`` with ``atol=1e-7``)."""
+    n = len(thresholds)
+    if n < 3:
+        return False
+    even = [float(torch.tensor(i, dtype=torch.float32) / (n - 1)) for i in range(n)]
+    return all(abs(t - e) <= _EPSILON + 1e-5 * abs(e) for t, e in zip(thresholds, even))
+
+
+def _filter_top_k(y_pred: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the top-k values of the last axis; the others become Keras's NEG_INF."""
+    top = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).indices
+    keep = torch.zeros_like(y_pred).scatter_(-1, top, 1.0)
+    return y_pred * keep + _NEG_INF * (1.0 - keep)
+
+
+def confusion_counts(
+    y_true: torch.Tensor,
+    y_pred: torch.Tensor,
+    thresholds: Sequence[float],
+    wanted: Sequence[str],
+    *,
+    sample_weight: torch.Tensor | None = None,
+    top_k: int | None = None,
+    class_id: int | None = None,
+    multi_label: bool = False,
+    label_weights: torch.Tensor | None = None,
+    evenly: bool | None = None,
+) -> dict[str, torch.Tensor]:
+    """One batch's weighted counts ``"tp"``, ``"fp"``, ``"tn"``, ``"fn"`` per threshold (Keras's
+    ``update_confusion_matrix_variables``), computed on the batch's device without a host read.
+
+    A prediction is positive at threshold ``t`` when ``y_pred > t``; a label is positive when it
+    is non-zero. Evenly spaced thresholds (AUC's) take Keras's bucketed O(N + T) path, which clips
+    predictions to [0, 1]; other thresholds compare every prediction with every threshold.
+
+    Args:
+        y_true: targets, the shape of ``y_pred`` (up to a trailing 1-axis).
+        y_pred: predictions.
+        thresholds: the thresholds, ascending for the bucketed path.
+        wanted: which counts to return, among ``"tp"``, ``"fp"``, ``"tn"``, ``"fn"``.
+        sample_weight: per-sample weights, broadcast to ``y_pred``.
+        top_k: only the k largest predictions of the last axis count as positive.
+        class_id: only this class (last axis) is counted.
+        multi_label: keep the last axis apart (counts of shape ``(T, labels)``).
+        label_weights: per-label weights (not with ``multi_label``).
+        evenly: whether the thresholds are evenly spaced (``None``: test ``thresholds``).
+
+    Returns:
+        ``{name: tensor}`` of shape ``(T,)``, or ``(T, labels)`` with ``multi_label``.
+    """
+    device = y_pred.device
+    y_true = y_true.to(device=device, dtype=torch.float32)
+    y_pred = y_pred.detach().to(torch.float32)
+    y_pred, y_true = _squeeze_or_expand(y_pred, y_true)
+    weights = None
+    if sample_weight is not None:
+        weights = sample_weight.detach().to(device=device, dtype=torch.float32).unsqueeze(-1)
+        _, weights = _squeeze_or_expand(y_true, weights, expand_rank_1=False)
+    if top_k is not None:
+        y_pred = _filter_top_k(y_pred, top_k)
+    if class_id is not None:
+        if y_pred.dim() == 1:
+            raise ValueError(
+                "class_id needs y_pred of shape (num_samples, num_classes); got shape "
+                f"{tuple(y_pred.shape)}. Drop class_id for a single-output binary model."
+            )
+        y_true = y_true[..., class_id:class_id + 1]
+        y_pred = y_pred[..., class_id:class_id + 1]
+    if weights is not None:
+        weights = weights.expand_as(y_pred)
+    if label_weights is not None and not multi_label:
+        label_weights = label_weights.to(device).expand_as(y_pred)
+        weights = label_weights if weights is None else weights * label_weights
+    if not multi_label:
+        y_true, y_pred = y_true.reshape(-1), y_pred.reshape(-1)
+        weights = None if weights is None else weights.reshape(-1)
+    positive = y_true != 0
+    if _evenly_distributed(thresholds) if evenly is None else evenly:
+        return _bucketed_counts(positive, y_pred, thresholds, wanted, weights, multi_label)
+    return _compared_counts(positive, y_pred, thresholds, wanted, weights, multi_label)
+
+
+def _compared_counts(positive, y_pred, thresholds, wanted, weights, multi_label):
+    """Every prediction against every threshold: ``(T, N)`` (or ``(T, N, labels)``) booleans."""
+    shape = (-1, 1, 1) if multi_label else (-1, 1)
+    thresholds = torch.tensor(thresholds, dtype=torch.float32, device=y_pred.device).reshape(shape)
+    predicted = y_pred.unsqueeze(0) > thresholds
+    label = positive.unsqueeze(0)
+    cells = {"tp": (True, True), "fn": (True, False), "fp": (False, True), "tn": (False, False)}
+    counts = {}
+    for name in wanted:
+        want_label, want_pred = cells[name]
+        hit = (label if want_label else ~label) & (predicted if want_pred else ~predicted)
+        hit = hit.float() if weights is None else hit * weights.unsqueeze(0)
+        counts[name] = hit.sum(dim=1)
+    return counts
+
+
+def _bucketed_counts(positive, y_pred, thresholds, wanted, weights, multi_label):
+    """Keras's O(N + T) path for evenly spaced thresholds: bucket each prediction, then a reversed
+    cumulative sum gives the count above every threshold."""
+    count = len(thresholds)
+    with_epsilon = thresholds[0] < 0.0 or thresholds[-1] > 1.0
+    weights = torch.ones_like(y_pred) if weights is None else weights
+    true_w = positive.float() * weights
+    false_w = (~positive).float() * weights
+    bucket = torch.ceil(y_pred.clamp(0.0, 1.0) * float(count - 1)) - 1
+    if with_epsilon:
+        bucket = bucket.clamp_min(0)
+    bucket = bucket.long()
+    valid = (bucket >= 0) & (bucket < count)  # Keras's segment_sum drops ids outside [0, T)
+    labels = y_pred.shape[-1] if multi_label else 1
+    if multi_label:
+        bucket = bucket + count * torch.arange(labels, device=y_pred.device)
+    bucket = torch.where(valid, bucket, torch.zeros_like(bucket)).reshape(-1)
+
+    def above(values: torch.Tensor) -> torch.Tensor:
+        sums = torch.zeros(labels * count, device=y_pred.device)
+        sums.index_add_(0, bucket, (values * valid).reshape(-1))
+        sums = sums.reshape(labels, count).flip(-1).cumsum(-1).flip(-1)
+        return sums.T if multi_label else sums[0]
+
+    counts = {}
+    tp = above(true_w) if {"tp", "fn"} & set(wanted) else None
+    fp = above(false_w) if {"fp", "tn"} & set(wanted) else None
+    total_axis = 0 if multi_label else None
+    if "tp" in wanted:
+        counts["tp"] = tp
+    if "fp" in wanted:
+        counts["fp"] = fp
+    if "tn" in wanted:
+        total = false_w.sum() if total_axis is None else false_w.sum(total_axis)
+        counts["tn"] = total - fp
+    if "fn" in wanted:
+        total = true_w.sum() if total_axis is None else true_w.sum(total_axis)
+        counts["fn"] = total - tp
+    return counts
+
+
+class _ConfusionMetric(Metric):
+    """Shared state handling of the metrics built on confusion counts.
+
+    The counts live in device tensors created at the first batch (on its device) and grow by one
+    fused add per count per step; they are sums over samples, so they are what ``summed_state``
+    hands to the cross-rank reduction.
+    """
+
+    _counts: tuple[str, ...] = ()
+
+    def __init__(self, name: str | None, thresholds: list[float], *, top_k: int | None = None,
+                 class_id: int | None = None):
+        super().__init__(name)
+        for argument, value, least in (("top_k", top_k, 1), ("class_id", class_id, 0)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise ValueError(f"{argument} must be an integer >= {least} or None; got {value!r}.")
+        self.thresholds = thresholds
+        self.top_k = top_k
+        self.class_id = class_id
+        self._evenly = _evenly_distributed(thresholds)
+        self._state: dict[str, torch.Tensor] | None = None
+
+    def _state_shape(self) -> tuple[int, ...] | None:
+        return (len(self.thresholds),)
+
+    def _count_kwargs(self) -> dict[str, Any]:
+        return {"top_k": self.top_k, "class_id": self.class_id, "evenly": self._evenly}
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_true, y_pred, sample_weight = _as_tensors(y_true, y_pred, sample_weight)
+        counts = confusion_counts(y_true, y_pred, self.thresholds, self._counts,
+                                  sample_weight=sample_weight, **self._count_kwargs())
+        if self._state is None or next(iter(self._state.values())).device != y_pred.device:
+            self._state = counts
+            return
+        for name, value in counts.items():
+            self._state[name] += value
+
+    def reset_state(self) -> None:
+        # Fresh tensors at the next batch rather than zero_(): state made under inference_mode
+        # (evaluate) cannot be updated in place later in training.
+        self._state = None
+
+    def _count(self, name: str) -> torch.Tensor:
+        if self._state is None:
+            shape = self._state_shape()
+            return torch.zeros(shape if shape is not None else (len(self.thresholds),))
+        return self._state[name]
+
+    def summed_state(self) -> list[torch.Tensor]:
+        if self._state is None and self._state_shape() is None:
+            return []  # shape known only after a batch: Engine.all_reduce_results reports it
+        return [self._count(name) for name in self._counts]
+
+    def load_summed_state(self, state: list[torch.Tensor]) -> None:
+        self._state = dict(zip(self._counts, state))
+
+    def _per_threshold(self, value: torch.Tensor) -> torch.Tensor:
+        return value[0] if len(self.thresholds) == 1 else value
+
+
+class _ConfusionCount(_ConfusionMetric):
+    def __init__(self, thresholds: float | Sequence[float] | None = None, name: str | None = None,
+                 dtype: Any = None):
+        _check_dtype(dtype)
+        super().__init__(name, _parse_thresholds(thresholds, 0.5))
+
+    def result(self) -> torch.Tensor:
+        return self._per_threshold(self._count(self._counts[0]))
+
+
+class TruePositives(_ConfusionCount):
+    """The (weighted) number of true positives: ``y_true != 0`` and ``y_pred > threshold``.
+
+    Args:
+        thresholds: a float or a list of floats in [0, 1] (default 0.5); with a list, ``result()``
+            is a vector with one count per threshold. Use 0 for logits.
+        name: the log key (default ``"true_positives"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        m = ks.metrics.TruePositives()
+        m.update_state([0, 1, 1, 1], [1, 0, 1, 1])
+        m.result()  # tensor(2.)
+    """
+
+    _counts = ("tp",)
+
+
+class FalsePositives(_ConfusionCount):
+    """The (weighted) number of false positives: ``y_true == 0`` and ``y_pred > threshold``.
+
+    Args:
+        thresholds: a float or a list of floats in [0, 1] (default 0.5).
+        name: the log key (default ``"false_positives"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.FalsePositives()])
+    """
+
+    _counts = ("fp",)
+
+
+class TrueNegatives(_ConfusionCount):
+    """The (weighted) number of true negatives: ``y_true == 0`` and ``y_pred <= threshold``.
+
+    Args:
+        thresholds: a float or a list of floats in [0, 1] (default 0.5).
+        name: the log key (default ``"true_negatives"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.TrueNegatives()])
+    """
+
+    _counts = ("tn",)
+
+
+class FalseNegatives(_ConfusionCount):
+    """The (weighted) number of false negatives: ``y_true != 0`` and ``y_pred <= threshold``.
+
+    Args:
+        thresholds: a float or a list of floats in [0, 1] (default 0.5).
+        name: the log key (default ``"false_negatives"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.FalseNegatives()])
+    """
+
+    _counts = ("fn",)
+
+
+class Precision(_ConfusionMetric):
+    """``tp / (tp + fp)`` over everything seen since the last reset (``keras.metrics.Precision``).
+
+    Args:
+        thresholds: a float or list of floats in [0, 1]; default 0.5 (with ``top_k``: no
+            threshold). Use 0 for logits. A list gives one value per threshold.
+        top_k: only the k largest predictions per sample count as positive.
+        class_id: count only this class of the last axis.
+        name: the log key (default ``"precision"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.Precision(), "recall"])
+    """
+
+    _counts = ("tp", "fp")
+
+    def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
+                 class_id: int | None = None, name: str | None = None, dtype: Any = None):
+        _check_dtype(dtype)
+        super().__init__(name, _parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
+                         top_k=top_k, class_id=class_id)
+
+    def result(self) -> torch.Tensor:
+        tp = self._count("tp")
+        return self._per_threshold(_divide_no_nan(tp, tp + self._count("fp")))
+
+
+class Recall(_ConfusionMetric):
+    """``tp / (tp + fn)`` over everything seen since the last reset (``keras.metrics.Recall``).
+
+    Args:
+        thresholds: a float or list of floats in [0, 1]; default 0.5 (with ``top_k``: no
+            threshold). Use 0 for logits. A list gives one value per threshold.
+        top_k: only the k largest predictions per sample count as positive.
+        class_id: count only this class of the last axis.
+        name: the log key (default ``"recall"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.Recall(thresholds=0.3)])
+    """
+
+    _counts = ("tp", "fn")
+
+    def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
+                 class_id: int | None = None, name: str | None = None, dtype: Any = None):
+        _check_dtype(dtype)
+        super().__init__(name, _parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
+                         top_k=top_k, class_id=class_id)
+
+    def result(self) -> torch.Tensor:
+        tp = self._count("tp")
+        return self._per_threshold(_divide_no_nan(tp, tp + self._count("fn")))
+
+
+class AUC(_ConfusionMetric):
+    """Area under the ROC, PR or PR-gain curve, approximated on thresholds (``keras.metrics.AUC``).
+
+    The four confusion counts are kept per threshold on the device; ``result()`` integrates them
+    with Keras's Riemann sums (and Davis & Goadrich's interpolation for PR).
+
+    Args:
+        num_thresholds: evenly spaced thresholds in [0, 1] (> 1; default 200).
+        curve: ``"ROC"``, ``"PR"`` or ``"PRGAIN"``.
+        summation_method: ``"interpolation"``, ``"minoring"`` or ``"majoring"``.
+        name: the log key (default ``"auc"``).
+        dtype: only ``None``/``"float32"``.
+        thresholds: explicit thresholds in [0, 1] (then ``num_thresholds`` is ignored).
+        multi_label: one curve per label (last axis), averaged, instead of flattening the labels.
+        num_labels: the number of labels with ``multi_label`` (else taken from the first batch).
+        label_weights: per-label weights (averaging with ``multi_label``, counting otherwise).
+        from_logits: apply a sigmoid to ``y_pred`` first.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.AUC(curve="PR")])
+    """
+
+    _counts = ("tp", "fp", "tn", "fn")
+    _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
+    _SUMMATIONS = ("interpolation", "minoring", "majoring")
+
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
+                 summation_method: str = "interpolation", name: str | None = None, dtype: Any = None,
+                 thresholds: Sequence[float] | None = None, multi_label: bool = False,
+                 num_labels: int | None = None, label_weights: Sequence[float] | None = None,
+                 from_logits: bool = False):
+        _check_dtype(dtype)
+        if not isinstance(curve, str) or curve.lower() not in self._CURVES:
+            raise ValueError(f"curve={curve!r} is not known; use 'ROC', 'PR' or 'PRGAIN'.")
+        if not isinstance(summation_method, str) or summation_method.lower() not in self._SUMMATIONS:
+            raise ValueError(f"summation_method={summation_method!r} is not known; use "
+                             "'interpolation', 'minoring' or 'majoring'.")
+        if thresholds is not None:
+            inner = sorted(_parse_thresholds(list(thresholds), 0.5))
+        else:
+            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds <= 1:
+                raise ValueError(f"num_thresholds must be an integer > 1; got {num_thresholds!r}.")
+            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        if num_labels is not None and not multi_label:
+            raise ValueError("num_labels is only used with multi_label=True; drop num_labels or set "
+                             "multi_label=True.")
+        super().__init__(name, [0.0 - _EPSILON, *inner, 1.0 + _EPSILON])
+        self.num_thresholds = len(self.thresholds)
+        self.curve = self._CURVES[curve.lower()]
+        self.summation_method = summation_method.lower()
+        self.multi_label = bool(multi_label)
+        self.num_labels = num_labels
+        self.label_weights = (None if label_weights is None
+                              else torch.as_tensor(label_weights, dtype=torch.float32))
+        self.from_logits = bool(from_logits)
+        # The evenly spaced test runs on [0] + inner + [1], as in Keras (the ends carry epsilon).
+        self._evenly = _evenly_distributed([0.0, *inner, 1.0])
+
+    def _state_shape(self) -> tuple[int, ...] | None:
+        if not self.multi_label:
+            return (self.num_thresholds,)
+        return None if self.num_labels is None else (self.num_thresholds, self.num_labels)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_true, y_pred, sample_weight = _as_tensors(y_true, y_pred, sample_weight)
+        if self.multi_label and y_pred.dim() != 2:
+            raise ValueError("AUC(multi_label=True) needs y_pred of shape (batch, labels); got shape "
+                             f"{tuple(y_pred.shape)}.")
+        if self.from_logits:
+            y_pred = torch.sigmoid(y_pred)
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def _count_kwargs(self) -> dict[str, Any]:
+        # Keras applies label_weights while counting only when the labels are flattened.
+        return {"multi_label": self.multi_label, "evenly": self._evenly,
+                "label_weights": None if self.multi_label else self.label_weights}
+
+    def result(self) -> torch.Tensor:
+        tp, fp, tn, fn = (self._count(name) for name in self._counts)
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._average_labels(self._interpolated_pr_auc(tp, fp, fn))
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(fp, fp + tn), recall
+        elif self.curve == "PR":
+            x, y = recall, _divide_no_nan(tp, tp + fp)
+        else:  # PRGAIN
+            scale = _divide_no_nan(tp + fn, tn + fp)
+            recall_gain = 1.0 - scale * _divide_no_nan(fn, tp)
+            precision_gain = 1.0 - scale * _divide_no_nan(fp, tp)
+            recall_gain = torch.where(tp == 0, torch.zeros_like(tp), recall_gain).clamp_min(0.0)
+            precision_gain = torch.where(tp == 0, torch.ones_like(tp), precision_gain)
+            x, y = recall_gain, precision_gain
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            heights = torch.minimum(y[:-1], y[1:])
+        else:
+            heights = torch.maximum(y[:-1], y[1:])
+        return self._average_labels((x[:-1] - x[1:]) * heights)
+
+    def _interpolated_pr_auc(self, tp, fp, fn):
+        """Keras's ``interpolate_pr_auc`` (Davis & Goadrich 2006, section 4, in closed form)."""
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = _divide_no_nan(dtp, dp.clamp_min(0))
+        intercept = tp[1:] - slope * p[1:]
+        safe_ratio = torch.where((p[:-1] > 0) & (p[1:] > 0), _divide_no_nan(p[:-1], p[1:].clamp_min(0)),
+                                 torch.ones_like(p[1:]))
+        return _divide_no_nan(slope * (dtp + intercept * torch.log(safe_ratio)),
+                              (tp[1:] + fn[1:]).clamp_min(0))
+
+    def _average_labels(self, terms: torch.Tensor) -> torch.Tensor:
+        if not self.multi_label:
+            return terms.sum()
+        by_label = terms.sum(dim=0)
+        if self.label_weights is None:
+            return by_label.mean()
+        weights = self.label_weights.to(by_label.device)
+        return _divide_no_nan((by_label * weights).sum(), weights.sum())
+
+
+class FBetaScore(Metric):
+    """The F-beta score, ``(1 + b^2) * p * r / (b^2 * p + r)`` (``keras.metrics.FBetaScore``).
+
+    Inputs are ``(batch, classes)`` (one-hot or multi-label targets). With ``threshold=None`` the
+    largest prediction of each row is the predicted class; otherwise ``y_pred > threshold``.
+
+    Args:
+        average: ``None`` (a vector: one score per class, as Keras), ``"micro"``, ``"macro"`` or
+            ``"weighted"``.
+        beta: a positive float.
+        threshold: a float in (0, 1], or ``None``.
+        name: the log key (default ``"fbeta_score"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "categorical_crossentropy",
+                      metrics=[ks.metrics.FBetaScore(average="macro", beta=2.0)])
+    """
+
+    _counts = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")
+
+    def __init__(self, average: str | None = None, beta: float = 1.0, threshold: float | None = None,
+                 name: str = "fbeta_score", dtype: Any = None):
+        _check_dtype(dtype)
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError(f"average={average!r} is not known; use None, 'micro', 'macro' or "
+                             "'weighted'.")
+        if not isinstance(beta, float) or beta <= 0.0:
+            raise ValueError(f"beta must be a Python float > 0 (e.g. 1.0); got {beta!r}.")
+        if threshold is not None and (not isinstance(threshold, float) or not 0.0 < threshold <= 1.0):
+            raise ValueError(f"threshold must be None or a Python float in (0, 1]; got {threshold!r}.")
+        super().__init__(name)
+        self.average = average
+        self.beta = beta
+        self.threshold = threshold
+        self._state: dict[str, torch.Tensor] | None = None
+        self._classes: int | None = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_true, y_pred, sample_weight = _as_tensors(y_true, y_pred, sample_weight)
+        if y_pred.dim() != 2 or y_true.dim() != 2:
+            raise ValueError(
+                f"{type(self).__name__} expects 2D inputs (batch, classes); got y_pred of shape "
+                f"{tuple(y_pred.shape)} and y_true of shape {tuple(y_true.shape)}. One-hot encode "
+                "integer labels (ks.utils.to_categorical) first."
+            )
+        y_pred = y_pred.detach().float()
+        y_true = y_true.to(device=y_pred.device, dtype=torch.float32)
+        if self.threshold is None:
+            top = y_pred.amax(dim=-1, keepdim=True)
+            predicted = ((y_pred >= top) & (y_pred.abs() > 1e-9)).float()
+        else:
+            predicted = (y_pred > self.threshold).float()
+        weight = None
+        if sample_weight is not None:
+            weight = sample_weight.to(y_pred.device, torch.float32).unsqueeze(1)
+        axis = None if self.average == "micro" else 0
+
+        def weighted_sum(values: torch.Tensor) -> torch.Tensor:
+            if weight is not None:
+                values = values * weight
+            return values.sum() if axis is None else values.sum(dim=axis)
+
+        counts = {
+            "true_positives": weighted_sum(predicted * y_true),
+            "false_positives": weighted_sum(predicted * (1 - y_true)),
+            "false_negatives": weighted_sum((1 - predicted) * y_true),
+            "intermediate_weights": weighted_sum(y_true),
+        }
+        self._classes = y_pred.shape[-1]
+        if self._state is None or self._state["true_positives"].device != y_pred.device:
+            self._state = counts
+            return
+        for key, value in counts.items():
+            self._state[key] += value
+
+    def result(self) -> torch.Tensor:
+        if self._state is None:
+            return torch.zeros(())
+        tp, fp, fn, support = (self._state[key] for key in self._counts)
+        precision = tp / (tp + fp + _EPSILON)
+        recall = tp / (tp + fn + _EPSILON)
+        beta2 = self.beta ** 2
+        score = (precision * recall) / (beta2 * precision + recall + _EPSILON) * (1 + beta2)
+        if self.average == "weighted":
+            return (score * (support / (support.sum() + _EPSILON))).sum()
+        if self.average is not None:
+            return score.mean()
+        return score
+
+    def reset_state(self) -> None:
+        self._state = None
+
+    def summed_state(self) -> list[torch.Tensor]:
+        if self._state is None:
+            if self.average == "micro":
+                return [torch.zeros(()) for _ in self._counts]
+            return []  # the class count is known only after a batch: all_reduce_results reports it
+        return [self._state[key] for key in self._counts]
+
+    def load_summed_state(self, state: list[torch.Tensor]) -> None:
+        self._state = dict(zip(self._counts, state))
+
+
+class F1Score(FBetaScore):
+    """The F1 score: ``FBetaScore`` with ``beta=1`` (``keras.metrics.F1Score``).
+
+    Args:
+        average: ``None`` (one score per class, a vector), ``"micro"``, ``"macro"``, ``"weighted"``.
+        threshold: a float in (0, 1], or ``None`` (the row's largest prediction is positive).
+        name: the log key (default ``"f1_score"``).
+        dtype: only ``None``/``"float32"``.
+
+    Example:
+        model.compile("adam", "categorical_crossentropy", metrics=[ks.metrics.F1Score(average="macro")])
+    """
+
+    def __init__(self, average: str | None = None, threshold: float | None = None,
+                 name: str = "f1_score", dtype: Any = None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+
+# ---------------------------------------------------------------- adapters
+
+
+class TorchMetric(Metric):
+    """A torchmetrics ``Metric`` in kerasish's metric list, under a name you choose.
+
+    torchmetrics objects keep their own state and synchronise it across ranks in ``compute()``,
+    so they are not part of kerasish's reduction. kerasish logs one number per metric key:
+    ``compute()`` must return a single value, or ``select`` picks one (an index into the output,
+    or a function of it). A metric returning several values without ``select`` raises a
+    ``ValueError`` at the first read that says so, instead of a shape error deep in the loop.
+    To log several of its values, pass several ``TorchMetric`` objects with different ``select``.
+
+    Args:
+        metric: a ``torchmetrics.Metric`` (called ``update(preds, target)``).
+        name: the log key; default: the class name in snake_case
+            (``MulticlassAccuracy`` -> ``"multiclass_accuracy"``).
+        select: ``None``, an int index into a vector output, or a callable ``output -> scalar``.
+
+    Example:
+        stats = torchmetrics.classification.BinaryStatScores()   # [tp, fp, tn, fn, support]
+        model.compile("adam", "binary_crossentropy", metrics=[
+            ks.metrics.TorchMetric(torchmetrics.classification.BinaryF1Score(), name="f1"),
+            ks.metrics.TorchMetric(stats, name="tp", select=0),
+        ])
+    """
+
+    def __init__(self, metric: Any, name: str | None = None,
+                 select: int | Callable[[torch.Tensor], torch.Tensor] | None = None):
+        if not _is_torchmetrics(metric):
+            raise TypeError(f"TorchMetric takes a torchmetrics Metric object; got {type(metric).__name__}. "
+                            "Use ks.metrics.get_metric for names, ks.metrics objects or callables.")
+        if select is not None and not callable(select) and (isinstance(select, bool)
+                                                             or not isinstance(select, int)):
+            raise TypeError(f"select must be None, an int index or a callable; got {select!r}.")
+        super().__init__(name or snake_case(type(metric).__name__))
         self.metric = metric
+        self.select = select
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         if self.metric.device != y_pred.device:
@@ -232,10 +1088,68 @@ class TorchMetricsAdapter(Metric):
         self.metric.update(y_pred.detach(), y_true)
 
     def result(self) -> torch.Tensor:
-        return self.metric.compute()
+        value = torch.as_tensor(self.metric.compute())
+        if self.select is not None:
+            value = self.select(value) if callable(self.select) else value.reshape(-1)[self.select]
+            value = torch.as_tensor(value)
+        if value.numel() != 1:
+            raise ValueError(
+                f"the torchmetrics object {type(self.metric).__name__} (log key {self.name!r}) "
+                f"returned {value.numel()} values of shape {tuple(value.shape)}, but kerasish logs one "
+                f"number per metric. Wrap it as ks.metrics.TorchMetric(metric, name=..., select=i) to "
+                "log element i (one wrapper per element you want), or configure the metric to reduce "
+                "its output (e.g. average='micro')."
+            )
+        return value.reshape(())
 
     def reset_state(self) -> None:
         self.metric.reset()
+
+
+TorchMetricsAdapter = TorchMetric  # the name model.py and earlier releases use
+
+
+class KerasMetric(Metric):
+    """A ``keras.metrics.Metric`` object (Keras 3, torch backend) used with Keras's semantics.
+
+    kerasish calls its ``update_state(y_true, y_pred, sample_weight)`` and logs its own
+    ``result()`` under its ``name``: nothing is re-averaged. Its state lives in Keras variables
+    on Keras's device; under ``torchrun`` the variables Keras declares with
+    ``aggregation="sum"`` (all of Keras's built-in metrics' counters) are summed across ranks.
+    ``get_metric`` builds this wrapper for you; a Keras metric on another backend is refused.
+
+    Args:
+        metric: the ``keras.metrics.Metric`` object.
+
+    Example:
+        model.compile("adam", "binary_crossentropy", metrics=[keras.metrics.AUC()])
+    """
+
+    def __init__(self, metric: Any):
+        super().__init__(metric.name)
+        self.metric = metric
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self.metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def result(self) -> torch.Tensor:
+        return torch.as_tensor(self.metric.result())
+
+    def reset_state(self) -> None:
+        self.metric.reset_state()
+
+    def _summed_variables(self) -> list[Any]:
+        return [v for v in self.metric.variables if getattr(v, "aggregation", None) == "sum"]
+
+    def summed_state(self) -> list[torch.Tensor]:
+        return [torch.as_tensor(v.value) for v in self._summed_variables()]
+
+    def load_summed_state(self, state: list[torch.Tensor]) -> None:
+        for variable, value in zip(self._summed_variables(), state):
+            variable.assign(value.reshape(tuple(variable.shape)))
+
+
+# ---------------------------------------------------------------- names
 
 
 _REGISTRY: dict[str, Callable[[], Metric]] = {
@@ -243,13 +1157,31 @@ _REGISTRY: dict[str, Callable[[], Metric]] = {
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
     "rmse": RootMeanSquaredError,
     "root_mean_squared_error": RootMeanSquaredError,
+    "bce": BinaryCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "binary_accuracy": BinaryAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "precision": Precision,
+    "recall": Recall,
+    "auc": AUC,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
+    "f1_score": F1Score,
+    "f_beta_score": FBetaScore,
+    "fbeta_score": FBetaScore,
 }
 
 KNOWN_METRICS = tuple(sorted([*_REGISTRY, "accuracy", "acc"]))
@@ -261,10 +1193,56 @@ def _is_torchmetrics(obj: Any) -> bool:
     )
 
 
+def _from_keras(spec: Any, keras: Any) -> Metric:
+    """A Keras metric object, class or function, run by Keras itself (torch backend only)."""
+    name = spec.__name__ if isinstance(spec, type) or inspect.isfunction(spec) else type(spec).__name__
+    if isinstance(globals().get(name), type) and issubclass(globals()[name], Metric):
+        instead = f"ks.metrics.{name}"
+    elif name.lower() in _REGISTRY:
+        instead = f"the metric name {name.lower()!r}"
+    else:
+        instead = "the matching ks.metrics class or name"
+    _require_torch_backend(keras, f"metrics entry {name}", instead)
+    if isinstance(spec, type):
+        if not issubclass(spec, keras.metrics.Metric):
+            raise TypeError(f"metrics entry {name} is a Keras class but not a keras.metrics.Metric.")
+        spec = spec()  # Keras's metrics.get instantiates a class with its defaults
+    if isinstance(spec, keras.metrics.Metric):
+        return KerasMetric(spec)
+    if callable(spec):  # keras.metrics.mean_absolute_error and friends: Keras order, per sample
+        return MeanMetricWrapper(spec, name=getattr(spec, "__name__", None))
+    raise TypeError(f"metrics entry {name} is a Keras object that is not a metric; pass a "
+                    f"keras.metrics.Metric or use {instead}.")
+
+
 def get_metric(spec: Any) -> Metric:
-    """Resolve a metric name, ``ks.metrics`` object, torchmetrics object or callable."""
+    """Resolve a metric name, ``ks.metrics`` object or class, Keras metric, torchmetrics object or
+    callable into a ``ks.metrics.Metric``.
+
+    Keras objects (``keras.metrics.AUC()``, ``keras.metrics.mean_absolute_error``) keep Keras's
+    semantics: ``update_state(y_true, y_pred, sample_weight)`` and their own ``result()``. A user
+    callable is called torch-style, ``fn(y_pred, y_true)`` (API.md).
+
+    Args:
+        spec: a name (``"accuracy"``, ``"precision"``, ``"auc"``, ``"mape"``, ...; see
+            ``KNOWN_METRICS``), a ``ks.metrics.Metric`` object or class, a Keras metric object,
+            class or function, a torchmetrics ``Metric``, or a callable ``fn(y_pred, y_true)``
+            returning one value per sample.
+
+    Returns:
+        A ``ks.metrics.Metric``; a name becomes the metric's log key, as in Keras.
+
+    Raises:
+        ValueError: an unknown name.
+        TypeError: anything else, or a Keras object on a backend other than torch.
+
+    Example:
+        ks.metrics.get_metric("auc")   # AUC(name="auc")
+    """
     if isinstance(spec, Metric):
         return spec
+    if isinstance(spec, type) and issubclass(spec, Metric):
+        return spec()
     if isinstance(spec, str):
         key = spec.lower()
         if key in ("accuracy", "acc"):
@@ -279,8 +1257,11 @@ def get_metric(spec: Any) -> Metric:
         metric = factory()
         metric.name = spec
         return metric
+    keras = _keras_for(spec)
+    if keras is not None:
+        return _from_keras(spec, keras)
     if _is_torchmetrics(spec):
-        return TorchMetricsAdapter(spec)
+        return TorchMetric(spec)
     if callable(spec):
         return MeanMetricWrapper(spec, torch_style=True)
     raise TypeError(

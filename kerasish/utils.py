@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from typing import Any
 
 
@@ -60,3 +62,133 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
     if sample_weight is None:
         return (x, y)
     return (x, y, sample_weight)
+
+
+def to_categorical(x: Any, num_classes: int | None = None) -> Any:
+    """One-hot encode integer class labels, as ``keras.utils.to_categorical`` does.
+
+    Ported Keras code calls this to turn labels into targets for ``categorical_crossentropy``. As in
+    Keras 3 (torch backend), array-likes give a float64 NumPy array and a torch tensor gives an
+    int64 tensor on its own device; a trailing axis of size 1 is dropped before the class axis is
+    appended. Unlike Keras, labels outside ``[0, num_classes)`` are refused (NumPy would wrap ``-1``
+    round to the last class silently).
+
+    Args:
+        x: integer class labels (array-like or torch tensor), any shape.
+        num_classes: the number of classes; ``None`` takes ``max(x) + 1``.
+
+    Returns:
+        The one-hot encoding, with the class axis last: shape ``x.shape + (num_classes,)``.
+
+    Raises:
+        ValueError: ``num_classes`` is not a positive integer, or a label lies outside
+            ``[0, num_classes)``.
+
+    Example:
+        y = ks.utils.to_categorical([0, 2, 1], num_classes=3)   # array of shape (3, 3)
+    """
+    import numpy as np
+    import torch
+
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or num_classes < 1):
+        raise ValueError(f"to_categorical: num_classes must be a positive integer or None; got "
+                         f"{num_classes!r}.")
+    is_tensor = isinstance(x, torch.Tensor)
+    labels = x.long() if is_tensor else np.asarray(x, dtype="int64")
+    shape = tuple(labels.shape)
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    flat = labels.reshape(-1)
+    if flat.shape[0]:
+        low, high = int(flat.min()), int(flat.max())  # one host read: a utility, not a step
+        if num_classes is None:
+            num_classes = high + 1
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"to_categorical: x holds labels in [{low}, {high}] but num_classes={num_classes}; "
+                f"labels must lie in [0, {num_classes}). Pass a larger num_classes or remap the labels."
+            )
+    elif num_classes is None:
+        raise ValueError("to_categorical: x is empty, so num_classes cannot be inferred; pass it.")
+    if is_tensor:
+        return torch.nn.functional.one_hot(flat, num_classes).reshape(*shape, num_classes)
+    categorical = np.zeros((flat.shape[0], num_classes))
+    categorical[np.arange(flat.shape[0]), flat] = 1
+    return categorical.reshape(shape + (num_classes,))
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and torch (every CUDA device too), as Keras's helper does.
+
+    Keras code calls ``keras.utils.set_random_seed(seed)`` to make a run repeatable; this does the
+    same for a torch program. When Keras itself is already imported (a ported Keras model), its
+    own ``set_random_seed`` runs too, so Keras's global seed generator restarts from ``seed``.
+
+    Args:
+        seed: an integer in ``[0, 2**32)``.
+
+    Raises:
+        ValueError: ``seed`` is not such an integer.
+
+    Example:
+        ks.utils.set_random_seed(1337)
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"set_random_seed: seed must be an integer in [0, 2**32); got {seed!r}.")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # seeds the CPU and every CUDA (and MPS) device
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    keras = sys.modules.get("keras")
+    if keras is not None and _keras_backend(keras) == "torch":
+        keras.utils.set_random_seed(seed)
+
+
+# ---------------------------------------------------------------- Keras interop (private)
+
+
+def _is_keras_module(module: str | None) -> bool:
+    # "kerasish" starts with "keras" too: compare whole package names.
+    return bool(module) and (module == "keras" or module.startswith("keras."))
+
+
+def _keras_for(obj: Any) -> Any:
+    """The imported ``keras`` module when ``obj`` (object, class or function) comes from Keras 3.
+
+    Never imports keras: an object of a Keras class can only exist once keras is imported, so
+    ``sys.modules`` has it. Returns ``None`` for everything else (kerasish, torch, user code).
+    """
+    if inspect.isclass(obj):
+        modules = [cls.__module__ for cls in obj.__mro__]
+    elif inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):
+        modules = [getattr(obj, "__module__", None)]
+    else:
+        modules = [cls.__module__ for cls in type(obj).__mro__]
+    if not any(_is_keras_module(m) for m in modules):
+        return None
+    return sys.modules.get("keras")
+
+
+def _keras_backend(keras: Any) -> str | None:
+    try:
+        return keras.backend.backend()
+    except Exception:  # a half-imported or foreign keras: treat as not usable
+        return None
+
+
+def _require_torch_backend(keras: Any, what: str, instead: str) -> None:
+    """Refuse a Keras object that cannot compute on torch tensors (any backend but torch)."""
+    backend = _keras_backend(keras)
+    if backend != "torch":
+        raise TypeError(
+            f"{what} is a Keras object on the {backend!r} backend, which cannot compute on "
+            f"kerasish's torch tensors. Use {instead} instead, or set KERAS_BACKEND=torch before "
+            "importing keras."
+        )

@@ -14,11 +14,17 @@ SCRIPT = textwrap.dedent('''
     from torch.utils.data import DataLoader, TensorDataset
     import kerasish as ks
 
-    out, batch_size, accumulation = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    out, batch_size, accumulation, task = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     rank = os.environ.get("RANK", "single")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 6)).astype("float32")
     y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    outputs, loss, metrics = 2, "cross_entropy", ["accuracy"]
+    if task == "binary":  # confusion metrics: their counts are summed across ranks at epoch end
+        y = y.astype("float32")[:, None]
+        outputs, loss = 1, ks.losses.BinaryCrossentropy(from_logits=True)
+        metrics = [ks.metrics.Precision(thresholds=0.0), ks.metrics.AUC(from_logits=True),
+                   ks.metrics.F1Score(average="micro", threshold=0.5)]
     x_val, y_val = x[:27], y[:27]  # 27 is odd: evaluation shards are uneven and unpadded
 
     class Writer(ks.callbacks.Callback):
@@ -28,8 +34,8 @@ SCRIPT = textwrap.dedent('''
                 f.write(repr(logs))
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
-    model = ks.Model(net, device="cpu").compile("sgd", "cross_entropy", metrics=["accuracy"],
+    net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, outputs))
+    model = ks.Model(net, device="cpu").compile("sgd", loss, metrics=metrics,
                                   gradient_accumulation_steps=accumulation)
     writers = [Writer(), ks.callbacks.CSVLogger(os.path.join(out, f"log-{rank}.csv")),
                ks.callbacks.ModelCheckpoint(os.path.join(out, f"ckpt-{rank}-{{epoch}}.pt"))]
@@ -51,7 +57,7 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _run(tmp_path, batch_size, accumulation=1, processes=None):
+def _run(tmp_path, batch_size, accumulation=1, processes=None, task="classes"):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     launcher = [sys.executable]
@@ -59,7 +65,7 @@ def _run(tmp_path, batch_size, accumulation=1, processes=None):
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [*launcher, str(script), str(tmp_path), str(batch_size), str(accumulation)],
+        [*launcher, str(script), str(tmp_path), str(batch_size), str(accumulation), task],
         capture_output=True, text=True, timeout=240, env=env,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -69,14 +75,16 @@ def _load(tmp_path, name):
     return torch.load(tmp_path / f"result-{name}.pt", weights_only=False)
 
 
-@pytest.mark.parametrize("accumulation", [1, 2])
-def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, accumulation):
+@pytest.mark.parametrize("accumulation, task", [(1, "classes"), (2, "classes"), (1, "binary")])
+def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, accumulation, task):
     single_dir, ddp_dir = tmp_path / "single", tmp_path / "ddp"
     single_dir.mkdir()
     ddp_dir.mkdir()
-    _run(single_dir, batch_size=8)
-    _run(ddp_dir, batch_size=4 // accumulation, accumulation=accumulation, processes=2)
+    _run(single_dir, batch_size=8, task=task)
+    _run(ddp_dir, batch_size=4 // accumulation, accumulation=accumulation, processes=2, task=task)
     single, rank0, rank1 = _load(single_dir, "single"), _load(ddp_dir, "0"), _load(ddp_dir, "1")
+    if task == "binary":  # the confusion metrics are logged, identical on both ranks
+        assert {"precision", "auc", "f1_score", "val_precision", "val_auc"} <= set(rank0["history"])
 
     for key, value in rank0["weights"].items():
         assert torch.equal(value, rank1["weights"][key]), key  # ranks never drift apart
@@ -85,7 +93,7 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path, accumul
     for key, values in single["history"].items():
         assert rank0["history"][key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
     for rank in (rank0, rank1):  # predict gathers every sample, in order, on every rank
-        assert rank["predict"].shape == single["predict"].shape == (27, 2)
+        assert rank["predict"].shape == single["predict"].shape == (27, 2 if task == "classes" else 1)
         assert rank["predict"] == pytest.approx(single["predict"], rel=1e-4, abs=1e-5)
         assert rank["evaluate"] == pytest.approx(single["evaluate"], rel=1e-5)
         assert rank["evaluate_loader"] == pytest.approx(single["evaluate"], rel=1e-5)
