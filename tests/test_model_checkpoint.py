@@ -131,7 +131,7 @@ def test_initial_value_threshold_must_be_beaten_first(tmp_path):
 
 def test_missing_monitor_warns_and_saves_anyway(tmp_path):
     checkpoint = ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}.pt", save_best_only=True)
-    with pytest.warns(UserWarning, match=r"'val_loss' in the logs.*saved anyway"):
+    with pytest.warns(UserWarning, match=r"'val_loss' is not in the logs.*saved anyway"):
         fit([checkpoint], epochs=2)
     assert files(tmp_path) == ["1.pt", "2.pt"]
 
