@@ -118,3 +118,28 @@ class BatchValues:
             if before is not None and math.isfinite(mean) and math.isfinite(before):
                 values[key] = mean * k - before * (k - 1)
         return values
+
+
+class StepCounter:
+    """Training batches a tracker has seen, over every fit of one callback object.
+
+    ``value`` is the global step of the last batch counted. A backup may be taken by a callback
+    that runs before this one at a batch end, when the model has finished a batch this counter has
+    not counted yet; ``for_backup`` sees that from the model's public position and includes it.
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._position: tuple[int, int] | None = None
+
+    def count(self, model: Any) -> int:
+        self.value += 1
+        self._position = (model.epoch, model.step_in_epoch)
+        return self.value
+
+    def for_backup(self, model: Any) -> int:
+        """The step to save: counting the batch the model finished if this hook has not run yet."""
+        position = (getattr(model, "epoch", 0), getattr(model, "step_in_epoch", 0))
+        if position[1] and self._position != position:
+            return self.value + 1
+        return self.value
