@@ -345,19 +345,19 @@ def test_a_resumed_fit_continues_the_same_run_and_its_steps(wandb_dir, tmp_path)
 
     def attempt(crash_at=None):
         torch.manual_seed(0)
-        callbacks = [ks.callbacks.BackupAndRestore(backup),  # first: restores before W&B starts
+        callbacks = [ks.callbacks.BackupAndRestore(backup, save_freq=2),  # first: restores first
                      ks.callbacks.WandbCallback(log_freq=1, dir=wandb_dir)]
         callbacks += [Crash(crash_at)] if crash_at else []
         compiled().fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=callbacks)
 
     with pytest.raises(RuntimeError, match="job killed"):
-        attempt(crash_at=5)  # in epoch 1; the backup holds the end of epoch 0
+        attempt(crash_at=5)  # in epoch 1; the backup holds batch 4
     attempt()
     crashed, resumed = read_runs(wandb_dir)
     assert resumed.run_id == crashed.run_id
     assert crashed.exit_code == 1 and resumed.exit_code == 0
     assert batch_steps(crashed) == [1, 2, 3, 4, 5]
-    assert batch_steps(resumed) == [4, 5, 6, 7, 8, 9]  # from the backup on, not from 1
+    assert batch_steps(resumed) == [5, 6, 7, 8, 9]  # from the backup on, not from 1
     assert [row["epoch"] for row in resumed.rows_with("epoch")] == [1, 2]
 
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasish.callbacks._tracking import BatchValues, finite_values, optimizer_params
+from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values, optimizer_params
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
 from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction
@@ -163,7 +163,7 @@ class WandbCallback(Callback):
         self._attached = False  # a run is chosen for the current fit / evaluate
         self._failed = False
         self._in_fit = False
-        self._global_step = 0  # training batches over every fit with this callback
+        self._steps = StepCounter()  # training batches over every fit with this callback
         self._written_config: set[str] = set()
         self._defined: set[str] = set()
         self._uploaded: dict[int, int] = {}  # id(checkpoint) -> files of it already logged
@@ -206,7 +206,7 @@ class WandbCallback(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         """The run to continue and the steps and best value so far (for ``BackupAndRestore``)."""
-        return {"run_id": self._run_id or "", "global_step": self._global_step,
+        return {"run_id": self._run_id or "", "global_step": self._steps.for_backup(self.model),
                 "best": self.best, "best_epoch": self.best_epoch,
                 "written_config": sorted(self._written_config)}
 
@@ -217,7 +217,7 @@ class WandbCallback(Callback):
             self._finish_own_run(exit_code=0, forget=True)  # started too early: not the one to log to
         if run_id is not None:
             self._run_id = run_id
-        self._global_step = int(state["global_step"])
+        self._steps.value = int(state["global_step"])
         self.best, self.best_epoch = state["best"], state["best_epoch"]
         self._written_config |= set(state.get("written_config", []))
 
@@ -231,16 +231,15 @@ class WandbCallback(Callback):
         self._in_fit = True
         self._failed = False
         self._attached = False
-        self._global_step = max(self._global_step, int(getattr(self.model, "optimizer_steps", 0) or 0))
+        self._steps.value = max(self._steps.value, int(getattr(self.model, "optimizer_steps", 0) or 0))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._attach()  # after a resume's load_state_dict, so a resumed run continues
 
     def on_train_batch_end(self, batch, logs=None):
-        self._global_step += 1
+        step = self._steps.count(self.model)
         if self._failed:
             return
-        step = self._global_step
         row: dict[str, Any] = {}
         if self._batch_values.due(step) or self._batch_values.mode == "step":
             values = self._batch_values.at_batch_end(step, batch, logs, self.params.get("steps"))
@@ -281,14 +280,14 @@ class WandbCallback(Callback):
         if not self._in_fit:  # evaluate(): a clean slate, steps as a fit would have them
             self._failed = False
             self._attached = False
-            self._global_step = max(self._global_step, int(getattr(self.model, "optimizer_steps", 0) or 0))
+            self._steps.value = max(self._steps.value, int(getattr(self.model, "optimizer_steps", 0) or 0))
 
     def on_test_end(self, logs=None):
         if self._in_fit:
             return  # validation during fit: the epoch row has it as val_<key>
         if logs and self._attach():
             values = {f"test/{k}": float(v) for k, v in logs.items()}
-            self._guard(self._log, {**values, "batch/step": self._global_step})
+            self._guard(self._log, {**values, "batch/step": self._steps.value})
             self._guard(self._set_summary, values)
         self._finish_own_run(exit_code=0, forget=False)
 
