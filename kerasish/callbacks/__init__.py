@@ -15,9 +15,12 @@ from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from kerasish.callbacks.tensorboard import TensorBoard, TensorBoardCallback
 from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
 from kerasish.callbacks.wandb import WandbCallback
+from kerasish.callbacks.wandb_metrics_logger import WandbMetricsLogger
+from kerasish.callbacks.wandb_model_checkpoint import WandbModelCheckpoint
 
 __all__ = ["BackupAndRestore", "CSVLogger", "EarlyStopping", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau",
            "TerminateOnNaN",
            "Callback", "CallbackList", "History", "LoopTimer", "ProgbarLogger",
-           "TensorBoard", "TensorBoardCallback", "WandbCallback"]
+           "TensorBoard", "TensorBoardCallback", "WandbCallback", "WandbMetricsLogger",
+           "WandbModelCheckpoint"]
