@@ -73,7 +73,7 @@ def test_tables_images_and_tensorboard_show_each_epochs_predictions(wandb_dir, t
 def test_every_n_epochs_and_no_run_means_tensorboard_only(tmp_path):
     x, y = images()
     model = ks.Model(cnn(), device="cpu").compile("adam", "cross_entropy")
-    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[
         ks.callbacks.PredictionSamples(x, y, every=2, max_samples=2, log_dir=tmp_path)])
     reader = event_accumulator.EventAccumulator(str(tmp_path))
     reader.Reload()
