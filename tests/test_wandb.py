@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -256,7 +254,7 @@ def test_a_run_finished_by_someone_else_mid_training_warns_once(wandb_dir):
         callback = ks.callbacks.WandbCallback(log_freq=2, dir=wandb_dir)
         history = compiled().fit(x, y, batch_size=16, epochs=3, verbose=0,
                                  callbacks=[callback, FinishesTheRun()])
-    ours = [w for w in caught if "WandbCallback" in str(w.message)]
+    ours = [w for w in caught if "WandbCallback stopped logging" in str(w.message)]
     assert len(ours) == 1
     assert len(history.history["loss"]) == 3
     assert [row["epoch"] for row in read_run(wandb_dir).rows_with("epoch")] == [0]
@@ -411,7 +409,7 @@ def test_every_key_of_a_sweep_config_that_training_does_not_use_warns(wandb_dir)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[ks.callbacks.WandbCallback()])
-    messages = [str(w.message) for w in caught if "WandbCallback" in str(w.message)]
+    messages = [str(w.message) for w in caught if "WandbCallback: the run's config" in str(w.message)]
     mismatched = sorted(m.split("config has ")[1].split("=")[0] for m in messages)
     assert mismatched == ["batch_size", "epochs", "lr", "momentum", "optimizer"]  # loss agrees
     assert any("lr=0.1, but training uses learning_rate=0.01" in m for m in messages)
@@ -419,3 +417,13 @@ def test_every_key_of_a_sweep_config_that_training_does_not_use_warns(wandb_dir)
     logged = read_run(wandb_dir)
     assert {k: logged.config[k] for k in sweep} == sweep  # the sweep's values are left as they are
     assert logged.config["learning_rate"] == pytest.approx(0.01)  # what training used, added
+
+
+def test_a_monitor_missing_from_the_logs_warns_once_with_the_available_keys(wandb_dir):
+    x, y = classification_data(n=64)
+    with pytest.warns(UserWarning, match=r"monitor 'val_loss' is not in the logs.*\['accuracy', "
+                                         r"'loss'\]") as caught:
+        compiled().fit(x, y, batch_size=32, epochs=3, verbose=0,
+                       callbacks=[ks.callbacks.WandbCallback(dir=wandb_dir)])
+    assert len([w for w in caught if "WandbCallback" in str(w.message)]) == 1
+    assert "best_val_loss" not in read_run(wandb_dir).summary

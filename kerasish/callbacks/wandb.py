@@ -32,7 +32,7 @@ from typing import Any
 from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values, optimizer_params
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
-from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction
+from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction, warn_missing_monitor
 from kerasish.callbacks.save_schedule import batch_interval
 
 _WATCH = (None, "gradients", "parameters", "all")
@@ -108,7 +108,8 @@ class WandbCallback(Callback):
             instead logs each file it writes, as it is written (aliases ``epoch_N``, 1-based, or
             ``epoch_N_batch_M``, and ``latest``).
         monitor: the epoch log key whose best value and epoch go to the run summary (losses
-            lowest, accuracy-like metrics highest, as ModelCheckpoint's ``mode="auto"``).
+            lowest, accuracy-like metrics highest, as ModelCheckpoint's ``mode="auto"``). A key
+            missing from the logs warns once.
         log_batch: ``"running"`` logs the batch logs' running means; ``"step"`` logs each logged
             step's own loss.
         log_optimizer_params: with batch rows and epoch rows, also log every param group's
@@ -168,6 +169,7 @@ class WandbCallback(Callback):
         self._defined: set[str] = set()
         self._uploaded: dict[int, int] = {}  # id(checkpoint) -> files of it already logged
         self._last_epoch: int | None = None
+        self._warned_monitor = False
         self.best: float | None = None
         self.best_epoch: int | None = None
 
@@ -269,6 +271,10 @@ class WandbCallback(Callback):
         row["epoch"] = epoch
         self._guard(self._log, row)
         value = row.get(self.monitor)
+        if value is None and not self._warned_monitor:
+            self._warned_monitor = True  # once per callback: every epoch would repeat it
+            warn_missing_monitor(_OWNER, self.monitor, logs, f"the run summary gets no "
+                                 f"best_{self.monitor} or best_epoch")
         direction = monitor_direction(self.monitor) or "min"  # unknown names: lower wins
         if value is not None and math.isfinite(value) and is_improvement(value, self.best, direction):
             self.best, self.best_epoch = value, epoch
