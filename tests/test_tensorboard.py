@@ -306,22 +306,23 @@ def test_a_resumed_fit_continues_its_steps_and_hides_what_followed_the_backup(tm
 
     def attempt(crash_at=None):
         torch.manual_seed(0)
-        recorder = BatchRecorder()
-        callbacks = [ks.callbacks.BackupAndRestore(backup, save_freq=2),
-                     ks.callbacks.TensorBoard(log_dir, update_freq=1), recorder]
+        recorder, tb, model = BatchRecorder(), ks.callbacks.TensorBoard(log_dir, update_freq=1), compiled()
+        callbacks = [ks.callbacks.BackupAndRestore(backup, save_freq=2), tb, recorder]
         callbacks += [Crash(crash_at)] if crash_at else []
-        compiled().fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
-        return recorder
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+        return recorder, tb, model
 
     with pytest.raises(RuntimeError, match="job killed"):
         attempt(crash_at=5)  # batch 5 is written, the backup holds batch 4
-    resumed = attempt()
+    resumed, tb, model = attempt()
+    # the same callback goes on with a later stage: the resume's hiding is not repeated
+    model.fit(x, y, batch_size=16, epochs=4, initial_epoch=3, verbose=0, callbacks=[tb])
     events = read(log_dir / "train").Scalars("batch_loss")
-    assert [e.step for e in events] == list(range(1, 10))  # step 5 once: the interrupted one hidden
+    assert [e.step for e in events] == list(range(1, 13))  # step 5 once: the interrupted one hidden
     losses = {e.step: e.value for e in events}
     assert [losses[5 + i] for i in range(5)] == pytest.approx(
         [resumed.logs[i + 1]["loss"] for i in range(5)])
-    assert sorted(scalars(read(log_dir / "train"), "epoch_loss")) == [0, 1, 2]
+    assert sorted(scalars(read(log_dir / "train"), "epoch_loss")) == [0, 1, 2, 3]
 
 
 def test_failing_fits_close_their_writers_and_keep_what_was_written(tmp_path):

@@ -148,6 +148,7 @@ class TensorBoardCallback(Callback):
         self._epoch_offset = 0  # epoch step = epoch + offset (non-zero only to avoid going back)
         self._offset_checked = False
         self._purge_step: int | None = None
+        self._purge_pending: set[str] = set()
         self._graph_written = False
         self._first_input: _FirstInput | None = None
         self._profiler: Any = None
@@ -161,8 +162,11 @@ class TensorBoardCallback(Callback):
     def _writer(self, run: str):
         """The ``train`` / ``validation`` writer, opened on first use (no empty event files)."""
         if run not in self._writers:
+            # After a resume, each run's first writer hides what followed the backup, once.
+            purge_step = self._purge_step if run in self._purge_pending else None
             self._writers[run] = self._writer_class(log_dir=os.path.join(self.log_dir, run),
-                                                    purge_step=self._purge_step)
+                                                    purge_step=purge_step)
+            self._purge_pending.discard(run)
         return self._writers[run]
 
     def _close_writers(self) -> None:
@@ -230,6 +234,7 @@ class TensorBoardCallback(Callback):
         self._graph_written = self._graph_written or bool(state.get("graph_written", False))
         self._step_known = self._offset_checked = True
         self._purge_step = self._steps.value + 1  # TensorBoard hides events from this step on
+        self._purge_pending = {"train", "validation"}
         self._close_writers()  # reopened with purge_step on the next write
 
     # BackupAndRestore's previous protocol; kept until it calls state_dict() itself.
