@@ -54,7 +54,8 @@ class BatchValues:
     from two running means as ``mean_k * k - mean_(k-1) * (k - 1)``: the running means are also
     read at the batch before each logging batch (one more device read per interval, never per
     step). The derivation is exact when the epoch's batches have equal sizes, so the last batch of
-    an epoch (which may be smaller) is not written in step mode.
+    an epoch (which may be smaller) is not written in step mode when the number of batches per
+    epoch is known; with an input of unknown length it is written and may be off.
 
     Args:
         mode: ``"running"`` or ``"step"``.
