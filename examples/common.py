@@ -3,6 +3,7 @@
 ``load_images("digits")`` gives scikit-learn's bundled handwritten digits, scaled up to MNIST's
 28x28 so the MNIST architectures run unchanged, with no download; ``load_images("mnist")`` gives
 torchvision's MNIST (downloaded on first use) and falls back to the digits when it cannot be had.
+``load_dataset`` returns the same and the name of the data really used, for the run's config.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ import torch
 
 def load_images(data: str = "digits", small: bool = False, seed: int = 0):
     """``(x_train, y_train), (x_test, y_test)``: float32 images ``(N, 1, 28, 28)`` in [0, 1] and
-    int64 labels. ``small`` keeps a few hundred images, for smoke tests."""
+    int64 labels. ``small`` keeps a few hundred images, for smoke tests. ``load_dataset`` also
+    says which data it gave (MNIST may fall back to the digits)."""
+    train, test, _ = load_dataset(data, small=small, seed=seed)
+    return train, test
+
+
+def load_dataset(data: str = "digits", small: bool = False, seed: int = 0):
+    """``(train, test, used)``: as ``load_images``, plus the name of the data really loaded:
+    ``"mnist"``, or ``"digits"`` when asked for it or when MNIST could not be had. Record ``used``
+    (not the request) in your run's config."""
+    used = data
     if data == "mnist":
         try:
             (x_train, y_train), (x_test, y_test) = _mnist()
@@ -25,13 +36,14 @@ def load_images(data: str = "digits", small: bool = False, seed: int = 0):
             print(f"MNIST could not be loaded ({type(error).__name__}: {str(error)[:120]}); "
                   "using scikit-learn's bundled digits instead.", file=sys.stderr)
             (x_train, y_train), (x_test, y_test) = _digits(seed)
+            used = "digits"
     elif data == "digits":
         (x_train, y_train), (x_test, y_test) = _digits(seed)
     else:
         raise ValueError(f"--data must be 'digits' or 'mnist'; got {data!r}.")
     if small:
         x_train, y_train, x_test, y_test = x_train[:384], y_train[:384], x_test[:128], y_test[:128]
-    return (x_train, y_train), (x_test, y_test)
+    return (x_train, y_train), (x_test, y_test), used
 
 
 def _mnist(root: str = "data"):

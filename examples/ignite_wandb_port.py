@@ -10,6 +10,8 @@ and logging take a compile, a fit and one callback:
     python examples/ignite_wandb_port.py --small         # a few seconds, for smoke tests
 
 W&B runs offline unless you are logged in (``wandb login``); sync later with ``wandb sync``.
+The guide's flag names (``--batch_size``, ``--val_batch_size``, ``--log_interval``) and the
+dashed ones (``--batch-size``, ...) are both accepted.
 
 Where the guide's pieces went:
 
@@ -18,9 +20,11 @@ Where the guide's pieces went:
         F.nll_loss)                                      metrics=["accuracy"])
     create_supervised_evaluator(metrics={            validation_data=... in fit: val_loss (the nll)
         "accuracy": Accuracy(), "nll": Loss(...)})       and val_accuracy each epoch
-    WandBLogger.attach_output_handler(trainer,       WandbCallback(log_freq=log_interval):
-        Events.ITERATION_COMPLETED(every=...))           batch/loss against batch/step
-    attach_opt_params_handler(trainer, "lr")         batch/learning_rate and learning_rate
+    WandBLogger.attach_output_handler(trainer,       WandbCallback(log_freq=log_interval,
+        Events.ITERATION_COMPLETED(every=...))           log_batch="step"): each logged iteration's
+                                                         own loss, batch/loss against batch/step
+    attach_opt_params_handler(trainer, "lr")         log_optimizer_params=True: batch/lr/group_0
+                                                         (and momentum/group_0), per param group
     wandb_logger.watch(model)                        watch="gradients" (at batch end, every N)
     trainer.run(train_loader, max_epochs=epochs)     model.fit(..., epochs=epochs)
 """
@@ -35,7 +39,7 @@ from torch import nn
 
 import kerasish as ks
 
-from common import load_images, wandb_mode
+from common import load_dataset, wandb_mode
 
 
 class Net(nn.Module):
@@ -61,12 +65,13 @@ class Net(nn.Module):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--val-batch-size", type=int, default=1000)
+    # the guide's names first (they name the config keys), then the dashed spelling
+    parser.add_argument("--batch_size", "--batch-size", type=int, default=64)
+    parser.add_argument("--val_batch_size", "--val-batch-size", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.5)
-    parser.add_argument("--log-interval", type=int, default=10)
+    parser.add_argument("--log_interval", "--log-interval", type=int, default=10)
     parser.add_argument("--data", choices=["digits", "mnist"], default="digits")
     parser.add_argument("--small", action="store_true", help="2 epochs on a few hundred images")
     args = parser.parse_args()
@@ -74,7 +79,7 @@ def main() -> None:
         args.epochs = 2
 
     torch.manual_seed(0)
-    (x_train, y_train), (x_val, y_val) = load_images(args.data, small=args.small)
+    (x_train, y_train), (x_val, y_val), args.data = load_dataset(args.data, small=args.small)
     # MNIST's usual normalisation, as the guide's transforms.Normalize((0.1307,), (0.3081,))
     x_train, x_val = (x_train - 0.1307) / 0.3081, (x_val - 0.1307) / 0.3081
 
@@ -85,7 +90,9 @@ def main() -> None:
     wandb_callback = ks.callbacks.WandbCallback(
         project="pytorch-ignite-integration",
         config=vars(args),
-        log_freq=args.log_interval,      # training loss every log_interval iterations
+        log_freq=args.log_interval,      # training loss every log_interval iterations,
+        log_batch="step",                # each one's own loss, as the guide's output handler
+        log_optimizer_params=True,       # lr/group_0 and momentum/group_0, as its opt params handler
         watch="gradients",               # gradient histograms ...
         watch_freq=args.log_interval,    # ... taken at the same iterations
         mode=wandb_mode(),

@@ -1,8 +1,8 @@
 """Monitoring a kerasish fit in TensorBoard: scalars, the graph, histograms, and predictions.
 
 What PyTorch's TensorBoard tutorials write by hand with ``SummaryWriter`` (running loss every N
-batches, the model graph, weight histograms, a figure of predictions beside the true labels), here
-comes from ``ks.callbacks.TensorBoard`` plus one small callback of our own for the predictions:
+batches, the model graph, weight histograms, predictions beside the true labels), here comes from
+``ks.callbacks.TensorBoard`` and ``ks.callbacks.PredictionSamples``:
 
     python examples/tensorboard_monitoring.py               # bundled digits
     python examples/tensorboard_monitoring.py --data mnist  # real MNIST (downloads once)
@@ -10,22 +10,20 @@ comes from ``ks.callbacks.TensorBoard`` plus one small callback of our own for t
     tensorboard --logdir runs
 
 The log directory holds ``train/`` and ``validation/`` (Keras's layout: ``epoch_loss`` of both
-share a chart), the HParams tab's values at its top, and ``predictions/`` with the images.
+share a chart; the test set's ``evaluation_*_vs_iterations`` too), the HParams tab's values at its
+top, and ``predictions/`` with the images and a table of predictions and labels.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import nn
-from torch.utils.tensorboard import SummaryWriter
 
 import kerasish as ks
 
-from common import load_images
+from common import load_dataset
 
 
 def small_cnn() -> nn.Module:
@@ -36,36 +34,6 @@ def small_cnn() -> nn.Module:
         nn.Linear(16 * 4 * 4, 64), nn.ReLU(),
         nn.Linear(64, 10),
     )
-
-
-class PredictionImages(ks.callbacks.Callback):
-    """Each epoch, a figure of a few validation images titled with prediction and truth
-    (green when right, red when wrong), in ``log_dir/predictions``."""
-
-    def __init__(self, log_dir: str, images: np.ndarray, labels: np.ndarray):
-        super().__init__()
-        self.log_dir, self.images, self.labels = log_dir, images, labels
-
-    def on_train_begin(self, logs=None):
-        self.writer = SummaryWriter(f"{self.log_dir}/predictions")
-        self.writer.add_images("inputs", self.images, 0)  # the images themselves, once
-
-    def on_epoch_end(self, epoch, logs=None):
-        # predict() switches the module to eval mode; fit sets train mode again next epoch
-        probabilities = torch.softmax(torch.as_tensor(self.model.predict(self.images, verbose=0)), -1)
-        confidence, predicted = probabilities.max(dim=-1)
-        figure = Figure(figsize=(1.6 * len(self.images), 2.0))
-        for i, axis in enumerate(figure.subplots(1, len(self.images), squeeze=False)[0]):
-            axis.imshow(self.images[i, 0], cmap="Greys")
-            axis.set_axis_off()
-            right = int(predicted[i]) == int(self.labels[i])
-            axis.set_title(f"{int(predicted[i])}, {confidence[i]:.0%}\n(label: {int(self.labels[i])})",
-                           color="green" if right else "red", fontsize=8)
-        self.writer.add_figure("predictions vs. actuals", figure, epoch)
-        self.writer.flush()
-
-    def on_train_end(self, logs=None):
-        self.writer.close()
 
 
 def main() -> None:
@@ -81,7 +49,7 @@ def main() -> None:
         args.epochs = 2
 
     torch.manual_seed(0)
-    (x_train, y_train), (x_test, y_test) = load_images(args.data, small=args.small)
+    (x_train, y_train), (x_test, y_test), used = load_dataset(args.data, small=args.small)
     net = small_cnn()
     model = ks.Model(net).compile(torch.optim.Adam(net.parameters(), lr=args.lr), "cross_entropy",
                                   metrics=["accuracy"])
@@ -93,11 +61,14 @@ def main() -> None:
         write_images=True,       # the weights as images too
         update_freq=10,          # running loss and accuracy every 10 batches
         hparams={"lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
-                 "data": args.data},
+                 "data": used},  # what was really loaded (MNIST may fall back to the digits)
     )
-    predictions = PredictionImages(args.log_dir, x_test[:8], y_test[:8])
+    # each epoch: 8 test images with prediction and label, in log_dir/predictions
+    predictions = ks.callbacks.PredictionSamples(x_test[:8], y_test[:8],
+                                                 log_dir=f"{args.log_dir}/predictions")
     model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
               validation_data=(x_test, y_test), callbacks=[tensorboard, predictions], verbose=2)
+    model.evaluate(x_test, y_test, callbacks=[tensorboard], verbose=0)  # evaluation_*_vs_iterations
     print(f"logs written to {args.log_dir}; view them with: tensorboard --logdir {args.log_dir}")
 
 

@@ -27,8 +27,9 @@ import wandb
 from torch import nn
 
 import kerasish as ks
+from kerasish.export import export
 
-from common import load_images, wandb_mode
+from common import load_dataset, wandb_mode
 
 CONFIG = dict(
     epochs=5,
@@ -76,7 +77,9 @@ def model_pipeline(hyperparameters: dict, small: bool = False):
 
 
 def make(config, small: bool):
-    train_data, test_data = load_images(config.dataset, small=small)
+    train_data, test_data, used = load_dataset(config.dataset, small=small)
+    if used != config.dataset:  # MNIST could not be downloaded: the run says what was trained on
+        config.update({"dataset": used, "dataset_requested": config.dataset}, allow_val_change=True)
     net = ConvNet(config.kernels, config.classes)
     model = ks.Model(net).compile(
         torch.optim.Adam(net.parameters(), lr=config.learning_rate),
@@ -98,15 +101,16 @@ def test(model, test_data, run):
     print(f"Accuracy of the model on the {len(x_test)} test images: {100 * results['accuracy']:.2f}%")
     run.log({"test_accuracy": results["accuracy"]})
 
-    # Save the model in the exchangeable ONNX format, with the run
-    if importlib.util.find_spec("onnx") is None:
+    # Save the model in the exchangeable ONNX format, with the run. torch's exporter alone would
+    # put the weights in a second file, model.onnx.data; export() keeps them in model.onnx.
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxscript") is None:
         print("onnx is not installed: skipping the ONNX export (pip install onnx onnxscript).")
         return
-    path = os.path.join(run.dir, "model.onnx")
-    model.module.eval()
-    torch.onnx.export(model.module, torch.as_tensor(x_test[:1]).to(model.device), path)
-    run.save(path, base_path=run.dir)
-    print(f"saved {path} to the run")
+    files = export(model, os.path.join(run.dir, "model.onnx"),
+                   input_signature=(None, *x_test.shape[1:]), verbose=False)
+    for path in files:
+        run.save(path, base_path=run.dir)
+    print(f"saved {', '.join(files)} to the run")
 
 
 def main() -> None:

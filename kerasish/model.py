@@ -151,6 +151,11 @@ class Model:
         return engine is not None and engine.scaler.is_enabled() and engine.last_step_skipped()
 
     @property
+    def example_input(self) -> Any:
+        """One sample (batch dimension 1) of the last training batch seen, or ``None`` before."""
+        return self._example_input
+
+    @property
     def is_main_process(self) -> bool:
         """False on the non-zero ranks of a torchrun job: only the main process writes or prints."""
         if self._group is not None:
@@ -487,7 +492,8 @@ class Model:
         engine.checked_targets = False
         self.history = History()
         params = {"verbose": verbose, "epochs": epochs, "steps": train_batches.steps,
-                  "batch_size": getattr(source, "batch_size", None)}
+                  "batch_size": getattr(source, "batch_size", None),
+                  "do_validation": val_batches is not None}
         cbs = self._callback_list(callbacks, self.history, verbose, params)
         self.stop_training = False
 
@@ -836,6 +842,29 @@ class Model:
         sw = None if sample_weight is None else data_lib.as_tensor(sample_weight).float()
         data_lib.check_lengths(x, y, sw)
         return data_lib.to_device((x, y, sw), self.device)
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, filepath: str | os.PathLike, format: str = "onnx",  # noqa: A002 - Keras's name
+               input_signature: Any = None, verbose: bool = True) -> list[str]:
+        """Export the module for inference as one ONNX file with its weights inside (Keras 3's name).
+
+        Args:
+            filepath: the ``.onnx`` file to write.
+            format: ``"onnx"``.
+            input_signature: the input shapes (``None`` for a dynamic dimension) or example
+                tensors; ``None`` uses ``example_input``, a sample of the last batch ``fit`` saw.
+            verbose: print what was written.
+
+        Returns:
+            The files written.
+
+        Example:
+            model.export("model.onnx", input_signature=(None, 1, 28, 28))
+        """
+        from kerasish.export import export
+
+        return export(self, filepath, format=format, input_signature=input_signature, verbose=verbose)
 
     # ------------------------------------------------------------------ summary
 

@@ -19,7 +19,7 @@ class Interrupted(Exception):
 
 
 class InterruptAt(ks.callbacks.Callback):
-    """Raises at the given global batch (1-based), after the backups of that batch were written."""
+    """Raises after the given global batch (1-based) and all its hooks, backups included."""
 
     def __init__(self, global_batch):
         super().__init__()
@@ -27,6 +27,8 @@ class InterruptAt(ks.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
+
+    def on_train_batch_begin(self, batch, logs=None):
         if self.seen == self.global_batch:
             raise Interrupted
 

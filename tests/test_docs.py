@@ -28,20 +28,10 @@ from kerasish.callbacks import progbar
 MISSING_DOCS = (
     # callbacks/base.py: Keras's hooks (once documented, every override inherits their text) and
     # the dispatcher's methods
-    "kerasish.callbacks.base.Callback.on_*",
-    "kerasish.callbacks.base.Callback.set_model",
-    "kerasish.callbacks.base.Callback.set_params",
-    "kerasish.callbacks.base.Callback.load_state_dict",  # Args:
     "kerasish.callbacks.base.CallbackList",  # Args:
     "kerasish.callbacks.base.CallbackList.*",
     # hook overrides in callbacks owned elsewhere (covered once Callback's hooks are documented)
-    "kerasish.callbacks.backup_and_restore.BackupAndRestore.on_*",
-    "kerasish.callbacks.learning_rate_scheduler.LearningRateScheduler.on_*",
-    "kerasish.callbacks.loop_timer.LoopTimer.on_*",
     "kerasish.callbacks.model_checkpoint.ModelCheckpoint.on_*",
-    "kerasish.callbacks.tensorboard.TensorBoardCallback.on_*",
-    "kerasish.callbacks.terminate_on_nan.TerminateOnNaN.on_*",
-    "kerasish.callbacks.wandb.WandbCallback.on_*",
     # model.py (Args: unless noted)
     "kerasish.model.Model.compile",
     "kerasish.model.Model.fit",
@@ -59,7 +49,6 @@ MISSING_DOCS = (
     "kerasish.losses.*",
     "kerasish.metrics.*",
     # optimizers.py (Args:)
-    "kerasish.optimizers.get_optimizer",
     "kerasish.optimizers.describe_optimizer",
 )
 

@@ -131,7 +131,7 @@ def test_initial_value_threshold_must_be_beaten_first(tmp_path):
 
 def test_missing_monitor_warns_and_saves_anyway(tmp_path):
     checkpoint = ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}.pt", save_best_only=True)
-    with pytest.warns(UserWarning, match=r"'val_loss' in the logs.*saved anyway"):
+    with pytest.warns(UserWarning, match=r"'val_loss' is not in the logs.*saved anyway"):
         fit([checkpoint], epochs=2)
     assert files(tmp_path) == ["1.pt", "2.pt"]
 
@@ -188,3 +188,74 @@ def test_verbose_messages(tmp_path, capsys):
 def test_no_temporary_files_are_left_behind(tmp_path):
     fit([ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}-{batch}.pt", save_freq=1)], epochs=1)
     assert sorted(os.listdir(tmp_path)) == ["1-1.pt", "1-2.pt", "1-3.pt", "1-4.pt"]
+
+
+# ---------------------------------------------------------------------------- checked before training
+
+
+@pytest.mark.parametrize("template", ["{loss:02d}.pt", "{epoch:q}.pt", "{loss:.2f}-{epoch:s}.pt"])
+def test_a_format_the_values_cannot_take_fails_before_the_first_step(tmp_path, template):
+    model = new_model()
+    before = weights_of(model.module)
+    with pytest.raises(ValueError, match="cannot be filled"):
+        fit([ks.callbacks.ModelCheckpoint(tmp_path / template)], model=model)
+    assert same_weights(before, weights_of(model.module))
+    assert files(tmp_path) == []
+
+
+def test_an_unwritable_folder_fails_before_the_first_step(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    model = new_model()
+    before = weights_of(model.module)
+    with pytest.raises(ValueError, match=r"cannot write checkpoints under .*a_file"):
+        fit([ks.callbacks.ModelCheckpoint(tmp_path / "a_file" / "ckpt" / "{epoch}.pt")], model=model)
+    assert same_weights(before, weights_of(model.module))
+
+
+def test_a_validation_key_in_a_batch_template_fails_before_the_first_step(tmp_path):
+    model = new_model()
+    before = weights_of(model.module)
+    with pytest.raises(KeyError, match=r"\['val_loss'\].*never in batch logs"):
+        fit([ks.callbacks.ModelCheckpoint(tmp_path / "{batch}-{val_loss:.2f}.pt", save_freq=2)],
+            model=model, validation_split=0.25)
+    assert same_weights(before, weights_of(model.module))
+
+
+def test_a_validation_key_without_validation_data_fails_before_the_first_step(tmp_path):
+    seen = {}
+    probe = ks.callbacks.LambdaCallback(on_train_begin=lambda logs: seen.update(probe.params))
+    fit([probe], epochs=1)
+    if "do_validation" not in seen:
+        pytest.skip("fit does not report params['do_validation'] yet")
+    model = new_model()
+    before = weights_of(model.module)
+    with pytest.raises(KeyError, match=r"\['val_loss'\].*without validation data"):
+        fit([ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}-{val_loss:.2f}.pt")], model=model)
+    assert same_weights(before, weights_of(model.module))
+    fit([ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}-{val_loss:.2f}.pt")], epochs=1,
+        validation_split=0.25)  # with validation data the same template is fine
+    assert len(files(tmp_path)) == 1
+
+
+def test_saved_lists_every_file_written_and_on_save_sees_each(tmp_path):
+    seen = []
+
+    class Uploads(ks.callbacks.ModelCheckpoint):
+        def on_save(self, saved):
+            seen.append((os.path.exists(saved.path), saved))
+
+    checkpoint = Uploads(tmp_path / "e{epoch}-b{batch}.pt", save_freq=3)
+    fit([checkpoint])
+    assert [(f.epoch, f.batch) for f in checkpoint.saved] == [(0, 2), (1, 1), (2, 0), (2, 3)]
+    assert [os.path.basename(f.path) for f in checkpoint.saved] == [
+        "e1-b3.pt", "e2-b2.pt", "e3-b1.pt", "e3-b4.pt"]
+    assert seen == [(True, f) for f in checkpoint.saved]  # called once the file exists
+
+
+def test_state_dict_round_trips_the_best_value_and_the_batch_count(tmp_path):
+    first = ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}.pt", save_best_only=True, save_freq=3)
+    fit([Scripted("val_loss", [1.0, 0.5, 0.7]), first], epochs=3)
+    state = first.state_dict()
+    second = ks.callbacks.ModelCheckpoint(tmp_path / "{epoch}.pt", save_best_only=True, save_freq=3)
+    second.load_state_dict(state)
+    assert (second.best, second._schedule.batches_since_save) == (first.best, 12 % 3)

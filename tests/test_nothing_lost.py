@@ -68,8 +68,8 @@ def test_backup_and_restore_falls_back_when_the_latest_backup_rotted(tmp_path):
     x, y = classification_data(n=32)
 
     class Stop(ks.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if self.model.optimizer_steps == 6:
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.model.optimizer_steps == 6:  # after batch 6 and its backup
                 raise KeyboardInterrupt
 
     torch.manual_seed(0)

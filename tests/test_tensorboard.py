@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -231,3 +234,203 @@ def test_alias_and_nothing_written_before_training(tmp_path):
     assert ks.callbacks.TensorBoard is ks.callbacks.TensorBoardCallback
     ks.callbacks.TensorBoard(tmp_path / "logs")
     assert not (tmp_path / "logs").exists()
+
+
+# ---------------------------------------------------------------------------- steps across fits
+
+
+class Crash(ks.callbacks.Callback):
+    """Raises at the end of the given global training batch (1-based), as a failing job would."""
+
+    def __init__(self, at_batch: int):
+        super().__init__()
+        self.at_batch, self.seen = at_batch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at_batch:
+            raise RuntimeError("job killed")
+
+
+def test_evaluate_writes_evaluation_values_at_the_training_step_and_closes_its_writers(tmp_path):
+    x, y = classification_data(n=64)
+    model = compiled()
+    tb = ks.callbacks.TensorBoard(tmp_path / "fit")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[tb])  # no validation data
+    threads = threading.active_count()
+    first = model.evaluate(x, y, verbose=0, callbacks=[tb], return_dict=True)
+    assert threading.active_count() == threads  # the writers it opened are closed again
+    # a new callback object, evaluate only: lazily opened writers, the model's step
+    model.evaluate(x[:32], y[:32], verbose=0, callbacks=[ks.callbacks.TensorBoard(tmp_path / "eval")])
+    second = model.evaluate(x[:32], y[:32], verbose=0, return_dict=True)
+    assert threading.active_count() == threads
+    validation = read(tmp_path / "fit" / "validation")
+    assert scalars(validation, "evaluation_loss_vs_iterations") == pytest.approx({8: first["loss"]})
+    assert scalars(validation, "evaluation_accuracy_vs_iterations") == pytest.approx(
+        {8: first["accuracy"]})
+    assert scalars(read(tmp_path / "eval" / "validation"), "evaluation_loss_vs_iterations") == \
+        pytest.approx({8: second["loss"]})
+    assert not (tmp_path / "eval" / "train").exists()
+
+
+def test_staged_fits_with_one_callback_continue_epoch_and_batch_steps(tmp_path):
+    x, y = classification_data(n=64)
+    model = compiled()
+    tb = ks.callbacks.TensorBoard(tmp_path, update_freq=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to shift: initial_epoch continues the epochs
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[tb])
+        model.fit(x, y, batch_size=16, epochs=4, initial_epoch=2, verbose=0, callbacks=[tb])
+    train = read(tmp_path / "train")
+    assert sorted(scalars(train, "epoch_loss")) == [0, 1, 2, 3]
+    assert sorted(scalars(train, "batch_loss")) == list(range(1, 17))
+
+
+def test_a_new_callback_on_a_used_log_dir_never_writes_steps_backwards(tmp_path):
+    x, y = classification_data(n=64)
+    histories = []
+    for _ in range(2):  # two separate jobs writing to the same (default-like) folder
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            histories.append(compiled().fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[
+                ks.callbacks.TensorBoard(tmp_path, update_freq=2)]).history["loss"])
+    assert [str(w.message) for w in caught if "already holds epoch steps up to 1" in str(w.message)]
+    train = read(tmp_path / "train")
+    assert scalars(train, "epoch_loss") == pytest.approx(dict(enumerate(histories[0] + histories[1])))
+    assert sorted(scalars(train, "batch_loss")) == [2, 4, 6, 8, 10, 12, 14, 16]
+
+
+def test_a_resumed_fit_continues_its_steps_and_hides_what_followed_the_backup(tmp_path):
+    x, y = classification_data(n=48)  # 3 batches of 16 per epoch
+    backup, log_dir = tmp_path / "backup", tmp_path / "logs"
+
+    def attempt(crash_at=None):
+        torch.manual_seed(0)
+        recorder, tb, model = BatchRecorder(), ks.callbacks.TensorBoard(log_dir, update_freq=1), compiled()
+        callbacks = [ks.callbacks.BackupAndRestore(backup, save_freq=2), tb, recorder]
+        callbacks += [Crash(crash_at)] if crash_at else []
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+        return recorder, tb, model
+
+    with pytest.raises(RuntimeError, match="job killed"):
+        attempt(crash_at=5)  # batch 5 is written, the backup holds batch 4
+    resumed, tb, model = attempt()
+    # the same callback goes on with a later stage: the resume's hiding is not repeated
+    model.fit(x, y, batch_size=16, epochs=4, initial_epoch=3, verbose=0, callbacks=[tb])
+    events = read(log_dir / "train").Scalars("batch_loss")
+    assert [e.step for e in events] == list(range(1, 13))  # step 5 once: the interrupted one hidden
+    losses = {e.step: e.value for e in events}
+    assert [losses[5 + i] for i in range(5)] == pytest.approx(
+        [resumed.logs[i + 1]["loss"] for i in range(5)])
+    assert sorted(scalars(read(log_dir / "train"), "epoch_loss")) == [0, 1, 2, 3]
+
+
+def test_failing_fits_close_their_writers_and_keep_what_was_written(tmp_path):
+    x, y = classification_data(n=32)
+    model = compiled()
+    fit_with(model, x, y, ks.callbacks.TensorBoard(tmp_path / "warmup", update_freq=1))
+    threads = threading.active_count()
+    for attempt in range(20):
+        with pytest.raises(RuntimeError, match="job killed"):
+            fit_with(model, x, y, ks.callbacks.TensorBoard(tmp_path / f"{attempt}", update_freq=1,
+                                                           histogram_freq=1), Crash(2))
+    assert threading.active_count() == threads  # no writer thread left behind
+    assert sorted(scalars(read(tmp_path / "19" / "train"), "batch_loss")) == [
+        model.optimizer_steps - 1, model.optimizer_steps]  # flushed before the error propagated
+
+
+def fit_with(model, x, y, *callbacks):
+    return model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=list(callbacks))
+
+
+def test_an_unwritable_log_dir_warns_once_and_training_goes_on(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    x, y = classification_data(n=64)
+    model = compiled()
+    before = weights_of(model.module)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit_with(model, x, y, ks.callbacks.TensorBoard(blocker / "logs", update_freq=1,
+                                                                 histogram_freq=1, hparams={"a": 1}))
+    ours = [w for w in caught if "TensorBoardCallback" in str(w.message)]
+    assert len(ours) == 1 and "stopped writing" in str(ours[0].message)
+    assert len(history.history["loss"]) == 2 and not same_weights(before, weights_of(model.module))
+
+
+FULL_DISK = """
+import resource, signal, sys, warnings
+sys.path.insert(0, {tests!r})
+import torch, kerasish as ks
+from helpers import classification_data, mlp
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)          # writes past the limit fail with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, resource.RLIM_INFINITY))
+x, y = classification_data(n=64)
+model = ks.Model(mlp(), device="cpu").compile("sgd", "cross_entropy")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    history = model.fit(x, y, batch_size=16, epochs=20, verbose=0, callbacks=[
+        ks.callbacks.TensorBoard({log_dir!r}, update_freq=1, histogram_freq=1)])
+ours = [str(w.message) for w in caught if "TensorBoardCallback" in str(w.message)]
+print(len(ours), len(history.history["loss"]), ours[0][:200] if ours else "")
+"""
+
+
+def test_a_full_disk_mid_training_warns_once_and_training_goes_on(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    script = FULL_DISK.format(tests=tests, log_dir=str(tmp_path / "logs"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(tests).parent), tests])}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warned, epochs, message = result.stdout.strip().split(" ", 2)
+    assert (warned, epochs) == ("1", "20")
+    assert "stopped writing" in message and "File too large" in message
+
+
+# ---------------------------------------------------------------------------- Keras's other arguments
+
+
+def test_profile_batch_writes_a_torch_profiler_trace_of_those_batches(tmp_path):
+    x, y = classification_data(n=64)
+    fit_with(compiled(), x, y, ks.callbacks.TensorBoard(tmp_path, profile_batch=(2, 3)))
+    (trace,) = (tmp_path / "train").glob("*.pt.trace.json")
+    assert "aten::addmm" in trace.read_text()  # the training steps' operations were recorded
+
+
+def test_embeddings_freq_writes_each_embedding_to_the_projector(tmp_path):
+    class Bag(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words = torch.nn.Embedding(5, 4)
+            self.out = torch.nn.Linear(4, 3)
+
+        def forward(self, tokens):
+            return self.out(self.words(tokens).mean(dim=1))
+
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("a\nb\nc\nd\ne\n")
+    tokens = np.random.default_rng(0).integers(0, 5, size=(32, 6))
+    model = ks.Model(Bag(), device="cpu").compile("sgd", "cross_entropy")
+    model.fit(tokens, tokens[:, 0] % 3, batch_size=16, epochs=3, verbose=0, callbacks=[
+        ks.callbacks.TensorBoard(tmp_path / "logs", embeddings_freq=2,
+                                 embeddings_metadata={"words": str(labels)})])
+    config = (tmp_path / "logs" / "train" / "projector_config.pbtxt").read_text()
+    assert config.count("embeddings {") == 2  # epochs 0 and 2
+    assert 'tensor_name: "words:00000"' in config and 'tensor_name: "words:00002"' in config
+    (metadata,) = (tmp_path / "logs" / "train").glob("00002/words/metadata.tsv")
+    assert metadata.read_text().split() == ["a", "b", "c", "d", "e"]
+    (tensors,) = (tmp_path / "logs" / "train").glob("00002/words/tensors.tsv")  # the final weights
+    rows = [list(map(float, line.split("\t"))) for line in tensors.read_text().splitlines()]
+    assert np.allclose(rows, model.module.words.weight.detach().numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [{"profile_batch": -1}, {"profile_batch": (3, 2)},
+                                 {"profile_batch": "x,y"}, {"embeddings_freq": -1},
+                                 {"log_batch": "sometimes"}])
+def test_bad_keras_arguments_are_refused(tmp_path, bad):
+    with pytest.raises(ValueError):
+        ks.callbacks.TensorBoard(tmp_path, **bad)

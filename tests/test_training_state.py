@@ -76,12 +76,16 @@ class CountingCallback(ks.callbacks.Callback):
 
 
 class InterruptAt(ks.callbacks.Callback):
+    """Raises after the given global batch (1-based) and all its hooks, backups included."""
+
     def __init__(self, global_batch):
         super().__init__()
         self.global_batch, self.seen = global_batch, 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
+
+    def on_train_batch_begin(self, batch, logs=None):
         if self.seen == self.global_batch:
             raise Interrupted
 
@@ -255,3 +259,27 @@ def test_batch_logs_behave_as_a_mutable_dict():
     assert captured["popped"] == 1.0
     assert set(json.loads(captured["json"])) == {"loss", "accuracy"}
     np.testing.assert_allclose(json.loads(captured["json"])["loss"], captured["copy"]["loss"])
+
+
+def test_backups_are_taken_after_every_other_callbacks_batch_end():
+    order = []
+
+    class Saver(ks.callbacks.Callback):
+        saves_training_state = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            order.append("saver")
+
+        def on_epoch_end(self, epoch, logs=None):
+            order.append("saver-epoch")
+
+    class Other(ks.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            order.append("other")
+
+        def on_epoch_end(self, epoch, logs=None):
+            order.append("other-epoch")
+
+    model = ks.Model(mlp(), device="cpu").compile("sgd", "cross_entropy")
+    model.fit(*classification_data(n=8), batch_size=8, verbose=0, callbacks=[Saver(), Other()])
+    assert order == ["other", "saver", "other-epoch", "saver-epoch"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import wandb
 import kerasish as ks
 
 from helpers import classification_data, mlp
-from wandb_reader import read_run
+from wandb_reader import read_run, read_runs
 
 PARAMS = ("0.weight", "0.bias", "2.weight", "2.bias")  # mlp()'s parameters
 
@@ -164,8 +162,9 @@ def test_steps_strictly_increase_and_the_run_exits_cleanly(full_run):
 def test_a_users_run_is_used_kept_open_and_its_config_wins(wandb_dir):
     x, y = classification_data()
     run = wandb.init(project="kerasish-tests", config={"learning_rate": 0.5}, dir=wandb_dir)
-    compiled().fit(x, y, batch_size=32, epochs=2, verbose=0,
-                   callbacks=[ks.callbacks.WandbCallback(config={"note": "from callback"})])
+    with pytest.warns(UserWarning, match=r"learning_rate=0.5, but training uses learning_rate=0.01"):
+        compiled().fit(x, y, batch_size=32, epochs=2, verbose=0,
+                       callbacks=[ks.callbacks.WandbCallback(config={"note": "from callback"})])
     assert wandb.run is run  # not finished by the callback
     run.log({"test_accuracy": 0.75})  # the user goes on logging after fit
     run.finish()
@@ -194,48 +193,28 @@ def epoch_aliases(artifact) -> list[str]:
     return [alias for alias in artifact.aliases if alias.startswith("epoch_")]
 
 
-class SavesEachEpoch(ks.callbacks.Callback):
-    """A user's checkpoint callback: a ``filepath`` template rendered with epoch and logs."""
-
-    def __init__(self, filepath):
-        super().__init__()
-        self.filepath = filepath
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch != 1:  # skips an epoch, as save_best_only may
-            self.model.save_weights(self.filepath.format(epoch=epoch + 1, **logs))
-
-
-def test_files_a_checkpoint_callback_wrote_are_logged_with_their_epochs(wandb_dir, tmp_path):
+def test_each_file_a_model_checkpoint_writes_is_logged_as_it_is_written(wandb_dir, tmp_path):
     x, y = classification_data()
-    (tmp_path / "ckpt").mkdir()
-    older = tmp_path / "ckpt" / "e02.pt"  # an earlier run's file: this fit skips epoch 2
-    older.write_bytes(b"an older run's file")
-    os.utime(older, (time.time() - 3600, time.time() - 3600))
-    saver = SavesEachEpoch(str(tmp_path / "ckpt" / "e{epoch:02d}.pt"))
+    checkpoint = ks.callbacks.ModelCheckpoint(str(tmp_path / "e{epoch:02d}-{val_loss:.3f}.pt"),
+                                              monitor="val_accuracy", save_best_only=True,
+                                              save_weights_only=True)
     compiled().fit(x, y, batch_size=32, epochs=3, validation_split=0.25, verbose=0,
-                   callbacks=[ks.callbacks.WandbCallback(save_model=True, dir=wandb_dir), saver])
-    artifacts = read_run(wandb_dir).artifacts
-    # versions of one model artifact; W&B gives each the alias "latest" as it is logged
-    assert [epoch_aliases(a) for a in artifacts] == [["epoch_1"], ["epoch_3"]]
-    assert "latest" in artifacts[-1].aliases
-    assert [a.manifest.contents[0].path for a in artifacts] == ["e01.pt", "e03.pt"]
-    assert {(a.type, a.name) for a in artifacts} == {("model", artifacts[0].name)}
+                   callbacks=[ks.callbacks.WandbCallback(save_model=checkpoint, dir=wandb_dir),
+                              checkpoint])
+    run = read_run(wandb_dir)
+    saved = [Path(f.path).name for f in checkpoint.saved]
+    assert saved and [a.manifest.contents[0].path for a in run.artifacts] == saved
+    assert [epoch_aliases(a) for a in run.artifacts] == [[f"epoch_{f.epoch + 1}"] for f in checkpoint.saved]
+    assert "latest" in run.artifacts[-1].aliases
+    assert {(a.type, a.name) for a in run.artifacts} == {("model", run.artifacts[0].name)}
+    # logged during training: the first artifact comes before the last epoch's row
+    kinds = [k for k in run.kinds if k in ("artifact", "history")]
+    assert kinds.index("artifact") < len(kinds) - 1 - kinds[::-1].index("history")
 
 
-def test_model_checkpoint_files_are_logged_as_artifacts(wandb_dir, tmp_path):
-    checkpoint_class = getattr(ks.callbacks, "ModelCheckpoint", None)
-    if checkpoint_class is None:
-        pytest.skip("ModelCheckpoint is not in ks.callbacks yet")
-    x, y = classification_data()
-    checkpoint = checkpoint_class(str(tmp_path / "e{epoch:02d}-{val_loss:.3f}.pt"),
-                                  save_weights_only=True)
-    compiled().fit(x, y, batch_size=32, epochs=2, validation_split=0.25, verbose=0,
-                   callbacks=[ks.callbacks.WandbCallback(save_model=True, dir=wandb_dir), checkpoint])
-    artifacts = read_run(wandb_dir).artifacts
-    assert [epoch_aliases(a) for a in artifacts] == [["epoch_1"], ["epoch_2"]]
-    assert "latest" in artifacts[-1].aliases
-    assert [a.manifest.contents[0].path[:4] for a in artifacts] == ["e01-", "e02-"]
+def test_save_model_refuses_what_is_not_a_model_checkpoint():
+    with pytest.raises(TypeError, match="ModelCheckpoint"):
+        ks.callbacks.WandbCallback(save_model="ckpt/{epoch}.pt")
 
 
 def test_a_wandb_failure_mid_training_warns_once_and_training_completes(wandb_dir, monkeypatch):
@@ -275,7 +254,7 @@ def test_a_run_finished_by_someone_else_mid_training_warns_once(wandb_dir):
         callback = ks.callbacks.WandbCallback(log_freq=2, dir=wandb_dir)
         history = compiled().fit(x, y, batch_size=16, epochs=3, verbose=0,
                                  callbacks=[callback, FinishesTheRun()])
-    ours = [w for w in caught if "WandbCallback" in str(w.message)]
+    ours = [w for w in caught if "WandbCallback stopped logging" in str(w.message)]
     assert len(ours) == 1
     assert len(history.history["loss"]) == 3
     assert [row["epoch"] for row in read_run(wandb_dir).rows_with("epoch")] == [0]
@@ -292,3 +271,159 @@ def test_without_wandb_installed_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)
     with pytest.raises(ImportError, match=r"kerasish\[wandb\]"):
         ks.callbacks.WandbCallback()
+
+
+# ---------------------------------------------------------------------------- runs across fits
+
+
+class Crash(ks.callbacks.Callback):
+    """Raises at the end of the given global training batch (1-based), as a failing job would."""
+
+    def __init__(self, at_batch: int):
+        super().__init__()
+        self.at_batch, self.seen = at_batch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at_batch:
+            raise RuntimeError("job killed")
+
+
+def batch_steps(run) -> list[int]:
+    return [row["batch/step"] for row in run.rows_with("batch/loss")]
+
+
+def test_run_is_finished_follows_wandbs_run_state(wandb_dir):
+    # kerasish reads W&B's private Run._is_finished in one place; this fails if wandb changes it.
+    from kerasish.callbacks.wandb import run_is_finished
+
+    run = wandb.init(project="kerasish-tests", dir=wandb_dir)
+    assert hasattr(run, "_is_finished") and run_is_finished(run) is False
+    run.finish()
+    assert run_is_finished(run) is True
+
+
+def test_evaluate_logs_test_values_to_the_fits_run_at_the_training_step(wandb_dir):
+    x, y = classification_data(n=64)
+    model = compiled()
+    callback = ks.callbacks.WandbCallback(log_freq=1, dir=wandb_dir)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+    results = model.evaluate(x, y, batch_size=16, verbose=0, callbacks=[callback], return_dict=True)
+    assert wandb.run is None  # the continued run is finished again after evaluate
+    fit_run, eval_run = read_runs(wandb_dir)
+    assert eval_run.run_id == fit_run.run_id  # one W&B run: evaluate continued the fit's
+    (row,) = eval_run.rows_with("test/loss")
+    assert row["test/loss"] == pytest.approx(results["loss"])
+    assert row["test/accuracy"] == pytest.approx(results["accuracy"])
+    assert row["batch/step"] == 8 == model.optimizer_steps  # vs the training step, as Keras does
+    assert eval_run.summary["test/loss"] == pytest.approx(results["loss"])
+    assert eval_run.metrics["test/*"]["step_metric"] == "batch/step"
+
+
+def test_staged_fits_with_one_callback_continue_one_run_and_its_steps(wandb_dir):
+    x, y = classification_data(n=64)
+    model = compiled()
+    callback = ks.callbacks.WandbCallback(log_freq=2, dir=wandb_dir)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # its own epochs=2 is updated, not reported as a mismatch
+        model.fit(x, y, batch_size=16, epochs=4, initial_epoch=2, verbose=0, callbacks=[callback])
+    first, second = read_runs(wandb_dir)
+    assert first.run_id == second.run_id and first.exit_code == second.exit_code == 0
+    assert [row["epoch"] for row in first.rows_with("epoch")] == [0, 1]
+    assert [row["epoch"] for row in second.rows_with("epoch")] == [2, 3]
+    assert batch_steps(first) == [2, 4, 6, 8] and batch_steps(second) == [10, 12, 14, 16]
+    assert first.config["epochs"] == 2 and second.config["epochs"] == 4
+    assert second.config["optimizer"] == "SGD"  # offline resume starts with an empty config
+
+
+def test_a_resumed_fit_continues_the_same_run_and_its_steps(wandb_dir, tmp_path):
+    x, y = classification_data(n=48)  # 3 batches of 16 per epoch
+    backup = tmp_path / "backup"
+
+    def attempt(crash_at=None):
+        torch.manual_seed(0)
+        callbacks = [ks.callbacks.BackupAndRestore(backup, save_freq=2),  # first: restores first
+                     ks.callbacks.WandbCallback(log_freq=1, dir=wandb_dir)]
+        callbacks += [Crash(crash_at)] if crash_at else []
+        compiled().fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=callbacks)
+
+    with pytest.raises(RuntimeError, match="job killed"):
+        attempt(crash_at=5)  # in epoch 1; the backup holds batch 4
+    attempt()
+    crashed, resumed = read_runs(wandb_dir)
+    assert resumed.run_id == crashed.run_id
+    assert crashed.exit_code == 1 and resumed.exit_code == 0
+    assert batch_steps(crashed) == [1, 2, 3, 4, 5]
+    assert batch_steps(resumed) == [5, 6, 7, 8, 9]  # from the backup on, not from 1
+    assert [row["epoch"] for row in resumed.rows_with("epoch")] == [1, 2]
+
+
+def test_a_failing_fit_finishes_its_run_as_failed_and_the_next_fit_starts_a_new_one(wandb_dir):
+    x, y = classification_data(n=64)
+    model = compiled()
+    callback = ks.callbacks.WandbCallback(log_freq=1, dir=wandb_dir)
+    with pytest.raises(RuntimeError, match="job killed"):
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback, Crash(3)])
+    assert wandb.run is None
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback])
+    failed, fresh = read_runs(wandb_dir)
+    assert failed.exit_code == 1 and fresh.exit_code == 0
+    assert fresh.run_id != failed.run_id
+    assert batch_steps(failed) == [1, 2, 3]
+    assert len(fresh.rows_with("epoch")) == 1
+
+
+def test_a_wandb_failure_leaves_no_stale_run_for_the_next_callback(wandb_dir, monkeypatch):
+    real_log = wandb.sdk.wandb_run.Run.log
+
+    def failing_log(self, data, *args, **kwargs):
+        if "batch/step" in data and data["batch/step"] == 3:
+            raise ConnectionError("W&B went away")
+        return real_log(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", failing_log)
+    x, y = classification_data(n=64)
+    model = compiled()
+    with pytest.warns(RuntimeWarning, match="W&B went away"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                  callbacks=[ks.callbacks.WandbCallback(name="first", log_freq=1, dir=wandb_dir)])
+    assert wandb.run is None
+    monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", real_log)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[ks.callbacks.WandbCallback(name="second", dir=wandb_dir)])
+    first, second = read_runs(wandb_dir)
+    assert (first.name, first.exit_code, batch_steps(first)) == ("first", 1, [1, 2])
+    assert (second.name, second.exit_code) == ("second", 0)
+    assert second.run_id != first.run_id and len(second.rows_with("epoch")) == 1
+
+
+def test_every_key_of_a_sweep_config_that_training_does_not_use_warns(wandb_dir):
+    x, y = classification_data(n=64)
+    sweep = {"lr": 0.1, "optimizer": "adam", "batch_size": 32, "epochs": 3, "momentum": 0.9,
+             "loss": "cross_entropy"}
+    run = wandb.init(project="kerasish-tests", config=sweep, dir=wandb_dir)  # as a sweep agent's
+    net = mlp()
+    model = ks.Model(net, device="cpu").compile(torch.optim.SGD(net.parameters(), lr=0.01),
+                                                "cross_entropy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[ks.callbacks.WandbCallback()])
+    messages = [str(w.message) for w in caught if "WandbCallback: the run's config" in str(w.message)]
+    mismatched = sorted(m.split("config has ")[1].split("=")[0] for m in messages)
+    assert mismatched == ["batch_size", "epochs", "lr", "momentum", "optimizer"]  # loss agrees
+    assert any("lr=0.1, but training uses learning_rate=0.01" in m for m in messages)
+    run.finish()
+    logged = read_run(wandb_dir)
+    assert {k: logged.config[k] for k in sweep} == sweep  # the sweep's values are left as they are
+    assert logged.config["learning_rate"] == pytest.approx(0.01)  # what training used, added
+
+
+def test_a_monitor_missing_from_the_logs_warns_once_with_the_available_keys(wandb_dir):
+    x, y = classification_data(n=64)
+    with pytest.warns(UserWarning, match=r"monitor 'val_loss' is not in the logs.*\['accuracy', "
+                                         r"'loss'\]") as caught:
+        compiled().fit(x, y, batch_size=32, epochs=3, verbose=0,
+                       callbacks=[ks.callbacks.WandbCallback(dir=wandb_dir)])
+    assert len([w for w in caught if "WandbCallback" in str(w.message)]) == 1
+    assert "best_val_loss" not in read_run(wandb_dir).summary

@@ -77,6 +77,10 @@ class OfflineRun:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     artifacts: list = field(default_factory=list)
     exit_code: int | None = None
+    run_id: str = ""
+    name: str = ""
+    start_time: float = 0.0
+    kinds: list[str] = field(default_factory=list)  # record types in file order
 
     def rows_with(self, key: str) -> list[dict[str, Any]]:
         return [row for row in self.history if key in row]
@@ -120,11 +124,35 @@ def read_run(wandb_dir: str | Path, timeout: float = 15.0) -> OfflineRun:
         time.sleep(0.05)
 
 
+def read_runs(wandb_dir: str | Path, timeout: float = 15.0) -> list[OfflineRun]:
+    """Every finished offline run under ``wandb_dir``, oldest first (a run continued with
+    ``resume=`` is a second folder with the same ``run_id``)."""
+    files = sorted(Path(wandb_dir).glob("**/offline-run-*/run-*.wandb"))
+    deadline = time.monotonic() + timeout
+    runs = []
+    for path in files:
+        while True:
+            try:
+                run = read_run_file(path)
+            except ValueError:  # caught mid-write
+                run = None
+            if run is not None and run.exit_code is not None:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{path} has no exit record after {timeout} s: the run did not finish")
+            time.sleep(0.05)
+        runs.append(run)
+    return sorted(runs, key=lambda r: r.start_time)
+
+
 def read_run_file(path: str | Path) -> OfflineRun:
     run = OfflineRun(records=read_records(path))
     for record in run.records:
         kind = record.WhichOneof("record_type")
+        run.kinds.append(kind)
         if kind == "run":
+            run.run_id, run.name = record.run.run_id, record.run.display_name
+            run.start_time = record.run.start_time.seconds + record.run.start_time.nanos / 1e9
             for item in record.run.config.update:
                 _put(run.config, item)
         elif kind == "config":

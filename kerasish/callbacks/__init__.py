@@ -10,14 +10,18 @@ from kerasish.callbacks.learning_rate_scheduler import LearningRateScheduler
 from kerasish.callbacks.loop_timer import LoopTimer
 from kerasish.callbacks.model_checkpoint import ModelCheckpoint
 from kerasish.callbacks.monitor_callback import MonitorCallback
+from kerasish.callbacks.prediction_samples import PredictionSamples
 from kerasish.callbacks.progbar import ProgbarLogger
 from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from kerasish.callbacks.tensorboard import TensorBoard, TensorBoardCallback
 from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
 from kerasish.callbacks.wandb import WandbCallback
+from kerasish.callbacks.wandb_metrics_logger import WandbMetricsLogger
+from kerasish.callbacks.wandb_model_checkpoint import WandbModelCheckpoint
 
 __all__ = ["BackupAndRestore", "CSVLogger", "EarlyStopping", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau",
-           "TerminateOnNaN",
+           "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "PredictionSamples",
+           "ReduceLROnPlateau", "TerminateOnNaN",
            "Callback", "CallbackList", "History", "LoopTimer", "ProgbarLogger",
-           "TensorBoard", "TensorBoardCallback", "WandbCallback"]
+           "TensorBoard", "TensorBoardCallback", "WandbCallback", "WandbMetricsLogger",
+           "WandbModelCheckpoint"]

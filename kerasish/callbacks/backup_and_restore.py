@@ -61,6 +61,8 @@ class BackupAndRestore(Callback):
         model.fit(x, y, epochs=20, callbacks=[backup])   # rerun the same line after a crash
     """
 
+    saves_training_state = True  # after the other callbacks' batch and epoch ends
+
     def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch",
                  delete_checkpoint: bool = True, double_checkpoint: bool = False) -> None:
         super().__init__()

@@ -22,6 +22,9 @@ HOOKS = (
 _ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
+_SAVE_POINTS = ("on_train_batch_end", "on_epoch_end")
+
+
 class Callback:
     """Base class of all callbacks, with Keras's hooks as no-ops.
 
@@ -44,6 +47,10 @@ class Callback:
     Attributes:
         rank_zero_only: ``True`` for callbacks that write files or print: under torchrun they run
             on rank 0 only.
+        saves_training_state: ``True`` for callbacks that save the training state at batch and
+            epoch ends (``BackupAndRestore``): they run after every other callback's
+            ``on_train_batch_end`` and ``on_epoch_end``, so the callback states they save include
+            that batch or epoch.
 
     Example:
         class PrintLoss(ks.callbacks.Callback):
@@ -52,48 +59,175 @@ class Callback:
     """
 
     rank_zero_only: bool = False
+    saves_training_state: bool = False
 
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict[str, Any] = {}
 
     def set_model(self, model: Any) -> None:
+        """Called by the loop before the first hook.
+
+        Args:
+            model: the ``ks.Model`` being trained, evaluated or run.
+        """
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Called by the loop before the first hook.
+
+        Args:
+            params: ``{"verbose", "epochs", "steps", ...}`` of the running loop.
+        """
         self.params = params
 
     def state_dict(self) -> dict[str, Any]:
-        """The state to save with a backup; the default saves nothing."""
+        """The state to save with a backup; the default saves nothing.
+
+        Returns:
+            Tensors, numbers, strings, lists and dicts of them (saved with ``torch.save``).
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Take back what ``state_dict`` returned; called before the resumed epoch begins."""
+        """Take back what ``state_dict`` returned; called before the resumed epoch begins.
+
+        Args:
+            state: what ``state_dict`` returned when the backup was written.
+        """
 
     def on_exception(self, exception: BaseException) -> None:
-        """``fit``/``evaluate``/``predict`` raised ``exception``: release what this callback holds."""
+        """``fit``/``evaluate``/``predict`` raised: release what this callback holds.
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_batch_begin(self, batch, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
+        Args:
+            exception: the exception, which propagates unchanged afterwards.
+        """
+
+    def on_train_begin(self, logs=None):
+        """Called once when ``fit`` starts, before the first epoch.
+
+        Args:
+            logs: an empty dict (Keras passes one too).
+        """
+
+    def on_train_end(self, logs=None):
+        """Called once when ``fit`` ends normally (not after an error: see ``on_exception``).
+
+        Args:
+            logs: the last epoch's logs.
+        """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called at the start of each epoch.
+
+        Args:
+            epoch: the epoch index, 0-based.
+            logs: an empty dict.
+        """
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called at the end of each epoch, after validation.
+
+        Args:
+            epoch: the epoch index, 0-based.
+            logs: the epoch's logs (``loss``, metrics, ``val_*``), Python floats; callbacks may add
+                keys.
+        """
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's alias of ``on_train_batch_begin``.
+
+        Args:
+            batch: the batch index within the epoch.
+            logs: an empty dict.
+        """
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's alias of ``on_train_batch_end``.
+
+        Args:
+            batch: the batch index within the epoch.
+            logs: the running logs (read lazily from the device).
+        """
 
     def on_train_batch_begin(self, batch, logs=None):
+        """Called before each training batch.
+
+        Args:
+            batch: the batch index within the epoch.
+            logs: an empty dict.
+        """
         self.on_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
+        """Called after each training batch.
+
+        Args:
+            batch: the batch index within the epoch.
+            logs: the running means of the epoch so far (or a custom step's returned values),
+                read from the device only when a value is looked at.
+        """
         self.on_batch_end(batch, logs=logs)
 
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_test_batch_begin(self, batch, logs=None): ...
-    def on_test_batch_end(self, batch, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
-    def on_predict_batch_begin(self, batch, logs=None): ...
-    def on_predict_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None):
+        """Called when ``evaluate`` or a validation pass starts.
+
+        Args:
+            logs: an empty dict.
+        """
+
+    def on_test_end(self, logs=None):
+        """Called when ``evaluate`` or a validation pass ends.
+
+        Args:
+            logs: its results (without the ``val_`` prefix).
+        """
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before each evaluation batch.
+
+        Args:
+            batch: the batch index.
+            logs: an empty dict.
+        """
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after each evaluation batch.
+
+        Args:
+            batch: the batch index.
+            logs: the running results so far, read lazily.
+        """
+
+    def on_predict_begin(self, logs=None):
+        """Called when ``predict`` starts.
+
+        Args:
+            logs: an empty dict.
+        """
+
+    def on_predict_end(self, logs=None):
+        """Called when ``predict`` ends.
+
+        Args:
+            logs: an empty dict.
+        """
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each prediction batch.
+
+        Args:
+            batch: the batch index.
+            logs: an empty dict.
+        """
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each prediction batch.
+
+        Args:
+            batch: the batch index.
+            logs: ``{"outputs": the batch's outputs}``.
+        """
 
 
 def overrides(callback: Callback, hook: str) -> bool:
@@ -122,10 +256,12 @@ class CallbackList:
         if params is not None:
             for cb in self.callbacks:
                 cb.set_params(params)
-        self._listeners: dict[str, list[Callable[..., Any]]] = {
-            hook: [getattr(cb, hook) for cb in self.callbacks if overrides(cb, hook)]
-            for hook in HOOKS
-        }
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        for hook in HOOKS:
+            listeners = [cb for cb in self.callbacks if overrides(cb, hook)]
+            if hook in _SAVE_POINTS:  # state savers last: what they save includes this hook
+                listeners.sort(key=lambda cb: cb.saves_training_state)
+            self._listeners[hook] = [getattr(cb, hook) for cb in listeners]
 
     def wants(self, hook: str) -> bool:
         return bool(self._listeners[hook])

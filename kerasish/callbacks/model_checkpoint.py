@@ -1,15 +1,31 @@
-"""``ModelCheckpoint``: save the model (or its weights) every epoch or every N batches."""
+"""``ModelCheckpoint``: save the model (or its weights) every epoch or every N batches.
+
+The path-template logic (which fields a template uses, filling it, checking it before training)
+lives here once; the W&B callbacks use it too.
+"""
 
 from __future__ import annotations
 
 import os
 import string
-import warnings
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from kerasish.callbacks.monitor_callback import MonitorCallback
+from kerasish.callbacks.monitor_callback import MonitorCallback, warn_missing_monitor
 from kerasish.callbacks.save_schedule import SaveSchedule
+
+
+@dataclass(frozen=True)
+class SavedFile:
+    """One file a ``ModelCheckpoint`` wrote: its path, and the 0-based epoch and batch (``None``
+    for an epoch-end save) it was written at."""
+
+    path: str
+    epoch: int
+    batch: int | None = None
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -21,6 +37,14 @@ class ModelCheckpoint(MonitorCallback):
     crash never leaves a torn checkpoint. Files load with ``Model.load_weights``; a full save
     (``save_weights_only=False``, see ``Model.save``) also restores the optimizer, so training
     continues where it was.
+
+    The template and the folder are checked when training begins: a format that cannot take the
+    values (``"{loss:02d}"``: a loss is a float), a validation key without validation data, or a
+    folder that cannot be written is a ``ValueError`` before the first step, weights unchanged.
+
+    Every file written is appended to ``saved`` (``SavedFile(path, epoch, batch)``), and
+    ``on_save(saved_file)`` is called; a subclass overrides it to act on each new file (the W&B
+    checkpoint uploads it).
 
     Args:
         filepath: where to save; a format string as above.
@@ -54,7 +78,7 @@ class ModelCheckpoint(MonitorCallback):
             )
         self._schedule = SaveSchedule(save_freq, "ModelCheckpoint")
         self.filepath = os.fspath(filepath)
-        self._fields = _template_fields(self.filepath)
+        self._fields = template_fields(self.filepath, "ModelCheckpoint")
         if "batch" in self._fields and save_freq == "epoch":
             raise ValueError(
                 f"ModelCheckpoint: filepath {self.filepath!r} uses {{batch}}, which is only known "
@@ -65,10 +89,12 @@ class ModelCheckpoint(MonitorCallback):
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.save_freq = save_freq
+        self.saved: list[SavedFile] = []
         self._current_epoch = 0
 
     def on_train_begin(self, logs=None):
         self._schedule.reset()
+        self._check_before_training()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -80,6 +106,37 @@ class ModelCheckpoint(MonitorCallback):
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
             self._save(epoch, None, logs or {})
+
+    def on_save(self, saved: SavedFile) -> None:
+        """Called after each file is written; override to act on it (upload, copy, prune)."""
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_before_training(self) -> None:
+        """Fail before the first step on a template or folder that could not be written."""
+        known = {"epoch": 1}
+        if not self._schedule.per_epoch:
+            known["batch"] = 1
+        metric_names = list(getattr(self.model, "metrics_names", None) or [])
+        do_validation = self.params.get("do_validation")
+        if self._schedule.per_epoch and do_validation:
+            metric_names += [f"val_{name}" for name in metric_names]
+        unknown = sorted(self._fields - set(known) - set(metric_names))
+        if do_validation is False or not self._schedule.per_epoch:
+            # validation keys never reach these logs (no validation data, or batch logs)
+            hopeless = [key for key in unknown if key.startswith("val_")]
+            if hopeless:
+                where = "batch logs" if not self._schedule.per_epoch else "the logs of a fit " \
+                    "without validation data"
+                raise TemplateKeyError(
+                    f"ModelCheckpoint: filepath {self.filepath!r} uses {hopeless}, which "
+                    f"{'is' if len(hopeless) == 1 else 'are'} not in the logs: never in {where}. "
+                    f"Available keys: {sorted({*known, *metric_names})}. Pass validation data to "
+                    "fit, or use one of them in the path."
+                )
+        values = {**known, **{key: 0.0 for key in self._fields if key not in known}}
+        path = render_template(self.filepath, values, "ModelCheckpoint")
+        check_writable_folder(self.filepath, path, "ModelCheckpoint")
 
     # ------------------------------------------------------------------ saving
 
@@ -97,7 +154,7 @@ class ModelCheckpoint(MonitorCallback):
                 f"{available}. Use one of them in the path."
             )
         values.update({k: logs[k] for k in wanted})  # batch logs are read only for these keys
-        return self.filepath.format(**values)
+        return render_template(self.filepath, values, "ModelCheckpoint")
 
     def _save(self, epoch: int, batch: int | None, logs: Mapping[str, Any]) -> None:
         filepath = self._file_path(epoch, batch, logs)
@@ -114,16 +171,14 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(filepath)
         else:
             self.model.save(filepath)  # at an epoch's end it records the next epoch to train
+        saved = SavedFile(filepath, epoch, batch)
+        self.saved.append(saved)
+        self.on_save(saved)
 
     def _best_so_far(self, epoch: int, logs: Mapping[str, Any], filepath: str) -> bool:
         if self.monitor not in logs:
-            warnings.warn(
-                f"ModelCheckpoint: can save the best model only with {self.monitor!r} in the logs; "
-                f"it is missing (available: {sorted(logs)}), so this checkpoint is saved anyway. "
-                "Pass a monitor from the available keys (validation keys need validation data).",
-                UserWarning,
-                stacklevel=3,
-            )
+            warn_missing_monitor("ModelCheckpoint", self.monitor, logs,
+                                 "this checkpoint is saved anyway", stacklevel=4)
             return True
         current = float(logs[self.monitor])
         best = "None" if self.best is None else f"{self.best:.5f}"
@@ -137,14 +192,16 @@ class ModelCheckpoint(MonitorCallback):
             print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
         return False
 
-    # ------------------------------------------------------------------ BackupAndRestore
+    # ------------------------------------------------------------------ resuming
 
     def state_dict(self) -> dict[str, Any]:
+        """The best value so far and the batches since the last save (for BackupAndRestore)."""
         return {"best": self.best, "batches_since_save": self._schedule.batches_since_save}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
         self._schedule.batches_since_save = state["batches_since_save"]
+
 
 
 class TemplateKeyError(KeyError, ValueError):
@@ -154,13 +211,17 @@ class TemplateKeyError(KeyError, ValueError):
         return str(self.args[0])
 
 
-def _template_fields(filepath: str) -> set[str]:
-    """The top-level names a format string uses: ``"{val_loss:.2f}"`` -> ``{"val_loss"}``."""
+def template_fields(filepath: str, owner: str) -> set[str]:
+    """The top-level names a format string uses: ``"{val_loss:.2f}"`` -> ``{"val_loss"}``.
+
+    Raises:
+        ValueError: a malformed template or a positional field (``"{}"``, ``"{0}"``).
+    """
     try:
         parsed = list(string.Formatter().parse(filepath))
     except ValueError as error:
         raise ValueError(
-            f"ModelCheckpoint: filepath {filepath!r} is not a valid format string ({error}). "
+            f"{owner}: filepath {filepath!r} is not a valid format string ({error}). "
             "Double any literal braces: '{{' and '}}'."
         ) from error
     fields = set()
@@ -169,8 +230,49 @@ def _template_fields(filepath: str) -> set[str]:
             continue
         if field == "" or field.isdigit():
             raise ValueError(
-                f"ModelCheckpoint: filepath {filepath!r} has a positional field '{{{field}}}'; "
+                f"{owner}: filepath {filepath!r} has a positional field '{{{field}}}'; "
                 "name the value instead, e.g. '{epoch:02d}' or '{val_loss:.2f}'."
             )
         fields.add(field.split(".")[0].split("[")[0])
     return fields
+
+
+def render_template(filepath: str, values: Mapping[str, Any], owner: str) -> str:
+    """``filepath`` filled with ``values``; a format the values cannot take is a ValueError.
+
+    Example:
+        render_template("ckpt/{epoch:02d}-{loss:.2f}.pt", {"epoch": 3, "loss": 0.5}, "X")
+        # 'ckpt/03-0.50.pt'
+    """
+    try:
+        return filepath.format(**values)
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
+        types = {k: type(v).__name__ for k, v in values.items()}
+        raise ValueError(
+            f"{owner}: filepath {filepath!r} cannot be filled ({type(error).__name__}: {error}). "
+            f"The values have these types: {types}; log values are floats, so use a float format "
+            "such as '{loss:.4f}', and integers ('{epoch:02d}') only for epoch and batch."
+        ) from error
+
+
+def check_writable_folder(template: str, example_path: str, owner: str) -> None:
+    """Create the deepest folder of ``template`` that does not depend on a field and check that a
+    file can be written there; a ValueError naming the folder otherwise."""
+    parents = Path(example_path).parent.parts
+    template_parents = Path(template).parent.parts
+    fixed: list[str] = []
+    for rendered, raw in zip(parents, template_parents):
+        if "{" in raw:
+            break
+        fixed.append(rendered)
+    folder = Path(*fixed) if fixed else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"{owner}: cannot write checkpoints under {os.fspath(folder)!r} ({type(error).__name__}: "
+            f"{error}). Give a filepath in a folder you can write to."
+        ) from error
+

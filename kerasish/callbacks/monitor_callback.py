@@ -1,5 +1,5 @@
-"""``MonitorCallback``: the "is this value better?" logic shared by checkpointing, early stopping
-and learning-rate reduction."""
+"""``MonitorCallback``: the "is this value better?" logic shared by checkpointing, early stopping,
+learning-rate reduction and the trackers' best-value summaries, and the one missing-monitor warning."""
 
 from __future__ import annotations
 
@@ -31,6 +31,40 @@ def monitor_direction(monitor: str) -> str | None:
     if any(part in name for part in _MINIMISED) or tokens & _MINIMISED_TOKENS:
         return "min"
     return None
+
+
+def is_improvement(current: float, reference: float | None, direction: str, min_delta: float = 0.0) -> bool:
+    """Whether ``current`` beats ``reference`` by more than ``min_delta`` in ``direction``.
+
+    ``direction`` is ``"min"`` or ``"max"``; a ``reference`` of ``None`` (nothing seen yet) is beaten
+    by any number but NaN, and NaN never beats anything.
+    """
+    if math.isnan(current):
+        return False
+    if reference is None:
+        return True
+    if direction == "min":
+        return current + min_delta < reference
+    return current - min_delta > reference
+
+
+def warn_missing_monitor(owner: str, monitor: str, logs: Any, consequence: str, stacklevel: int = 3) -> None:
+    """The one warning every monitoring callback gives when its monitor is not in the logs.
+
+    Args:
+        owner: the callback's name, e.g. ``"ModelCheckpoint"``.
+        monitor: the missing log key.
+        logs: the logs it was looked for in (their keys are listed).
+        consequence: what the callback does instead, e.g. ``"this checkpoint is saved anyway"``.
+        stacklevel: passed to ``warnings.warn``.
+    """
+    warnings.warn(
+        f"{owner}: monitor {monitor!r} is not in the logs, so {consequence}. Available keys: "
+        f"{sorted(logs or {})}. Pass one of them as monitor (validation keys such as "
+        "'val_loss' need validation data).",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
 
 
 class MonitorCallback(Callback):
@@ -90,11 +124,7 @@ class MonitorCallback(Callback):
 
     def _is_improvement(self, current: float, reference: float | None) -> bool:
         """Whether ``current`` beats ``reference`` by more than ``min_delta`` (NaN never does)."""
-        if reference is None:
-            return not math.isnan(current)
-        if self.direction == "min":
-            return current + self.min_delta < reference
-        return current - self.min_delta > reference
+        return is_improvement(current, reference, self.direction, self.min_delta)
 
 
 def _check_number(value: Any, argument: str, owner: str) -> None:

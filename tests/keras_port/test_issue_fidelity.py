@@ -390,17 +390,11 @@ def test_crossentropy_picks_the_variant_from_shapes(case):
     assert_logs_close(ours, theirs)
 
 
-MISSING_METRIC = pytest.mark.xfail(strict=True, reason=(
-    "Keras accepts this metric name in compile(metrics=...) and logs it under that name; "
-    "kerasish's metric registry does not know it"))
 ALIASES = [
     # (loss, metric): every name below is accepted by Keras 3.15.1's compile
     ("mse", "mse"), ("mae", "mae"), ("bce", "acc"), ("kld", "mse"), ("log_cosh", "mae"),
-    ("huber", "mse"), ("msle", "mae"),
-    pytest.param("mse", "bce", marks=MISSING_METRIC),
-    pytest.param("mse", "mape", marks=MISSING_METRIC),
-    pytest.param("mse", "msle", marks=MISSING_METRIC),
-    pytest.param("mse", "binary_crossentropy", marks=MISSING_METRIC),
+    ("huber", "mse"), ("msle", "mae"), ("mse", "bce"), ("mse", "mape"), ("mse", "msle"),
+    ("mse", "binary_crossentropy"),
 ]
 
 
