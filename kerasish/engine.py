@@ -9,6 +9,7 @@ batch values.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -29,8 +30,14 @@ PRECISIONS = {
 }
 
 
-def call_module(module: torch.nn.Module, x: Any) -> Any:
-    """A tuple/list ``x`` is passed as positional arguments, a dict as keywords (API.md)."""
+def call_module(module: torch.nn.Module, x: Any, training: bool | None = None) -> Any:
+    """A tuple/list ``x`` is passed as positional arguments, a dict as keywords (API.md).
+
+    A Keras model (``training`` given) takes ``x`` whole as its one ``inputs`` argument, with
+    Keras's ``training`` flag, as ``keras.Model.fit`` calls it.
+    """
+    if training is not None:
+        return module(x, training=training)
     if type(x) is torch.Tensor:  # the common case first: no ABC isinstance on the hot path
         return module(x)
     if isinstance(x, (tuple, list)):
@@ -38,6 +45,16 @@ def call_module(module: torch.nn.Module, x: Any) -> Any:
     if isinstance(x, Mapping):
         return module(**x)
     return module(x)
+
+
+def is_keras_model(module: torch.nn.Module) -> bool:
+    """Whether ``module`` is a Keras 3 layer or model (a ``torch.nn.Module`` under the torch backend).
+
+    Keras is looked up only if the user already imported it: kerasish never imports it.
+    """
+    keras = sys.modules.get("keras")
+    layer = getattr(keras, "Layer", None) if keras is not None else None
+    return isinstance(layer, type) and isinstance(module, layer)
 
 
 class LossTracker(Metric):
@@ -191,6 +208,7 @@ class Engine:
                  jit_compile: bool = False):
         self.module = module
         self.train_module = module  # the DistributedDataParallel wrapper under torchrun
+        self.keras = is_keras_model(module)  # called Keras's way: one inputs, training flag
         self.optimizer = optimizer
         self.loss = loss
         # One unweighted loss is called directly, skipping CompiledLoss's dispatch.
@@ -198,6 +216,7 @@ class Engine:
         self.metrics = metrics
         self.device = device
         self.autocast_dtype = PRECISIONS[precision]
+        self._direct_call = self.autocast_dtype is None and not self.keras
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.accumulation = gradient_accumulation_steps
@@ -226,17 +245,25 @@ class Engine:
 
     # ------------------------------------------------------------------ pieces
 
-    def outputs(self, x, module=None):
-        """The module's outputs for ``x``, under autocast when a mixed precision is compiled."""
+    def outputs(self, x, module=None, training: bool | None = None):
+        """The module's outputs for ``x``, under autocast when a mixed precision is compiled.
+
+        A Keras model gets ``training`` (default: whether the module is in train mode), so its
+        Dropout and BatchNorm behave as in ``keras.Model.fit`` / ``evaluate``.
+        """
         module = self.module if module is None else module
+        if self.keras:
+            training = self.module.training if training is None else training
+        else:
+            training = None
         if self.autocast_dtype is None:
-            return call_module(module, x)
+            return call_module(module, x, training)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-            return call_module(module, x)
+            return call_module(module, x, training)
 
     def _forward_and_loss(self, module, x, y, sample_weight):
         """Forward and loss: the part ``jit_compile=True`` hands to ``torch.compile``."""
-        if self.autocast_dtype is None and type(x) is torch.Tensor:
+        if self._direct_call and type(x) is torch.Tensor:
             y_pred = module(x)  # the common case, without the helper frames (~1% of a tiny step)
         else:
             y_pred = self.outputs(x, module)

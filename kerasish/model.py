@@ -35,6 +35,7 @@ from kerasish.engine import (
     LazyLogs,
     batch_size_of,
     call_module,
+    is_keras_model,
     materialize,
 )
 from kerasish.io import atomic_torch_save
@@ -247,7 +248,7 @@ class Model:
         for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
-        self.optimizer = get_optimizer(optimizer, self.module.parameters())
+        self.optimizer = get_optimizer(optimizer, self._trainable_parameters())
         compiled_loss = None if loss is None else args_lib.compile_loss(loss, loss_weights)
         compiled_metrics = CompiledMetrics(
             args_lib.metric_entries(metrics, weighted=False)
@@ -270,6 +271,16 @@ class Model:
         }
         return self
 
+    def _trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """What the optimizer gets: float (or complex) parameters; of a Keras model, its trainable ones.
+
+        Integer state (a Keras model's seed generator) can never be trained, and would keep the
+        fused Adam kernel from being used.
+        """
+        keras = is_keras_model(self.module)
+        return [p for p in self.module.parameters()
+                if (p.is_floating_point() or p.is_complex()) and (p.requires_grad or not keras)]
+
     def _require_compiled(self, method: str, need_loss: bool = True) -> Engine:
         if self._engine is None:
             raise ValueError(
@@ -289,14 +300,17 @@ class Model:
         """The module's outputs for ``x`` (a tuple spreads into arguments, a dict into keywords).
 
         The module runs in its current mode (``fit`` sets train mode, ``evaluate`` and
-        ``predict`` eval mode; ``training`` is accepted for Keras code and not needed), under
+        ``predict`` eval mode; a torch module ignores ``training``, which Keras code passes), under
         autocast when a mixed precision is compiled, and through DistributedDataParallel under
-        torchrun.
+        torchrun. A wrapped Keras model gets ``x`` as its one ``inputs`` and Keras's ``training``
+        flag (by default: whether it is in train mode).
         """
         module = self._ddp if self._ddp is not None else self.module
         if self._engine is None:
-            return call_module(module, x)
-        return self._engine.outputs(x, module)
+            keras = is_keras_model(self.module)
+            return call_module(module, x, (self.module.training if training is None else training)
+                               if keras else None)
+        return self._engine.outputs(x, module, training)
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> torch.Tensor:
@@ -421,7 +435,7 @@ class Model:
     @property
     def trainable_weights(self) -> list[torch.nn.Parameter]:
         """The parameters the optimizer trains (Keras's name)."""
-        return [p for p in self.module.parameters() if p.requires_grad]
+        return [p for p in self._trainable_parameters() if p.requires_grad]
 
     # ------------------------------------------------------------------ fit
 
@@ -873,7 +887,8 @@ class Model:
                 input_dtype: DtypeSpec = torch.float32, example_input: Any = None) -> None:
         """Print a Keras-style table of layers, output shapes and parameter counts.
 
-        Output shapes come from one forward pass in eval mode without gradients, on
+        A wrapped Keras model prints Keras's own summary. For a torch module, output shapes come
+        from one forward pass in eval mode without gradients, on
         ``example_input``, else on zeros of ``input_shape``, else on one sample of the last batch
         ``fit`` saw; without any, they show as "?".
 
@@ -893,9 +908,14 @@ class Model:
         Example:
             model.summary(input_shape=(16,), input_dtype=torch.long)
         """
-        example = build_example(input_shape, input_dtype, example_input,
-                                seen_input=self._example_input, device=self.device)
-        text = summarize(self.module, example, call_module)
+        if is_keras_model(self.module):  # Keras's own table of its layers, as keras_model.summary()
+            lines: list[str] = []
+            self.module.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+            text = "\n".join(lines)
+        else:
+            example = build_example(input_shape, input_dtype, example_input,
+                                    seen_input=self._example_input, device=self.device)
+            text = summarize(self.module, example, call_module)
         if print_fn is None:
             console.print_line(text, model=self)
         else:
