@@ -106,3 +106,20 @@ def test_summary_shows_keras_layers_and_keras_counts(capsys):
     assert "(BatchNormalization)" in text and "(Dense)" in text
     assert f"Total params: {ours.count_params():,}" in text
     assert "ParameterDict" not in text
+
+
+def test_the_wrapped_keras_example_trains_two_named_outputs(monkeypatch, capsys):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "keras_wrapped.py"
+    spec = importlib.util.spec_from_file_location("keras_wrapped", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.setattr(sys, "argv", ["keras_wrapped.py", "--small"])
+    results = example.main()
+    assert set(results) == {"loss", "digit_loss", "parity_loss", "digit_accuracy", "parity_accuracy"}
+    assert results["loss"] == pytest.approx(results["digit_loss"] + 0.5 * results["parity_loss"], rel=1e-4)
+    assert results["digit_accuracy"] > 0.3 and results["parity_accuracy"] > 0.6  # chance: 0.1, 0.5
+    assert "BatchNormalization" in capsys.readouterr().out
