@@ -73,17 +73,27 @@ def capture(model: Model) -> dict[str, Any]:
     }
 
 
-def save(model: Model, filepath: str | os.PathLike) -> None:
+def save(model: Model, filepath: str | os.PathLike, all_ranks: bool = False) -> None:
     """Write ``capture(model)`` atomically: the file appears whole or not at all.
 
     Args:
         model: the ``ks.Model``.
         filepath: where to write (any suffix; folders are created).
+        all_ranks: under torchrun, every rank calls this together: each rank's random states and
+            data position are gathered into the file (rank 0 writes it), so that each rank
+            resumes with its own. Without it the caller's states are saved (what ``model.save``
+            does on whichever rank calls it).
 
     Example:
         kerasish.state.save(model, "run/state.pt")   # what model.save does
     """
-    atomic_torch_save(capture(model), filepath)
+    state = capture(model)
+    group = model._group
+    if all_ranks and group is not None:
+        state["ranks"] = group.gather({key: state[key] for key in ("rng", "data", "metrics")})
+        if not group.is_main:
+            return
+    atomic_torch_save(state, filepath)
 
 
 def callback_states(callbacks: Iterable[Callback]) -> dict[str, Any]:
@@ -250,6 +260,10 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
             "model.save() or BackupAndRestore."
         )
     load_into(model, state, filepath)
+    group = model._group
+    ranks = state.get("ranks")
+    if group is not None and ranks is not None and len(ranks) == group.world_size:
+        state = {**state, **ranks[group.rank]}  # this rank's own random states, data, metrics
     if state.get("rng") is not None:
         set_rng_states(state["rng"])
     if state.get("data_seed") is not None:

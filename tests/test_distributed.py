@@ -114,3 +114,55 @@ def test_ddp_example_runs_under_torchrun(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("Epoch 2/2") == 1  # only rank 0 prints the progress lines
     assert "test accuracy" in result.stdout and "world size 2" in result.stdout
+
+
+RESUME_SCRIPT = textwrap.dedent('''
+    import os, sys
+    import numpy as np, torch
+    import kerasish as ks
+
+    out, interrupt_at, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    rank = os.environ.get("RANK", "single")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.4),
+                              torch.nn.Linear(16, 2))
+    model = ks.Model(net, device="cpu").compile("adam", "cross_entropy")
+    torch.manual_seed(seed + int(os.environ["RANK"]))  # each rank draws its own dropout masks
+
+    class Interrupt(ks.callbacks.Callback):
+        seen = 0
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen += 1
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.seen == interrupt_at:
+                raise SystemExit(3)
+
+    callbacks = [ks.callbacks.BackupAndRestore(os.path.join(out, "backup"), save_freq=1), Interrupt()]
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+    torch.save(model.module.state_dict(), os.path.join(out, f"weights-{rank}.pt"))
+''')
+
+
+def test_a_resumed_two_process_run_with_dropout_ends_as_an_uninterrupted_one(tmp_path):
+    script = tmp_path / "resume.py"
+    script.write_text(RESUME_SCRIPT)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def train(out, interrupt_at, seed):
+        out.mkdir(exist_ok=True)
+        return subprocess.run([*launcher, str(script), str(out), str(interrupt_at), str(seed)],
+                              capture_output=True, text=True, timeout=240, env=env)
+
+    clean = train(tmp_path / "clean", -1, seed=0)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    assert train(tmp_path / "resumed", 5, seed=0).returncode != 0  # both ranks stop after batch 5
+    resumed = train(tmp_path / "resumed", -1, seed=77)  # the backup must restore each rank's state
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for rank in ("0", "1"):
+        expected = torch.load(tmp_path / "clean" / f"weights-{rank}.pt", weights_only=True)
+        got = torch.load(tmp_path / "resumed" / f"weights-{rank}.pt", weights_only=True)
+        assert all(torch.equal(got[k], expected[k]) for k in expected), rank

@@ -31,10 +31,9 @@ class BackupAndRestore(Callback):
     instant leaves the previous backup intact. At the end of a successful fit the backup is
     deleted (``delete_checkpoint``); a fit that raised keeps it.
 
-    Under torchrun only rank 0 writes, and every rank restores from that file: weights, optimizer
-    and data order are exact, but every rank continues with rank 0's random state, so a resumed
-    multi-process run matches an uninterrupted one bit for bit only if the model draws no random
-    numbers (no dropout).
+    Under torchrun every rank's random states and data position are gathered into the backup,
+    rank 0 writes it, and every rank resumes from it with its own states, so a resumed
+    multi-process run (dropout included) ends as an uninterrupted one would.
 
     What is exact: every input that can be read again (arrays, tensors, Datasets, DataLoaders:
     shuffled, with their own generator, with workers), with ``steps_per_epoch``,
@@ -120,12 +119,14 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------------ saving
 
     def _write_backup(self) -> None:
-        """The model's whole training state (``kerasish.state``), where it stands now."""
-        if not self.model.is_main_process:
-            return  # under torchrun rank 0 writes; every rank restores from its file
-        if self.double_checkpoint and self.latest_path.exists():
+        """The model's whole training state (``kerasish.state``), where it stands now.
+
+        Under torchrun every rank takes part (each rank's random states go into the file) and
+        rank 0 writes it.
+        """
+        if self.model.is_main_process and self.double_checkpoint and self.latest_path.exists():
             os.replace(self.latest_path, self.previous_path)  # atomic: the old one stays whole
-        training_state.save(self.model, self.latest_path)
+        training_state.save(self.model, self.latest_path, all_ranks=True)
 
     # ------------------------------------------------------------------ restoring
 
