@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS),
                         help="default: all (kerasish_jit and kerasish_bf16 only on CUDA)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda; data and models go there")
-    parser.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    parser.add_argument("--json", default=os.path.join(HERE, "results", "results.json"))
     parser.add_argument("--results", help="also write the markdown table to this file")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -177,6 +177,7 @@ def main() -> None:
               f"{args.rounds} rounds, medians; each contender in its own process, interleaved.\n")
     report = header + "\n" + table(results, args.workloads, args.contenders)
     print(report)
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as handle:
         json.dump({"device": device_name(args.device), "results": results}, handle, indent=2)
     if args.results:

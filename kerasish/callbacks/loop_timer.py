@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from kerasish import console
 from kerasish.callbacks.base import Callback
 
 PHASES = ("data", "step", "callbacks")
@@ -111,5 +112,5 @@ class LoopTimer(Callback):
                 f"{phase} {record[phase]:.2f}s ({100 * record[phase] / wall:.0f}%)"
                 for phase in (*PHASES, "other")
             )
-            print(f"LoopTimer epoch {epoch + 1}: {wall:.2f}s, "
-                  f"{record['steps_per_second']:.1f} steps/s - {parts}")
+            console.print_line(f"LoopTimer epoch {epoch + 1}: {wall:.2f}s, "
+                               f"{record['steps_per_second']:.1f} steps/s - {parts}", model=self.model)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback, warn_missing_monitor
 from kerasish.callbacks.save_schedule import SaveSchedule
 
@@ -166,7 +167,7 @@ class ModelCheckpoint(MonitorCallback):
                 "such as 'ckpt/model.pt'."
             )
         if self.verbose and not self.save_best_only:
-            print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+            console.print_line(f"\nEpoch {epoch + 1}: saving model to {filepath}", model=self.model)
         if self.save_weights_only:
             self.model.save_weights(filepath)
         else:
@@ -184,12 +185,13 @@ class ModelCheckpoint(MonitorCallback):
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
-                      f"saving model to {filepath}")
+                console.print_line(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
+                                   f"{current:.5f}, saving model to {filepath}", model=self.model)
             self.best = current
             return True
         if self.verbose:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+            console.print_line(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}",
+                               model=self.model)
         return False
 
     # ------------------------------------------------------------------ resuming

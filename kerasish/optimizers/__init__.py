@@ -6,9 +6,9 @@ train the same way, so a Keras name gets Keras's numbers.
 
 A named Adam or AdamW also gets torch's fused kernel where the parameters allow it: the same
 update in one kernel instead of a loop over parameters, equal to the looped update up to float
-rounding. On CPU it made the whole step of the benchmark's tiny MLP 1.28x faster
-(``benchmarks/step_variants.py``, ``eager_fused``), where torch's default Adam loops over the
-parameters. A user's own optimizer instance, class or factory is used exactly as given.
+rounding, where torch's default Adam loops over the parameters (what that saves is measured in
+``benchmarks/step_variants.py``; figures in ``benchmarks/RESULTS.md``). A user's own optimizer
+instance, class or factory is used exactly as given.
 
 ``ks.optimizers.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``Adamax`` and
 ``Nadam`` take Keras's constructor arguments and follow Keras's update rules, which differ from
