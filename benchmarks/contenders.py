@@ -238,18 +238,10 @@ def poutyne(w: Workload) -> list[float]:
     return clock.per_step
 
 
-def keras(w: Workload) -> list[float]:
+def _keras_model_and_data(w: Workload):
+    """The workload as a Keras 3 model (torch backend) with Keras's Adam and loss, and its data."""
     os.environ["KERAS_BACKEND"] = "torch"
     import keras as K
-
-    clock = _Clock(w.steps_per_epoch)
-
-    class Timer(K.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            clock.begin()
-
-        def on_train_end(self, logs=None):
-            clock.end()
 
     layers = K.layers
     if w.name == "tiny_mlp":
@@ -261,14 +253,47 @@ def keras(w: Workload) -> list[float]:
         body = [K.Input((28, 28, 1)), layers.Conv2D(8, 3, padding="same", activation="relu"),
                 layers.MaxPooling2D(), layers.Conv2D(16, 3, padding="same", activation="relu"),
                 layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10)]
-    model = K.Sequential(body)
-    model.compile(optimizer=K.optimizers.Adam(1e-3),
-                  loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = w.data()
     x = x.numpy()
     if x.ndim == 4:
         x = x.transpose(0, 2, 3, 1)  # Keras is channels-last
-    model.fit(x, y.numpy(), batch_size=w.batch_size, epochs=EPOCHS, verbose=0, callbacks=[Timer()])
+    return K, K.Sequential(body), x, y.numpy()
+
+
+def keras(w: Workload) -> list[float]:
+    K, model, x, y = _keras_model_and_data(w)
+    clock = _Clock(w.steps_per_epoch)
+
+    class Timer(K.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock.begin()
+
+        def on_train_end(self, logs=None):
+            clock.end()
+
+    model.compile(optimizer=K.optimizers.Adam(1e-3),
+                  loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=w.batch_size, epochs=EPOCHS, verbose=0, callbacks=[Timer()])
+    return clock.per_step
+
+
+def kerasish_keras_model(w: Workload) -> list[float]:
+    """The very Keras model of ``keras``, wrapped as it is: ``ks.Model(keras_model)``."""
+    import kerasish as ks
+
+    K, keras_model, x, y = _keras_model_and_data(w)
+    clock = _Clock(w.steps_per_epoch)
+
+    class Timer(ks.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            clock.begin()
+
+        def on_train_end(self, logs=None):
+            clock.end()
+
+    model = ks.Model(keras_model, device=DEVICE).compile(
+        K.optimizers.Adam(1e-3), K.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=w.batch_size, epochs=EPOCHS, verbose=0, callbacks=[Timer()])
     return clock.per_step
 
 
@@ -286,6 +311,7 @@ CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
     "ignite": ignite,
     "poutyne": poutyne,
     "keras": keras,
+    "kerasish_keras_model": kerasish_keras_model,
 }
 # The peer libraries kerasish must beat; the suite compares every kerasish row with each, round by round.
 PEERS = ("lightning", "ignite", "poutyne", "keras")
