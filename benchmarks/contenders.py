@@ -104,19 +104,25 @@ def idiomatic(w: Workload) -> list[float]:
     return clock.per_step
 
 
-def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=(),
-              **compile_kwargs) -> list[float]:
-    import kerasish as ks
+def _timer(base: type, clock: _Clock) -> type:
+    """A callback class (of ``base``, a library's Callback) that times epochs start to start."""
 
-    clock = _Clock(w.steps_per_epoch)
-
-    class Timer(ks.callbacks.Callback):
+    class Timer(base):  # type: ignore[misc, valid-type]
         def on_epoch_begin(self, epoch, logs=None):
             clock.begin()
 
         def on_train_end(self, logs=None):
             clock.end()
 
+    return Timer
+
+
+def _kerasish(w: Workload, data: Callable, verbose: int = 0, extra_callbacks=(),
+              **compile_kwargs) -> list[float]:
+    import kerasish as ks
+
+    clock = _Clock(w.steps_per_epoch)
+    Timer = _timer(ks.callbacks.Callback, clock)
     model = ks.Model(w.model(), device=DEVICE).compile(adam, "cross_entropy", **compile_kwargs)
     x, y = data(w)
     kwargs = {} if y is None else {"batch_size": w.batch_size}
@@ -263,14 +269,7 @@ def _keras_model_and_data(w: Workload):
 def keras(w: Workload) -> list[float]:
     K, model, x, y = _keras_model_and_data(w)
     clock = _Clock(w.steps_per_epoch)
-
-    class Timer(K.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            clock.begin()
-
-        def on_train_end(self, logs=None):
-            clock.end()
-
+    Timer = _timer(K.callbacks.Callback, clock)
     model.compile(optimizer=K.optimizers.Adam(1e-3),
                   loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=w.batch_size, epochs=EPOCHS, verbose=0, callbacks=[Timer()])
@@ -283,14 +282,7 @@ def kerasish_keras_model(w: Workload) -> list[float]:
 
     K, keras_model, x, y = _keras_model_and_data(w)
     clock = _Clock(w.steps_per_epoch)
-
-    class Timer(ks.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            clock.begin()
-
-        def on_train_end(self, logs=None):
-            clock.end()
-
+    Timer = _timer(ks.callbacks.Callback, clock)
     model = ks.Model(keras_model, device=DEVICE).compile(
         K.optimizers.Adam(1e-3), K.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=w.batch_size, epochs=EPOCHS, verbose=0, callbacks=[Timer()])

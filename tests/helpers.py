@@ -69,3 +69,35 @@ class WeightsPerEpoch(ks.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.weights.append(weights_of(self.model.module))
+
+
+class Interrupted(Exception):
+    """What ``InterruptAfter`` raises: a job stopped from outside."""
+
+
+class InterruptAfter(ks.callbacks.Callback):
+    """Raises after the given global batch (1-based) and all its hooks, backups included."""
+
+    def __init__(self, global_batch: int):
+        super().__init__()
+        self.global_batch, self.seen = global_batch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.seen == self.global_batch:
+            raise Interrupted
+
+
+class Crash(ks.callbacks.Callback):
+    """Raises at the end of the given global training batch (1-based), as a failing job would."""
+
+    def __init__(self, at_batch: int):
+        super().__init__()
+        self.at_batch, self.seen = at_batch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at_batch:
+            raise RuntimeError("job killed")

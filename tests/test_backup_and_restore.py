@@ -11,26 +11,7 @@ import torch
 
 import kerasish as ks
 
-from helpers import mlp, same_weights, weights_of
-
-
-class Interrupted(Exception):
-    pass
-
-
-class InterruptAt(ks.callbacks.Callback):
-    """Raises after the given global batch (1-based) and all its hooks, backups included."""
-
-    def __init__(self, global_batch):
-        super().__init__()
-        self.global_batch, self.seen = global_batch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.seen == self.global_batch:
-            raise Interrupted
+from helpers import InterruptAfter, Interrupted, mlp, same_weights, weights_of
 
 
 class Batches(ks.callbacks.Callback):
@@ -65,7 +46,7 @@ def uninterrupted(epochs=3):
 
 def interrupt(backup, at, seed=0, extra=()):
     with pytest.raises(Interrupted):
-        fit(new_model(seed), [*extra, backup, InterruptAt(at)])
+        fit(new_model(seed), [*extra, backup, InterruptAfter(at)])
 
 
 @pytest.mark.parametrize("save_freq,interrupt_at,resumes_at", [
@@ -170,7 +151,7 @@ def test_callback_state_is_resumed(tmp_path):
                 ks.callbacks.BackupAndRestore(tmp_path)]
 
     with pytest.raises(Interrupted):
-        fit(new_model(), [*callbacks(), InterruptAt(14)], epochs=6)   # in epoch 3; wait is 1
+        fit(new_model(), [*callbacks(), InterruptAfter(14)], epochs=6)   # in epoch 3; wait is 1
     history = fit(new_model(), callbacks(), epochs=6)
     assert history.epoch == [3]   # wait 1 -> 2 at epoch 3: stops as the uninterrupted run does
 

@@ -1,28 +1,11 @@
 """The loop reads nothing from the device per step (counted, not timed)."""
 
 import numpy as np
-import pytest
 import torch
 
 import kerasish as ks
 
 from helpers import classification_data, mlp
-
-HOST_READS = ("item", "__float__", "__bool__", "__int__", "tolist", "cpu", "numpy")
-
-
-@pytest.fixture
-def host_reads(monkeypatch):
-    counts = {"n": 0}
-    for name in HOST_READS:
-        original = getattr(torch.Tensor, name)
-
-        def counted(self, *args, __original=original, **kwargs):
-            counts["n"] += 1
-            return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, counted)
-    return counts
 
 
 def _reads_during_fit(host_reads, n, callbacks=(), metrics=("accuracy",)):

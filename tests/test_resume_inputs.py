@@ -20,26 +20,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import kerasish as ks
 
-from helpers import GeneralDataset, GeneralLoader
-
-
-class Interrupted(Exception):
-    pass
-
-
-class InterruptAfter(ks.callbacks.Callback):
-    """Raises after the given global batch (1-based) and all its hooks, backups included."""
-
-    def __init__(self, global_batch):
-        super().__init__()
-        self.global_batch, self.seen = global_batch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.seen == self.global_batch:
-            raise Interrupted
+from helpers import GeneralDataset, GeneralLoader, InterruptAfter, Interrupted
 
 
 class NoisyDataset(Dataset):

@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 import kerasish as ks
 
-from helpers import classification_data, mlp, same_weights, weights_of
+from helpers import Crash, classification_data, mlp, same_weights, weights_of
 
 ALL = {kind: 0 for kind in event_accumulator.DEFAULT_SIZE_GUIDANCE}  # keep every event
 
@@ -238,18 +238,6 @@ def test_alias_and_nothing_written_before_training(tmp_path):
 
 # ---------------------------------------------------------------------------- steps across fits
 
-
-class Crash(ks.callbacks.Callback):
-    """Raises at the end of the given global training batch (1-based), as a failing job would."""
-
-    def __init__(self, at_batch: int):
-        super().__init__()
-        self.at_batch, self.seen = at_batch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-        if self.seen == self.at_batch:
-            raise RuntimeError("job killed")
 
 
 def test_evaluate_writes_evaluation_values_at_the_training_step_and_closes_its_writers(tmp_path):

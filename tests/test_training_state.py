@@ -11,13 +11,10 @@ import torch
 
 import kerasish as ks
 
-from helpers import classification_data, mlp, same_weights, weights_of
+from helpers import InterruptAfter, Interrupted, classification_data, mlp, same_weights, weights_of
 
 CALLBACKS = Path(ks.__file__).parent / "callbacks"
 
-
-class Interrupted(Exception):
-    pass
 
 
 class Position(ks.callbacks.Callback):
@@ -75,20 +72,6 @@ class CountingCallback(ks.callbacks.Callback):
         self.batches, self.loss_sum = state["batches"], state["loss_sum"]
 
 
-class InterruptAt(ks.callbacks.Callback):
-    """Raises after the given global batch (1-based) and all its hooks, backups included."""
-
-    def __init__(self, global_batch):
-        super().__init__()
-        self.global_batch, self.seen = global_batch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.seen == self.global_batch:
-            raise Interrupted
-
 
 def new_model():
     torch.manual_seed(0)
@@ -105,7 +88,7 @@ def test_a_user_callback_resumes_through_state_dict(tmp_path):
     model = new_model()
     backup = ks.callbacks.BackupAndRestore(tmp_path / "b", save_freq=1)
     with pytest.raises(Interrupted):
-        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[counter, backup, InterruptAt(7)])
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[counter, backup, InterruptAfter(7)])
     resumed_counter = CountingCallback()
     resumed = new_model()
     resumed.fit(x, y, batch_size=8, epochs=3, verbose=0,
@@ -120,7 +103,7 @@ def test_a_backup_loads_with_load_weights_and_a_full_save_seeds_a_resume(tmp_pat
     model = new_model()
     backup = ks.callbacks.BackupAndRestore(tmp_path / "b", save_freq=1)
     with pytest.raises(Interrupted):
-        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[backup, InterruptAt(3)])
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[backup, InterruptAfter(3)])
     other = new_model()
     other.load_weights(tmp_path / "b" / "backup.pt")
     assert same_weights(weights_of(other.module), weights_of(model.module))

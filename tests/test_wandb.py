@@ -12,7 +12,7 @@ import wandb
 
 import kerasish as ks
 
-from helpers import classification_data, mlp
+from helpers import Crash, classification_data, mlp
 from wandb_reader import read_run, read_runs
 
 PARAMS = ("0.weight", "0.bias", "2.weight", "2.bias")  # mlp()'s parameters
@@ -275,18 +275,6 @@ def test_without_wandb_installed_the_error_names_the_extra(monkeypatch):
 
 # ---------------------------------------------------------------------------- runs across fits
 
-
-class Crash(ks.callbacks.Callback):
-    """Raises at the end of the given global training batch (1-based), as a failing job would."""
-
-    def __init__(self, at_batch: int):
-        super().__init__()
-        self.at_batch, self.seen = at_batch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-        if self.seen == self.at_batch:
-            raise RuntimeError("job killed")
 
 
 def batch_steps(run) -> list[int]:
