@@ -47,6 +47,15 @@ def call_module(module: torch.nn.Module, x: Any, training: bool | None = None) -
     return module(x)
 
 
+def scale_tensor(scaler: torch.amp.GradScaler) -> torch.Tensor:
+    """The gradient scaler's current scale as a device tensor: the one read of a torch private.
+
+    ``GradScaler.get_scale()`` is public but returns a Python float, a host sync per step; the
+    tensor behind it is ``_scale``. ``tests/test_private_apis.py`` fails loudly if torch renames it.
+    """
+    return scaler._scale  # type: ignore[return-value]
+
+
 def is_keras_model(module: torch.nn.Module) -> bool:
     """Whether ``module`` is a Keras 3 layer or model (a ``torch.nn.Module`` under the torch backend).
 
@@ -385,10 +394,10 @@ class Engine:
         if self.scaler.is_enabled():
             # update() halves the scale exactly when the step was skipped for inf/NaN gradients;
             # keep that verdict on the device until someone asks (last_step_skipped).
-            scale_before = self.scaler._scale.clone()
+            scale_before = scale_tensor(self.scaler).clone()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            self._skipped = self.scaler._scale < scale_before
+            self._skipped = scale_tensor(self.scaler) < scale_before
         else:
             self._step_optimizer()
         self.optimizer_steps += self.counts_steps
