@@ -536,7 +536,8 @@ class Model:
                                             stop_mid_epoch=group is None)
                 if results is None and first_step == 0:
                     break  # a one-shot iterator ran out (warned by the iterator)
-                epoch_logs = self._epoch_logs(results, group, reduce=train_step is None)
+                epoch_logs = self._epoch_logs(results if results is not None else {}, group,
+                                              reduce=train_step is None)
                 if val_batches is not None and validate_on(epoch):
                     val_logs = self._evaluate_loop(val_batches, cbs, group, test_step)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
