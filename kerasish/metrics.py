@@ -157,7 +157,8 @@ class MeanMetricWrapper(Mean):
     ``torch_style=True`` calls ``fn(y_pred, y_true)`` instead: the order for user callables.
     """
 
-    def __init__(self, fn: Callable, name: str | None = None, torch_style: bool = False, **kwargs):
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, torch_style: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(name or getattr(fn, "__name__", None) or snake_case(type(fn).__name__))
         self.fn = fn
         self.torch_style = torch_style
@@ -237,7 +238,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
     return _in_top_k(y_true, y_pred, k)
 
 
-def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable:
+def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable[..., torch.Tensor]:
     """Keras 3's choice for ``"accuracy"``: binary, sparse categorical or categorical by shapes."""
     if y_pred.dim() == 0 or y_pred.shape[-1] == 1 or y_pred.dim() == 1:
         return binary_accuracy
