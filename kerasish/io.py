@@ -18,7 +18,7 @@ from typing import IO, Any
 import torch
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(file)`` on a temporary file, fsync it, move it to ``path``, fsync the folder.
 
     The folder's fsync makes the rename itself durable (a power cut right after could otherwise

@@ -117,30 +117,33 @@ class Mean(Metric):
 
     def _accumulate(self, values: torch.Tensor, sample_weight: torch.Tensor | None) -> None:
         values = values.detach().float()
-        if self._total is None or self._total.device != values.device:
-            self._total = torch.zeros((), device=values.device)
-            self._count = torch.zeros((), device=values.device)
+        # _total and _count are set and cleared together; the in-place additions below update them.
+        total, count = self._total, self._count
+        if total is None or count is None or total.device != values.device:
+            total = self._total = torch.zeros((), device=values.device)
+            count = self._count = torch.zeros((), device=values.device)
         if sample_weight is None:
-            self._total += values.sum()
-            self._count += values.numel()
+            total += values.sum()
+            count += values.numel()
             return
         weight = sample_weight.detach().to(values.dtype)
         while weight.dim() < values.dim():
             weight = weight.unsqueeze(-1)
         weight = weight.expand_as(values)
-        self._total += (values * weight).sum()
-        self._count += weight.sum()
+        total += (values * weight).sum()
+        count += weight.sum()
 
+    # Keras's Mean takes the values themselves, not (y_true, y_pred) as Metric.update_state does.
     def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
         self._accumulate(torch.as_tensor(values), sample_weight)
 
     def result(self) -> torch.Tensor:
-        if self._total is None:
+        if self._total is None or self._count is None:
             return torch.zeros(())
         return self._total / self._count.clamp_min(1e-12)
 
     def summed_state(self) -> list[torch.Tensor]:
-        if self._total is None:  # this rank saw no batch: it takes part with zeros
+        if self._total is None or self._count is None:  # this rank saw no batch: it takes part with zeros
             return [torch.zeros(()), torch.zeros(())]
         return [self._total, self._count]
 
@@ -154,13 +157,15 @@ class MeanMetricWrapper(Mean):
     ``torch_style=True`` calls ``fn(y_pred, y_true)`` instead: the order for user callables.
     """
 
-    def __init__(self, fn: Callable, name: str | None = None, torch_style: bool = False, **kwargs):
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, torch_style: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(name or getattr(fn, "__name__", None) or snake_case(type(fn).__name__))
         self.fn = fn
         self.torch_style = torch_style
         self.kwargs = kwargs
 
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+    # As in Keras, the wrapper is a Mean that updates from (y_true, y_pred) rather than from values.
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:  # type: ignore[override]
         y_true, y_pred, sample_weight = _as_tensors(y_true, y_pred, sample_weight)
         if self.torch_style:
             values = self.fn(y_pred, y_true, **self.kwargs)
@@ -233,7 +238,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
     return _in_top_k(y_true, y_pred, k)
 
 
-def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable:
+def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable[..., torch.Tensor]:
     """Keras 3's choice for ``"accuracy"``: binary, sparse categorical or categorical by shapes."""
     if y_pred.dim() == 0 or y_pred.shape[-1] == 1 or y_pred.dim() == 1:
         return binary_accuracy

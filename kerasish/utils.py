@@ -94,8 +94,7 @@ def to_categorical(x: Any, num_classes: int | None = None) -> Any:
                                     or num_classes < 1):
         raise ValueError(f"to_categorical: num_classes must be a positive integer or None; got "
                          f"{num_classes!r}.")
-    is_tensor = isinstance(x, torch.Tensor)
-    labels = x.long() if is_tensor else np.asarray(x, dtype="int64")
+    labels = x.long() if isinstance(x, torch.Tensor) else np.asarray(x, dtype="int64")
     shape = tuple(labels.shape)
     if len(shape) > 1 and shape[-1] == 1:
         shape = shape[:-1]
@@ -111,7 +110,7 @@ def to_categorical(x: Any, num_classes: int | None = None) -> Any:
             )
     elif num_classes is None:
         raise ValueError("to_categorical: x is empty, so num_classes cannot be inferred; pass it.")
-    if is_tensor:
+    if isinstance(flat, torch.Tensor):  # x was a tensor
         return torch.nn.functional.one_hot(flat, num_classes).reshape(*shape, num_classes)
     categorical = np.zeros((flat.shape[0], num_classes))
     categorical[np.arange(flat.shape[0]), flat] = 1
@@ -156,7 +155,7 @@ def set_random_seed(seed: int) -> None:
 
 def _is_keras_module(module: str | None) -> bool:
     # "kerasish" starts with "keras" too: compare whole package names.
-    return bool(module) and (module == "keras" or module.startswith("keras."))
+    return module is not None and (module == "keras" or module.startswith("keras."))
 
 
 def _keras_for(obj: Any) -> Any:
@@ -165,6 +164,7 @@ def _keras_for(obj: Any) -> Any:
     Never imports keras: an object of a Keras class can only exist once keras is imported, so
     ``sys.modules`` has it. Returns ``None`` for everything else (kerasish, torch, user code).
     """
+    modules: list[str | None]
     if inspect.isclass(obj):
         modules = [cls.__module__ for cls in obj.__mro__]
     elif inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):

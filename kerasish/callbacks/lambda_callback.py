@@ -32,10 +32,12 @@ class LambdaCallback(Callback):
         model.fit(x, y, epochs=3, callbacks=[print_loss])
     """
 
-    def __init__(self, on_epoch_begin: Callable | None = None, on_epoch_end: Callable | None = None,
-                 on_train_begin: Callable | None = None, on_train_end: Callable | None = None,
-                 on_train_batch_begin: Callable | None = None,
-                 on_train_batch_end: Callable | None = None, **kwargs: Any) -> None:
+    def __init__(self, on_epoch_begin: Callable[..., object] | None = None,
+                 on_epoch_end: Callable[..., object] | None = None,
+                 on_train_begin: Callable[..., object] | None = None,
+                 on_train_end: Callable[..., object] | None = None,
+                 on_train_batch_begin: Callable[..., object] | None = None,
+                 on_train_batch_end: Callable[..., object] | None = None, **kwargs: Any) -> None:
         super().__init__()
         hooks = {
             "on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,

@@ -67,12 +67,19 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.verbose = verbose
         self.interval = interval
-        self._is_torch = isinstance(schedule, _LRScheduler)
-        self._takes_lr = None if self._is_torch else _takes_two_arguments(schedule)
+        # Exactly one of the two is set: the torch scheduler, or the schedule function.
+        self._scheduler: _LRScheduler | None = None
+        self._schedule_fn: Callable[..., Any] | None = None
+        self._takes_lr: bool | None = None
+        if isinstance(schedule, _LRScheduler):
+            self._scheduler = schedule
+        else:
+            self._schedule_fn = schedule
+            self._takes_lr = _takes_two_arguments(schedule)
 
     def on_train_begin(self, logs=None):
         self._optimizer_steps = self.model.optimizer_steps
-        if self._is_torch and self.schedule.optimizer is not self.model.optimizer:
+        if self._scheduler is not None and self._scheduler.optimizer is not self.model.optimizer:
             raise ValueError(
                 "LearningRateScheduler: the torch scheduler was built on another optimizer than "
                 "model.optimizer. Build it after compile(): "
@@ -80,7 +87,7 @@ class LearningRateScheduler(Callback):
             )
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._is_torch:
+        if self._schedule_fn is not None:
             self.model.learning_rate = self._scheduled_lr(epoch)
         if self.verbose:
             console.print_line(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
@@ -95,24 +102,29 @@ class LearningRateScheduler(Callback):
         self._optimizer_steps = steps
         if self.model.last_step_skipped:
             return  # fp16 overflow: the weights did not move, so neither does the schedule
-        self.schedule.step()
+        if self._scheduler is not None:  # always so: __init__ refuses interval="batch" otherwise
+            self._scheduler.step()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = self.model.learning_rate
-        if self._is_torch and self.interval == "epoch":
-            self.schedule.step()
+        if self._scheduler is not None and self.interval == "epoch":
+            self._scheduler.step()
 
     def _scheduled_lr(self, epoch: int) -> float:
+        fn = self._schedule_fn
+        # Only called from on_epoch_begin when a schedule function (not a torch scheduler) was given.
+        assert fn is not None
+        lr: Any  # whatever the user's function returned; checked below
         if self._takes_lr is False:
-            lr = self.schedule(epoch)
+            lr = fn(epoch)
         elif self._takes_lr:
-            lr = self.schedule(epoch, self.model.learning_rate)
+            lr = fn(epoch, self.model.learning_rate)
         else:  # signature unknown (a builtin): try Keras's way
             try:
-                lr = self.schedule(epoch, self.model.learning_rate)
+                lr = fn(epoch, self.model.learning_rate)
             except TypeError:
-                lr = self.schedule(epoch)
+                lr = fn(epoch)
         if isinstance(lr, torch.Tensor) and lr.numel() == 1:
             lr = lr.item()
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) and not _is_numpy_number(lr):
@@ -132,11 +144,11 @@ class LearningRateScheduler(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         # A schedule function is stateless (the epoch says it all); a torch scheduler is not.
-        return {"scheduler": self.schedule.state_dict()} if self._is_torch else {}
+        return {"scheduler": self._scheduler.state_dict()} if self._scheduler is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self._is_torch and "scheduler" in state:
-            self.schedule.load_state_dict(state["scheduler"])
+        if self._scheduler is not None and "scheduler" in state:
+            self._scheduler.load_state_dict(state["scheduler"])
 
 
 def _takes_two_arguments(fn: Callable[..., Any]) -> bool | None:

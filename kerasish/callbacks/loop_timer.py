@@ -93,11 +93,16 @@ class LoopTimer(Callback):
     def on_train_end(self, logs=None):
         self.model.loop_clock = None
 
+    def _started_clock(self) -> LoopClock:
+        # fit calls on_train_begin, which sets the clock, before any epoch hook.
+        assert self.clock is not None
+        return self.clock
+
     def on_epoch_begin(self, epoch, logs=None):
-        self.clock.reset()
+        self._started_clock().reset()
 
     def on_epoch_end(self, epoch, logs=None):
-        clock = self.clock
+        clock = self._started_clock()
         wall = clock.wall_seconds()
         record = dict(clock.seconds)
         record["other"] = max(wall - sum(clock.seconds.values()), 0.0)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.hooks import RemovableHandle
 
 from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values, optimizer_params
 from kerasish.callbacks.base import Callback
@@ -261,9 +262,10 @@ class TensorBoardCallback(Callback):
         step = self._steps.count(self.model)
         self._epoch_batches += 1
         if self._first_input is not None:
-            self._write_graph()
+            first, self._first_input = self._first_input, None
+            self._write_graph(first)
         if self._profile_range is not None:
-            self._profile_at(step)
+            self._profile_at(step, self._profile_range)
         due = self._batch_values.due(step)
         values = self._batch_values.at_batch_end(step, batch, logs, self.params.get("steps"))
         if due and not self._failed:
@@ -310,7 +312,7 @@ class TensorBoardCallback(Callback):
     def on_train_end(self, logs=None):
         self._release()
         if self.hparams is not None:
-            self._safely(self._write_hparams, self._last_logs or dict(logs or {}))
+            self._safely(self._write_hparams, self.hparams, self._last_logs or dict(logs or {}))
         self._close_writers()
 
     def on_exception(self, exception):
@@ -393,16 +395,15 @@ class TensorBoardCallback(Callback):
 
         self._safely(start)
 
-    def _profile_at(self, step: int) -> None:
-        start, stop = self._profile_range
+    def _profile_at(self, step: int, profile_range: tuple[int, int]) -> None:
+        start, stop = profile_range
         if self._profiler is not None and step >= stop:
             profiler, self._profiler = self._profiler, None
             self._safely(profiler.stop)  # writes the trace
         elif self._profiler is None and step + 1 == start:
             self._start_profiler()
 
-    def _write_graph(self) -> None:
-        first, self._first_input = self._first_input, None
+    def _write_graph(self, first: _FirstInput) -> None:
         first.remove()
         if first.args is None:
             return  # the module was not called through its forward (nothing seen yet)
@@ -439,10 +440,10 @@ class TensorBoardCallback(Callback):
         finally:
             module.train(was_training)
 
-    def _write_hparams(self, logs: Mapping[str, Any]) -> None:
+    def _write_hparams(self, hparams: Mapping[str, Any], logs: Mapping[str, Any]) -> None:
         from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-        values = {k: _hparam_value(v) for k, v in self.hparams.items() if v is not None}
+        values = {k: _hparam_value(v) for k, v in hparams.items() if v is not None}
         metrics = {f"hparams/{k}": float(v) for k, v in logs.items()}
         experiment, start, end = hparams_summaries(values, metrics)
         step = self._last_epoch_written or 0
@@ -527,9 +528,10 @@ class _FirstInput:
     """
 
     def __init__(self, module: torch.nn.Module):
-        self.args: tuple | None = None
-        self.kwargs: dict = {}
-        self._handle = module.register_forward_pre_hook(self._record, with_kwargs=True)
+        self.args: tuple[Any, ...] | None = None
+        self.kwargs: dict[str, Any] = {}
+        self._handle: RemovableHandle | None = module.register_forward_pre_hook(
+            self._record, with_kwargs=True)
 
     def _record(self, module, args, kwargs):
         if self.args is None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -395,10 +395,12 @@ class _KerasStep:
                 for grad in grads:
                     grad.clamp_(min=-bound.to(grad.device), max=bound.to(grad.device))
             return
-        norms = torch._foreach_norm(grads)
-        limit = self.clipnorm or self.global_clipnorm
-        if scale is not None:
-            limit = scale * limit
+        norms: Sequence[torch.Tensor] = torch._foreach_norm(grads)
+        limit_value = self.clipnorm or self.global_clipnorm
+        # before_step calls _clip only when clipnorm, global_clipnorm or clipvalue is set, and a
+        # clipvalue returned above: one of the two norms is set here.
+        assert limit_value is not None
+        limit: float | torch.Tensor = limit_value if scale is None else scale * limit_value
         if self.global_clipnorm:
             total = torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]))
             norms = [total.to(n.device) for n in norms]
@@ -512,14 +514,17 @@ class Optimizer:
         optimizer, decay_in_hook = self._torch_optimizer(list(parameters), self._initial_lr())
         _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer)
         # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
-        optimizer.learning_rate_schedule = (
+        # A kerasish attribute on torch's Optimizer (documented above and in docs/reference.md).
+        optimizer.learning_rate_schedule = (  # type: ignore[attr-defined]
             self.learning_rate if isinstance(self.learning_rate, LearningRateSchedule) else None)
         if isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None:
             # A Python hyper-parameter that changes every step (the scheduled lr, Adam's corrected
             # epsilon) would make torch.compile (jit_compile=True) recompile the step each time until
             # its recompile limit; run this optimizer's step eagerly instead.
             # A bound method still, as torch's LR schedulers expect (they wrap ``step.__func__``).
-            optimizer.step = types.MethodType(torch.compiler.disable(type(optimizer).step), optimizer)
+            # Deliberately replaces this instance's step: mypy forbids assigning to a method.
+            optimizer.step = types.MethodType(  # type: ignore[method-assign]
+                torch.compiler.disable(type(optimizer).step), optimizer)
         return optimizer
 
     __call__ = build

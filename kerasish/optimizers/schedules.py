@@ -187,11 +187,11 @@ class PolynomialDecay(LearningRateSchedule):
         self.name = name
 
     def lr_at(self, step: int) -> float:
-        decay_steps = self.decay_steps
+        decay_steps: float = self.decay_steps
         if self.cycle:
             decay_steps = decay_steps * (1.0 if step == 0 else math.ceil(step / self.decay_steps))
         else:
-            step = min(step, decay_steps)
+            step = min(step, self.decay_steps)
         p = step / decay_steps
         span = self.initial_learning_rate - self.end_learning_rate
         return span * (1 - p) ** self.power + self.end_learning_rate
