@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 import wandb
 from tensorboard.backend.event_processing import event_accumulator
-from test_host_sync import host_reads  # noqa: F401 - the fixture counting device reads
 
 import kerasish as ks
 
