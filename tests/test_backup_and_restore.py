@@ -205,6 +205,16 @@ def test_a_backup_of_another_model_is_an_error(tmp_path):
         fit(other, [ks.callbacks.BackupAndRestore(tmp_path)])
 
 
+def test_a_backup_of_a_partly_matching_model_changes_no_weight(tmp_path):
+    interrupt(ks.callbacks.BackupAndRestore(tmp_path, save_freq=2), 3)
+    torch.manual_seed(5)  # the first layer has the backup's shapes, the last one does not
+    other = ks.Model(mlp(4, 16, 3, dropout=0.3), device="cpu").compile("adam", "cross_entropy")
+    before = weights_of(other.module)
+    with pytest.raises(ValueError, match="shape mismatches"):
+        other.fit(*data(), batch_size=8, verbose=0, callbacks=[ks.callbacks.BackupAndRestore(tmp_path)])
+    assert same_weights(before, weights_of(other.module))
+
+
 def test_without_a_backup_training_starts_from_scratch(tmp_path):
     batches = Batches()
     fit(new_model(), [ks.callbacks.BackupAndRestore(tmp_path / "new"), batches], epochs=1)
