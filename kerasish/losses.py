@@ -370,12 +370,16 @@ class _Crossentropy(Loss):
         true_last = y_true.shape[-1] if true_rank else 1
         pred_last = y_pred.shape[-1] if pred_rank else 1
         if pred_last == 1:
-            loss: Loss = BinaryCrossentropy(name=self.name, reduction=self.reduction)
+            variant: type[Loss] = BinaryCrossentropy
         elif true_rank < pred_rank or (true_last == 1 and pred_last > 1):
-            loss = SparseCategoricalCrossentropy(name=self.name, reduction=self.reduction)
+            variant = SparseCategoricalCrossentropy
         else:
-            loss = CategoricalCrossentropy(name=self.name, reduction=self.reduction)
-        return loss
+            variant = CategoricalCrossentropy
+        # The same object for the same variant: a compiled step is not traced again at each fit.
+        made = self.__dict__.setdefault("_variants", {})
+        if variant not in made:
+            made[variant] = variant(name=self.name, reduction=self.reduction)
+        return made[variant]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         return self.resolve(y_true, y_pred)(y_true, y_pred, sample_weight)
