@@ -14,35 +14,104 @@ import numpy as np
 import torch
 
 from kerasish import data as data_lib
-from kerasish.engine import CompiledLoss
+from kerasish.engine import CompiledLoss, CompiledMetrics
 from kerasish.losses import get_loss
 from kerasish.metrics import TorchMetricsAdapter, get_metric
 
 
 def compile_loss(loss: Any, loss_weights: Any) -> CompiledLoss:
+    """``compile``'s ``loss`` and ``loss_weights`` as a ``CompiledLoss``, in the forms Keras 3 takes.
+
+    One loss; a list with one entry per output; or a dict keyed like a dict output. An entry may be
+    ``None`` (no loss for that output), a loss, or a list of losses for that output (Keras unwraps
+    ``["mse"]``). ``loss_weights`` is one number for one loss, a list (one weight per entry, or per
+    loss when entries hold several) or a dict. Which output each loss meets is settled on the first
+    batch, when the outputs are known.
+    """
     if isinstance(loss, Mapping):
-        weights = loss_weights or {}
-        return CompiledLoss([(k, get_loss(v), float(weights.get(k, 1.0))) for k, v in loss.items()])
-    if isinstance(loss, (list, tuple)):
-        weights = list(loss_weights) if loss_weights is not None else [1.0] * len(loss)
-        if len(weights) != len(loss):
-            raise ValueError(
-                f"loss_weights has {len(weights)} entries but loss has {len(loss)}; give one "
-                "weight per output."
+        if loss_weights is not None and not isinstance(loss_weights, Mapping):
+            raise TypeError(
+                f"loss_weights must be a dict keyed like loss when loss is a dict; got "
+                f"{type(loss_weights).__name__}."
             )
-        return CompiledLoss([(i, get_loss(v), float(w)) for i, (v, w) in enumerate(zip(loss, weights))])
-    weight = 1.0 if loss_weights is None else float(loss_weights)  # type: ignore[arg-type]
-    return CompiledLoss([(None, get_loss(loss), weight)])
+        weights = loss_weights or {}
+        return CompiledLoss("dict", {key: _loss_leaves(value, [float(weights.get(key, 1.0))], key)
+                                     for key, value in loss.items()})
+    if isinstance(loss, (list, tuple)):
+        counts = [len(_entry_items(entry)) for entry in loss]
+        if loss_weights is None:
+            weights = [[1.0] * count for count in counts]
+        else:
+            flat = [float(w) for w in loss_weights]
+            if len(flat) == len(loss):
+                weights = [[w] * count for w, count in zip(flat, counts)]
+            elif len(flat) == sum(counts):  # Keras pairs flat weights with the flattened losses
+                it = iter(flat)
+                weights = [[next(it) for _ in range(count)] for count in counts]
+            else:
+                raise ValueError(
+                    f"loss_weights has {len(flat)} entries but loss has {len(loss)}; give one "
+                    "weight per output."
+                )
+        return CompiledLoss("list", [_loss_leaves(entry, w, i)
+                                     for i, (entry, w) in enumerate(zip(loss, weights))])
+    if loss_weights is not None and not isinstance(loss_weights, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            "loss_weights must be one number when loss is a single loss; got "
+            f"{type(loss_weights).__name__}. Give loss a list or dict to weight several outputs."
+        )
+    weight = 1.0 if loss_weights is None else float(loss_weights)
+    return CompiledLoss("one", [(get_loss(loss), weight)])
+
+
+def _entry_items(entry: Any) -> list:
+    """The losses of one output's entry: none, one, or the items of a list."""
+    if entry is None:
+        return []
+    if isinstance(entry, (list, tuple)):
+        return [item for item in entry if item is not None]
+    return [entry]
+
+
+def _loss_leaves(entry: Any, weights: list[float], key: Any) -> list:
+    items = _entry_items(entry)
+    for item in items:
+        if isinstance(item, (list, tuple, Mapping)):
+            raise TypeError(
+                f"loss entry {key!r} nests a {type(item).__name__} inside a list; give each output "
+                "a loss, a list of losses or None (deeper structures are not supported)."
+            )
+    weights = weights if len(weights) == len(items) else [weights[0]] * len(items)
+    return [(get_loss(item), weight) for item, weight in zip(items, weights)]
+
+
+def compile_metrics(metrics: Any, weighted_metrics: Any) -> CompiledMetrics:
+    """``compile``'s ``metrics`` and ``weighted_metrics`` as a ``CompiledMetrics``.
+
+    Each is a list (for one output, or with one entry per output: a metric or a list of them), or
+    a dict keyed by output name, as in Keras 3; which output each metric meets is settled on the
+    first batch.
+    """
+    forms = {}
+    for argument, spec in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if isinstance(spec, Mapping):
+            forms[argument] = ("dict", len(spec))
+        elif isinstance(spec, (list, tuple)):
+            nested = any(isinstance(s, (list, tuple)) for s in spec)
+            forms[argument] = ("list" if nested else "flat", len(spec))
+    return CompiledMetrics(metric_entries(metrics, weighted=False)
+                           + metric_entries(weighted_metrics, weighted=True), forms)
 
 
 def metric_entries(spec: Any, weighted: bool) -> list:
+    """``(output key or None, metric, weighted)`` for each metric of ``metrics``/``weighted_metrics``."""
     argument = "weighted_metrics" if weighted else "metrics"
     if spec is None:
         return []
     if isinstance(spec, Mapping):
         pairs = [(key, value) for key, value in spec.items()]
-    elif isinstance(spec, (list, tuple)) and spec and all(isinstance(s, (list, tuple)) for s in spec):
-        pairs = list(enumerate(spec))
+    elif isinstance(spec, (list, tuple)) and any(isinstance(s, (list, tuple)) for s in spec):
+        pairs = list(enumerate(spec))  # one entry per output: a metric or a list of metrics
     elif isinstance(spec, (list, tuple)):
         pairs = [(None, spec)]
     else:
@@ -102,9 +171,23 @@ def check_class_weight(class_weight: Any, sample_weight: Any) -> None:
         raise TypeError(
             f"class_weight must be a dict {{class_index: weight}}; got {type(class_weight).__name__}."
         )
+    for key in class_weight:
+        integral = isinstance(key, (int, np.integer)) or (
+            isinstance(key, (float, np.floating)) and float(key).is_integer())
+        if isinstance(key, bool) or not integral or key < 0:
+            raise ValueError(
+                f"class_weight keys must be class indices (integers >= 0); got {key!r}. Key the "
+                "dict by the label each weight applies to: {0: 1.0, 1: 5.0}."
+            )
 
 
 def check_validation_split(validation_split: Any, x: Any, needs_arrays: bool) -> None:
+    if isinstance(validation_split, bool) or not isinstance(
+            validation_split, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"validation_split must be a number between 0 and 1 (e.g. 0.2); got "
+            f"{type(validation_split).__name__} {validation_split!r}."
+        )
     if not 0.0 < validation_split < 1.0:
         raise ValueError(
             f"validation_split must lie strictly between 0 and 1; got {validation_split}."
@@ -113,6 +196,15 @@ def check_validation_split(validation_split: Any, x: Any, needs_arrays: bool) ->
         raise ValueError(
             "validation_split needs NumPy arrays or tensors as x (it takes the last fraction of "
             f"them); got {type(x).__name__}. Pass validation_data instead."
+        )
+
+
+def check_targets_given(x: Any, y: Any, method: str) -> None:
+    """Array ``x`` without ``y`` for a compiled loss: a ``ValueError`` naming ``y`` before any step."""
+    if y is None and data_lib.is_array_like(x):
+        raise ValueError(
+            f"{method}() got arrays as x but y is None, and the compiled loss needs targets: pass "
+            "y=..., or give x as a Dataset/DataLoader/iterable yielding (x, y) batches."
         )
 
 

@@ -13,6 +13,7 @@ the loader itself would draw (``TensorLoaderSource``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -186,7 +187,7 @@ class ArraySource:
                  drop_last: bool = False):
         self.x = map_structure(as_tensor, x)
         self.y = map_structure(as_tensor, y)
-        self.sample_weight = None if sample_weight is None else as_tensor(sample_weight).float()
+        self.sample_weight = sample_weights(sample_weight)
         self.n = check_lengths(self.x, self.y, self.sample_weight)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -200,6 +201,9 @@ class ArraySource:
                 (self.x, self.y, self.sample_weight), device
             )
         self._non_blocking = device.type == "cuda"
+        # One tensor each for x, y and sample_weight: batches are taken without a tree walk.
+        self._plain = type(self.x) is torch.Tensor and all(
+            t is None or type(t) is torch.Tensor for t in (self.y, self.sample_weight))
 
     @property
     def num_batches(self) -> int:
@@ -265,7 +269,7 @@ class ArraySource:
             take = lambda t: t[piece]  # noqa: E731
         else:
             take = lambda t: t.index_select(0, piece)  # noqa: E731
-        if type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor):
+        if self._plain:
             return take(x), (None if y is None else take(y)), (None if sw is None else take(sw))
         return map_structure(take, (x, y, sw))
 
@@ -346,6 +350,20 @@ def _fits_on_device(x, y, device: torch.device) -> bool:
     return True
 
 
+def sample_weights(sample_weight):
+    """``sample_weight`` as float tensors: one array, or a dict/list with one array per output.
+
+    An ``(N, 1)`` array is taken as ``(N,)``, as Keras does.
+    """
+    def one(value):
+        tensor = as_tensor(value).float()
+        if tensor.dim() == 2 and tensor.shape[1] == 1:
+            tensor = tensor.reshape(-1)
+        return tensor
+
+    return map_structure(one, sample_weight)
+
+
 def check_lengths(x, y, sample_weight) -> int:
     n = num_samples(x, "x")
     if y is not None:
@@ -354,11 +372,11 @@ def check_lengths(x, y, sample_weight) -> int:
             raise ValueError(
                 f"x and y must have the same number of samples; x has {n} and y has {ny}."
             )
-    if sample_weight is not None:
-        if sample_weight.dim() != 1 or sample_weight.shape[0] != n:
+    for weights in flatten(sample_weight):
+        if weights.dim() != 1 or weights.shape[0] != n:
             raise ValueError(
-                f"sample_weight must be a 1-D array with one weight per sample ({n}); got shape "
-                f"{tuple(sample_weight.shape)}."
+                f"sample_weight must be a 1-D array with one weight per sample ({n}), or a dict/"
+                f"list of such arrays, one per output; got shape {tuple(weights.shape)}."
             )
     if n == 0:
         raise ValueError("x is empty: fit/evaluate/predict need at least one sample.")
@@ -471,6 +489,8 @@ class IterableSource:
 def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device: torch.device,
                 seed: int = 0, argument: str = "x", shard: Shard | None = None):
     """Pick the adapter for what the user passed, with the checks that apply to it."""
+    if batch_size is not None:
+        batch_size = int(batch_size)  # NumPy integers too
     if x is None:
         raise ValueError(f"{argument} is None: pass arrays, tensors, a Dataset or a DataLoader.")
     if isinstance(x, (str, bytes)):
@@ -504,6 +524,54 @@ def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device:
         f"{argument} must be a NumPy array, a torch tensor, a tuple/list/dict of those, a torch "
         f"Dataset, a DataLoader or an iterable of batches; got {type(x).__name__}."
     )
+
+
+class Replaying:
+    """A one-shot iterator made re-iterable the way Keras 3.15.1 does it.
+
+    Keras peeks at a generator's first two batches (for their specs) and starts every pass with
+    them, followed by whatever the generator still yields: a generator given as ``validation_data``
+    is read in full on the first validation and gives its first two batches on the later ones.
+
+    Args:
+        iterator: the one-shot iterator (a generator).
+        peek: how many batches to keep (Keras keeps 2).
+    """
+
+    def __init__(self, iterator: Iterator, peek: int = 2):
+        self.iterator = iterator
+        self.peeked = list(itertools.islice(iterator, peek))
+
+    def __iter__(self) -> Iterator:
+        return itertools.chain(self.peeked, self.iterator)
+
+
+def replayable(data: Any, argument: str) -> Any:
+    """``data`` itself, or a one-shot iterator as ``Replaying``; an empty one is a ``ValueError``
+    naming ``argument`` (Keras: "the generator must yield at least one batch")."""
+    if not isinstance(data, Iterator) or isinstance(data, Replaying):
+        return data
+    replaying = Replaying(data)
+    if not replaying.peeked:
+        raise ValueError(
+            f"{argument} is an iterator that yields no batch (is it already exhausted?): the "
+            "generator must yield at least one batch. Pass a fresh generator, or a re-iterable "
+            "input (arrays, a Dataset, a DataLoader)."
+        )
+    return replaying
+
+
+def first_batch(source) -> Batch | None:
+    """The first batch of ``source`` on its device, read without side effects (no random draw,
+    nothing consumed), or ``None`` when the source cannot give it that way (a Dataset or a
+    DataLoader: reading it would draw from the random generators or start workers)."""
+    if isinstance(source, ArraySource):
+        batch = source._select(slice(0, source.batch_size))
+        return batch if source._resident else to_device(batch, source.device)
+    data = getattr(source, "data", None)
+    if isinstance(data, Replaying):
+        return device_batch(unpack_batch(data.peeked[0]), source.device)
+    return None
 
 
 class Shard(NamedTuple):

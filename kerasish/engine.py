@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -103,50 +104,210 @@ class LossTracker(Metric):
 
 
 class CompiledLoss:
-    """The total loss over one or several outputs, with ``loss_weights``.
+    """The total loss over one or several outputs, with ``loss_weights`` (Keras's CompileLoss).
 
-    One loss goes with a single-tensor output; a list pairs losses with the outputs of a tuple in
-    order; a dict pairs them with the keys of a dict output. Each output's loss is also logged as
-    ``<output>_loss`` when there are several.
+    ``compile`` gives the loss as it was written (``arguments.compile_loss``): one loss for the
+    output (``form="one"``), a list pairing losses with the outputs in order (``"list"``), or a dict
+    keyed like a dict output (``"dict"``); each output holds zero (``None``), one or several
+    ``(loss, weight)`` leaves. The model's output structure is known only once it has run, so
+    ``assign`` and ``bind`` pair losses, outputs and targets on the first batch of every
+    fit/evaluate (``Engine.check_targets``: one host read, before any optimizer step); every step
+    after that follows the plan they made.
+
+    When there are several losses, each is also logged unweighted as ``<output>_loss``.
     """
 
-    def __init__(self, losses: list[tuple[Any, Loss, float]]):
-        self.losses = losses  # (output key or None, loss, weight)
-        self.per_output = len(losses) > 1
-        self.trackers = (
-            [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in losses] if self.per_output else []
-        )
-        # One unweighted loss on one output: called directly, without the per-output loop.
-        key, loss, weight = losses[0]
-        self.single = loss if (len(losses) == 1 and key is None and weight == 1.0) else None
+    PER_OUTPUT = (dict, list, tuple)  # a sample_weight of one of these types holds one per output
 
-    def __call__(self, y_true, y_pred, sample_weight) -> torch.Tensor:
+    def __init__(self, form: str, outputs: Any):
+        self.form = form
+        self.outputs = outputs  # "one": [(loss, w)]; "list": [[(loss, w), ...]]; "dict": {k: [...]}
+        items = self._spec_items()
+        # (spec key, loss, weight): key None for "one", the index / dict key otherwise
+        self.losses = [(key, loss, weight) for key, leaves in items for loss, weight in leaves]
+        self.per_output = len(self.losses) > 1
+        self.trackers = (
+            [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in self.losses] if self.per_output else []
+        )
+        # The plan before the first batch: what the spec alone says (remade by ``bind``).
+        self._plan = [(key, key, loss, weight, tracker) for (key, loss, weight), tracker
+                      in zip(self.losses, self.trackers or [None] * len(self.losses))]
+        self.single: Loss | None = None
+        if form == "one" and self.losses[0][2] == 1.0:
+            self.single = self.losses[0][1]  # one unweighted loss: called directly
+
+    def _spec_items(self) -> list[tuple[Any, list]]:
+        if self.form == "one":
+            return [(None, self.outputs)]
+        if self.form == "list":
+            return list(enumerate(self.outputs))
+        return list(self.outputs.items())
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
         if self.single is not None:
             return self.single(y_true, y_pred, sample_weight)
         total = 0.0
         n = batch_size_of(y_pred)
-        for tracker, (key, loss, weight) in zip(self.trackers or [None], self.losses):
-            if key is None:
-                value = loss(y_true, y_pred, sample_weight)
-            else:
-                value = loss(y_true[key], y_pred[key], sample_weight)
+        per_output_weights = type(sample_weight) in CompiledLoss.PER_OUTPUT
+        for pred_key, true_key, loss, weight, tracker in self._plan:
+            p = y_pred if pred_key is None else y_pred[pred_key]
+            t = y_true if true_key is None else y_true[true_key]
+            sw = sample_weight[pred_key] if per_output_weights else sample_weight
+            value = loss(t, p, sw)
             if tracker is not None:
                 tracker.update(value, n)
             total = total + weight * value
         return total
 
-    def check_targets(self, y_true, y_pred) -> None:
-        if self.losses[0][0] is None and not isinstance(y_pred, torch.Tensor):
-            count = len(y_pred) if isinstance(y_pred, (tuple, list, Mapping)) else "several"
+    # ------------------------------------------------------------------ the first batch
+
+    @staticmethod
+    def output_keys(y_pred: Any) -> list[Any]:
+        """The model's outputs: ``[None]`` for one tensor, indices for a tuple, keys for a dict.
+
+        A dict's keys come in Keras's order: sorted (an ``OrderedDict`` keeps its own). That order
+        pairs a tuple of targets, or a list of losses, with a dict output, as in Keras 3.
+        """
+        if isinstance(y_pred, (tuple, list)):
+            return list(range(len(y_pred)))
+        if isinstance(y_pred, Mapping):
+            if isinstance(y_pred, OrderedDict):
+                return list(y_pred)
+            try:
+                return sorted(y_pred)
+            except TypeError:
+                return list(y_pred)
+        return [None]
+
+    @staticmethod
+    def describe_outputs(y_pred: Any) -> str:
+        """How the error messages name the model's outputs."""
+        if isinstance(y_pred, (tuple, list)):
+            return f"a {type(y_pred).__name__} of {len(y_pred)} outputs"
+        if isinstance(y_pred, Mapping):
+            return f"a dict of {len(y_pred)} outputs ({', '.join(map(repr, y_pred))})"
+        return "a single tensor"
+
+    def assign(self, y_pred: Any) -> list[tuple[Any, Loss, float, LossTracker | None]]:
+        """Pair the losses with the outputs of ``y_pred``: ``(output key, loss, weight, tracker)``.
+
+        Raises a ``ValueError`` naming ``loss`` when the spec does not fit the outputs.
+        """
+        outputs = self.output_keys(y_pred)
+        n = len(outputs)
+        where = self.describe_outputs(y_pred)
+        if self.form == "one":
+            if n != 1:
+                raise ValueError(
+                    f"the model returns {n} outputs but compile() got one loss. Pass one loss per "
+                    "output: a list for a tuple output, or a dict keyed like a dict output."
+                )
+            pairs = [(outputs[0], self.outputs)]
+        elif self.form == "list":
+            if len(self.outputs) != n:
+                fix = ("pass the loss itself, not a list" if outputs == [None] else
+                       "give one entry per output, None for an output without a loss")
+                raise ValueError(
+                    f"loss has {len(self.outputs)} entries but the model returns {where}: {fix}."
+                )
+            pairs = list(zip(outputs, self.outputs))
+        else:
+            if not isinstance(y_pred, Mapping):
+                raise ValueError(
+                    f"loss is a dict (keys {list(self.outputs)}) but the model returns {where}, "
+                    "which has no names: pass a list with one loss per output, in order."
+                )
+            unknown = [key for key in self.outputs if key not in y_pred]
+            if unknown:
+                raise ValueError(
+                    f"loss has an entry for {unknown[0]!r}, which is not one of the model's outputs "
+                    f"({', '.join(map(repr, outputs))}). Key the loss dict like the dict the module "
+                    "returns."
+                )
+            pairs = list(self.outputs.items())
+        trackers = iter(self.trackers)
+        assigned = []
+        for key, leaves in pairs:
+            for loss, weight in leaves:
+                tracker = next(trackers, None)
+                if tracker is not None:
+                    tracker.name = f"{_key_name(key)}_loss"
+                assigned.append((key, loss, weight, tracker))
+        if not assigned:
+            raise ValueError("loss gives no loss for any output (every entry is None); give at least one.")
+        return assigned
+
+    def bind(self, assigned, true_keys: Mapping[Any, Any], targets: Any, y_pred: Any) -> None:
+        """Make the step plan from ``assign``'s pairs and the target of each output, then check the
+        targets (the whole arrays when known) against the first batch's outputs."""
+        plan = []
+        for pred_key, loss, weight, tracker in assigned:
+            true_key = true_keys[pred_key]
+            t = targets if true_key is None else targets[true_key]
+            p = y_pred if pred_key is None else y_pred[pred_key]
+            resolve = getattr(loss, "resolve", None)
+            if resolve is not None:  # "crossentropy": the variant follows the shapes
+                loss = resolve(t, p)
+            loss.check_targets(t, p)
+            plan.append((pred_key, true_key, loss, weight, tracker))
+        self._plan = plan
+        first = plan[0]
+        self.single = first[2] if (len(plan) == 1 and first[0] is None and first[1] is None
+                                   and first[3] == 1.0 and first[4] is None) else None
+
+    @staticmethod
+    def target_keys(targets: Any, y_pred: Any, needed: list[Any]) -> dict[Any, Any]:
+        """Where each output's target is in ``y``: output key -> index/key in ``y`` (``None``: all of it).
+
+        As in Keras 3: targets shaped like the outputs pair by position or key; a bare array goes
+        with the only output that needs a target; a tuple for a dict output pairs in the outputs'
+        order; fewer targets than outputs pair, in order, with the outputs that have a loss or a
+        metric. Anything else is a ``ValueError`` naming ``y``.
+        """
+        outputs = CompiledLoss.output_keys(y_pred)
+        if outputs == [None]:
+            return {None: None}  # one tensor: y goes to the loss as it is (a custom loss may take any y)
+        where = CompiledLoss.describe_outputs(y_pred)
+        how = ("pass one target per output: a tuple/list in the outputs' order"
+               + (" or a dict keyed like the outputs." if isinstance(y_pred, Mapping) else "."))
+        if isinstance(targets, (tuple, list)):
+            m = len(targets)
+            if outputs == [None]:
+                if m == 1:
+                    return {None: 0}
+                raise ValueError(f"y holds {m} target arrays but the model returns {where}; pass one "
+                                 "array as y.")
+            if m == len(outputs):
+                return {key: i for i, key in enumerate(outputs)}
+            if m == len(needed):
+                return {key: i for i, key in enumerate(needed)}
             raise ValueError(
-                f"the model returns {count} outputs but compile() got one loss. Pass one loss per "
-                "output: a list for a tuple output, or a dict keyed like a dict output."
+                f"y holds {m} target arrays but the model returns {where} ({len(needed)} with a loss "
+                f"or metric): the structures differ. {how}"
             )
-        for key, loss, _ in self.losses:
-            if key is None:
-                loss.check_targets(y_true, y_pred)
-            else:
-                loss.check_targets(y_true[key], y_pred[key])
+        if isinstance(targets, Mapping):
+            if not isinstance(y_pred, Mapping):
+                raise ValueError(
+                    f"y is a dict (keys {list(targets)}) but the model returns {where}, which has no "
+                    f"names: {how}"
+                )
+            missing = [key for key in needed if key not in targets]
+            if missing:
+                raise ValueError(
+                    f"y has no target for the output {missing[0]!r} (y's keys: {list(targets)}); "
+                    "give every output with a loss or metric its target."
+                )
+            return {key: key for key in needed}
+        if len(needed) == 1:
+            return {needed[0]: None}
+        raise ValueError(f"y is a single array but the model returns {where} with a loss or metric "
+                         f"on {len(needed)} of them: {how}")
+
+    def check_targets(self, y_true, y_pred) -> None:
+        """Host-side checks of the targets against the outputs, per loss (``build`` runs them)."""
+        for pred_key, true_key, loss, _, _ in self._plan:
+            loss.check_targets(y_true if true_key is None else y_true[true_key],
+                               y_pred if pred_key is None else y_pred[pred_key])
 
 
 def _key_name(key: Any) -> str:
@@ -167,22 +328,147 @@ def batch_size_of(struct: Any) -> int:
 class CompiledMetrics:
     """Metrics per output; unweighted ones ignore sample weights, weighted ones apply them.
 
-    Log names follow Keras 3: ``<output>_<metric>`` for multi-output models, a repeated name
-    gets ``_1``, ``_2``, and a weighted metric that repeats an unweighted one is ``weighted_<name>``.
+    ``entries`` are ``(output key or None, metric, weighted)`` and ``names`` their log keys. Log
+    names follow Keras 3: ``<output>_<metric>`` for multi-output models (no prefix when the model has
+    one output, whatever its structure), a repeated name gets ``_1``, ``_2``, and a weighted metric
+    that repeats an unweighted one is ``weighted_<name>``.
+
+    ``forms`` says how each argument was written (``{"metrics": ("flat" | "list" | "dict", size)}``):
+    a flat list is one metric per output when the model has that many outputs, as in Keras, so
+    the pairing is settled by ``build`` on the first batch. Before that, entries follow the spec.
     """
 
-    def __init__(self, entries: list[tuple[Any, Metric, bool]]):
+    def __init__(self, entries: list[tuple[Any, Metric, bool]],
+                 forms: Mapping[str, tuple[str, int]] | None = None):
         self.entries = entries  # (output key or None, metric, weighted)
+        if forms is None:  # entries made without compile's spec: read the form off their keys
+            forms = {}
+            for weighted, argument in ((False, "metrics"), (True, "weighted_metrics")):
+                keys = [key for key, _, w in entries if w == weighted]
+                if all(key is None for key in keys):
+                    forms[argument] = ("flat", len(keys))
+                elif all(isinstance(key, int) for key in keys):
+                    forms[argument] = ("list", max(keys) + 1)
+                else:
+                    forms[argument] = ("dict", len(set(keys)))
+        self.forms = dict(forms)
+        self._spec_entries = list(entries)
+        self._plan = [(key, key, metric, weighted) for key, metric, weighted in entries]
         self.names = _log_names(entries)
 
     def update(self, y_true, y_pred, sample_weight) -> None:
-        for key, metric, weighted in self.entries:
-            t, p = (y_true, y_pred) if key is None else (y_true[key], y_pred[key])
-            metric.update_state(t, p.detach(), sample_weight if weighted else None)
+        for pred_key, true_key, metric, weighted in self._plan:
+            p = y_pred if pred_key is None else y_pred[pred_key]
+            t = y_true if true_key is None else y_true[true_key]
+            if not weighted:
+                metric.update_state(t, p.detach(), None)
+            elif type(sample_weight) in CompiledLoss.PER_OUTPUT:  # one weight array per output
+                metric.update_state(t, p.detach(), sample_weight[pred_key])
+            else:
+                metric.update_state(t, p.detach(), sample_weight)
+
+    def update_first(self, y_true, y_pred, sample_weight) -> None:
+        """The first batch's update, run before the optimizer steps (Keras builds its metrics first).
+
+        A kerasish metric that cannot take these outputs and targets raises a ``ValueError`` naming
+        it; a user's metric raises its own exception unchanged. The step's own update of this batch
+        is then skipped once, so the batch counts once.
+        """
+        per_output_weights = type(sample_weight) in CompiledLoss.PER_OUTPUT
+        for (pred_key, true_key, metric, weighted), name in zip(self._plan, self.names):
+            p = y_pred if pred_key is None else y_pred[pred_key]
+            t = y_true if true_key is None else y_true[true_key]
+            sw = None
+            if weighted:
+                sw = sample_weight[pred_key] if per_output_weights else sample_weight
+            try:
+                metric.update_state(t, p.detach(), sw)
+            except (RuntimeError, IndexError) as error:
+                if not self._builtin(metric):
+                    raise
+                shapes = [tuple(v.shape) if hasattr(v, "shape") else type(v).__name__ for v in (p, t)]
+                raise ValueError(
+                    f"metric {name!r} cannot compare the model's output of shape {shapes[0]} with "
+                    f"targets of shape {shapes[1]}: {error}. Choose a metric that "
+                    "fits these targets (e.g. 'accuracy' for class labels), or reshape the targets."
+                ) from error
+        self.update = self._skip_once  # type: ignore[method-assign]
+
+    @staticmethod
+    def _builtin(metric: Metric) -> bool:
+        """A metric kerasish defines (not a user's callable, Keras object or torchmetrics object)."""
+        from kerasish.metrics import KerasMetric, MeanMetricWrapper, TorchMetric
+
+        if isinstance(metric, (KerasMetric, TorchMetric)):
+            return False
+        if isinstance(metric, MeanMetricWrapper) and metric.torch_style:
+            return False
+        return type(metric).__module__ == "kerasish.metrics"
+
+    def _skip_once(self, y_true, y_pred, sample_weight) -> None:
+        del self.update  # back to the class's update: no cost on later steps
 
     def reset(self) -> None:
+        self.__dict__.pop("update", None)  # a first-batch skip left by a failed step
         for _, metric, _ in self.entries:
             metric.reset_state()
+
+    def build(self, y_pred: Any) -> list[Any]:
+        """Pair the metrics with the outputs of ``y_pred``; returns the output keys they need.
+
+        Keras 3's rules: with one output every metric applies to it, unprefixed; with several, a
+        list holds one entry (a metric or a list of them) per output and a dict is keyed by
+        output name. Anything else is a ``ValueError`` naming the argument.
+        """
+        outputs = CompiledLoss.output_keys(y_pred)
+        n = len(outputs)
+        assigned: list[tuple[Any, Any, Metric, bool]] = []  # (output key, name key, metric, weighted)
+        for weighted, argument in ((False, "metrics"), (True, "weighted_metrics")):
+            group = [(key, metric) for key, metric, w in self._spec_entries if w == weighted]
+            if not group:
+                continue
+            if n == 1:
+                assigned += [(outputs[0], None, metric, weighted) for _, metric in group]
+                continue
+            form, size = self.forms.get(argument, ("list", None))
+            where = CompiledLoss.describe_outputs(y_pred)
+            if form == "dict":
+                if not isinstance(y_pred, Mapping):
+                    raise ValueError(
+                        f"Invalid `{argument}`: it is a dict (keys {sorted({k for k, _ in group}, key=str)}) "
+                        f"but the model returns {where}, which has no names. Pass a list with one "
+                        "entry per output, in order."
+                    )
+                unknown = [key for key, _ in group if key not in y_pred]
+                if unknown:
+                    raise ValueError(
+                        f"Invalid `{argument}`: it has an entry for {unknown[0]!r}, which is not one "
+                        f"of the model's outputs ({', '.join(map(repr, outputs))})."
+                    )
+                order = {key: i for i, key in enumerate(outputs)}
+                group.sort(key=lambda pair: order[pair[0]])  # Keras lists them in output order
+                assigned += [(key, key, metric, weighted) for key, metric in group]
+                continue
+            if size != n:
+                raise ValueError(
+                    f"Invalid `{argument}`: it has {size} entries but the model returns {where}. "
+                    "Give one entry (a metric or a list of metrics) per output, e.g. "
+                    f"{argument}=[['mae'], ['accuracy']], or a dict keyed by output name."
+                )
+            if form == "flat":  # one metric per output
+                assigned += [(outputs[i], outputs[i], metric, weighted)
+                             for i, (_, metric) in enumerate(group)]
+            else:
+                assigned += [(outputs[key], outputs[key], metric, weighted) for key, metric in group]
+        self._assigned = assigned
+        self.entries = [(name_key, metric, weighted) for _, name_key, metric, weighted in assigned]
+        self.names = _log_names(self.entries)
+        return [pred_key for pred_key, _, _, _ in assigned]
+
+    def bind(self, true_keys: Mapping[Any, Any]) -> None:
+        """The step plan: ``build``'s pairs with the place of each output's target in ``y``."""
+        self._plan = [(pred_key, true_keys[pred_key], metric, weighted)
+                      for pred_key, _, metric, weighted in self._assigned]
 
 
 def _log_names(entries: list[tuple[Any, Metric, bool]]) -> list[str]:
@@ -281,27 +567,75 @@ class Engine:
         return y_pred, self._loss_fn(y, y_pred, sample_weight), sample_weight
 
     def _checked_forward_and_loss(self, module, x, y, sample_weight):
-        """The first batch: check the targets (one host read) before the loss can touch weights."""
+        """The first batch: everything that can fail on user input runs before the optimizer step.
+
+        The targets are checked against the outputs (one host read), the loss is computed and the
+        compiled metrics are updated with this batch here, so a loss, target or metric that does not
+        fit raises while the weights are untouched; the step's own metric update of this batch is
+        then skipped (``CompiledMetrics.update_first``).
+        """
         y_pred = self.outputs(x, module)
         self.check_targets(y, y_pred)
+        if self.class_weight is not None and isinstance(y_pred, torch.Tensor) and y_pred.dim() > 0:
+            classes = y_pred.shape[-1] if y_pred.shape[-1] > 1 else 2  # (N, 1) outputs: labels 0/1
+            if classes > self.class_weight.numel():  # classes class_weight leaves out weigh 1.0
+                pad = torch.ones(classes - self.class_weight.numel(), device=self.class_weight.device)
+                self.class_weight = torch.cat([self.class_weight, pad])
         sample_weight = self.class_sample_weight(y, sample_weight)
-        return y_pred, self.loss(y, y_pred, sample_weight), sample_weight
+        loss = self._loss_fn(y, y_pred, sample_weight)
+        if self.metrics.entries:
+            self.metrics.update_first(y, y_pred, sample_weight)
+        return y_pred, loss, sample_weight
 
     def check_targets(self, y, y_pred) -> None:
-        """Check the targets against the outputs once per fit (the whole target arrays when known)."""
+        """Pair losses, metrics, outputs and targets, and check the targets, once per fit/evaluate.
+
+        Runs on the first batch's outputs, with the whole target arrays when they are known (one host
+        read). Every mismatch is a ``ValueError``/``TypeError`` naming ``loss``, ``metrics`` or ``y``.
+        """
         targets = self.all_targets if self.all_targets is not None else y
-        self.loss.check_targets(targets, y_pred)
+        if targets is None:
+            raise ValueError(
+                "y is None, but the compiled loss needs targets: pass y=... with array x, or data "
+                "that yields (x, y) batches."
+            )
+        self.metrics.__dict__.pop("update", None)  # a first-batch skip left by a failed step
+        outputs = CompiledLoss.output_keys(y_pred)
+        assigned = self.loss.assign(y_pred)
+        wanted = {key for key, _, _, _ in assigned} | set(self.metrics.build(y_pred))
+        true_keys = CompiledLoss.target_keys(targets, y_pred, [k for k in outputs if k in wanted])
+        self.loss.bind(assigned, true_keys, targets, y_pred)
+        self.metrics.bind(true_keys)
+        loss_fn = self.loss.single or self.loss
+        if not any(p.requires_grad for p in self.module.parameters()):
+            # Nothing to train (Keras warns and still reports the loss): the loss gets a gradient
+            # of its own so that backward() runs, and the optimizer finds no gradient to apply.
+            def loss_fn(y_true, y_pred, sample_weight, compute=loss_fn):
+                value = compute(y_true, y_pred, sample_weight)
+                if value.requires_grad or not torch.is_grad_enabled():
+                    return value
+                return value.detach().requires_grad_()
+        self._loss_fn = loss_fn
+        self.result_fns()  # the running results' keys follow the pairing just made
         self.checked_targets = True
 
     def _optimizer_step(self) -> None:
         # Looked up at each call: a torch LR scheduler built later wraps optimizer.step.
         self.optimizer.step()
 
-    def set_class_weight(self, class_weight: Mapping[int, float] | None) -> None:
+    def set_class_weight(self, class_weight: Mapping[int, float] | None, targets: Any = None) -> None:
+        """The class weights as a table indexed by class; a class missing from it weighs 1.0.
+
+        The table covers every class ``targets`` (the whole target array, when known) holds, and is
+        widened to the output's classes on the first batch. Keys are checked by
+        ``arguments.check_class_weight`` before.
+        """
         if not class_weight:
             self.class_weight = None
             return
         size = max(int(k) for k in class_weight) + 1
+        if isinstance(targets, torch.Tensor) and targets.numel():
+            size = max(size, int(_class_labels(targets).max()) + 1)  # one host read per fit
         table = torch.ones(size, dtype=torch.float32)
         for label, weight in class_weight.items():
             table[int(label)] = float(weight)
@@ -478,8 +812,16 @@ class Engine:
         return [self.loss_tracker, *trackers, *(m for _, m, _ in self.metrics.entries)]
 
     def result_fns(self) -> dict[str, Callable[[], torch.Tensor]]:
-        """Log key -> a function returning the running value as a 0-d tensor (no host read)."""
-        fns: dict[str, Callable[[], torch.Tensor]] = {"loss": self.loss_tracker.result}
+        """Log key -> a function returning the running value as a 0-d tensor (no host read).
+
+        Every call returns the same dict, refreshed: the first batch settles which output each
+        metric belongs to (and so its key), and a loop that took the dict before it sees the keys.
+        """
+        fns = self.__dict__.get("_result_fns")
+        if fns is None:
+            fns = self._result_fns = {}
+        fns.clear()
+        fns["loss"] = self.loss_tracker.result
         for tracker in self.loss.trackers if self.loss is not None else []:
             fns[tracker.name] = tracker.result
         for name, (_, metric, _) in zip(self.metrics.names, self.metrics.entries):

@@ -347,6 +347,47 @@ class BCEWithLogits(BinaryCrossentropy):
         super().__init__(from_logits=True, name=name or "bce_with_logits", reduction=reduction)
 
 
+class _Crossentropy(Loss):
+    """Keras's ``"crossentropy"`` / ``"ce"``: the variant is picked from the shapes, as in Keras 3.
+
+    An output with one unit gets binary cross-entropy; targets of lower rank than the output, or
+    with one column against several output units, get sparse categorical cross-entropy; anything
+    else categorical cross-entropy (all on probabilities, Keras's default). ``compile`` resolves
+    it once per output from the first batch (``resolve``); called directly, it resolves each call.
+
+    Example:
+        model.compile("adam", loss="crossentropy", metrics=["accuracy"])
+    """
+
+    elementwise = False
+
+    def __init__(self, name: str | None = None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or "crossentropy", reduction=reduction)
+
+    def resolve(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> Loss:
+        """The concrete cross-entropy for targets and outputs of these shapes (Keras's rule)."""
+        true_rank, pred_rank = y_true.dim(), y_pred.dim()
+        true_last = y_true.shape[-1] if true_rank else 1
+        pred_last = y_pred.shape[-1] if pred_rank else 1
+        if pred_last == 1:
+            variant: type[Loss] = BinaryCrossentropy
+        elif true_rank < pred_rank or (true_last == 1 and pred_last > 1):
+            variant = SparseCategoricalCrossentropy
+        else:
+            variant = CategoricalCrossentropy
+        # The same object for the same variant: a compiled step is not traced again at each fit.
+        made = self.__dict__.setdefault("_variants", {})
+        if variant not in made:
+            made[variant] = variant(name=self.name, reduction=self.reduction)
+        return made[variant]
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return self.resolve(y_true, y_pred)(y_true, y_pred, sample_weight)
+
+    def check_targets(self, y_true, y_pred) -> None:
+        self.resolve(y_true, y_pred).check_targets(y_true, y_pred)
+
+
 _REGISTRY: dict[str, Callable[[], Loss]] = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
@@ -374,6 +415,8 @@ _REGISTRY: dict[str, Callable[[], Loss]] = {
     "cross_entropy": CrossEntropy,
     "nll": NLL,
     "bce_with_logits": BCEWithLogits,
+    "crossentropy": _Crossentropy,
+    "ce": _Crossentropy,
 }
 
 KNOWN_LOSSES = tuple(sorted(_REGISTRY))

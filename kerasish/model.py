@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -248,12 +249,12 @@ class Model:
         for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
-        self.optimizer = get_optimizer(optimizer, self._trainable_parameters())
+        parameters = self._trainable_parameters()
+        if not parameters:  # Keras compiles a model without weights (and warns in fit)
+            parameters = [torch.nn.Parameter(torch.zeros((), device=self.device), requires_grad=False)]
+        self.optimizer = get_optimizer(optimizer, parameters)
         compiled_loss = None if loss is None else args_lib.compile_loss(loss, loss_weights)
-        compiled_metrics = CompiledMetrics(
-            args_lib.metric_entries(metrics, weighted=False)
-            + args_lib.metric_entries(weighted_metrics, weighted=True)
-        )
+        compiled_metrics = args_lib.compile_metrics(metrics, weighted_metrics)
         self._engine = Engine(
             self.module, self.optimizer, compiled_loss, compiled_metrics, device=self.device,
             precision=precision, clipnorm=clipnorm, clipvalue=clipvalue,
@@ -467,12 +468,18 @@ class Model:
                             ("validation_batch_size", validation_batch_size),
                             ("validation_steps", validation_steps)):
             args_lib.check_positive_int(value, name, allow_none=True)
+        batch_size, steps_per_epoch, validation_batch_size, validation_steps = (
+            None if v is None else int(v)
+            for v in (batch_size, steps_per_epoch, validation_batch_size, validation_steps))
         for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+        epochs, initial_epoch = int(epochs), int(initial_epoch)
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}.")
         args_lib.check_class_weight(class_weight, sample_weight)
+        if train_step is None:
+            args_lib.check_targets_given(x, y, "fit")
         validate_on = args_lib.validation_schedule(validation_freq)
         if validation_split:
             args_lib.check_validation_split(validation_split, x, needs_arrays=validation_data is None)
@@ -499,9 +506,13 @@ class Model:
         if validation_data is not None:
             val_source = self._validation_source(validation_data, validation_batch_size or batch_size,
                                                  self._shard(group, pad=False))
+            if test_step is None and engine.loss is not None:  # the default test step's checks
+                _check_validation_data(self, val_source)
             val_batches = data_lib.EpochIterator(val_source, validation_steps)
+        if train_step is None and not any(p.requires_grad for p in self.module.parameters()):
+            _warn_nothing_to_train()  # as Keras's default train step does
 
-        engine.set_class_weight(class_weight)
+        engine.set_class_weight(class_weight, source.targets())
         engine.all_targets = source.targets()
         engine.checked_targets = False
         self.history = History()
@@ -670,11 +681,16 @@ class Model:
                 f"of length {len(validation_data)}."
             )
         args_lib.no_batch_size_for_iterables(validation_data, None)
+        # A generator is read in full on the first validation and gives its first two batches on
+        # the later ones, as in Keras 3.15.1 (an empty one is an error now, as in Keras).
+        validation_data = data_lib.replayable(validation_data, "validation_data")
         return data_lib.make_source(validation_data, None, None, batch_size=batch_size,
                                     shuffle=False, device=self.device, argument="validation_data",
                                     shard=shard)
 
     def _callback_list(self, callbacks, history: History | None, verbose: int, params: dict):
+        if isinstance(callbacks, Callback):
+            callbacks = [callbacks]  # Keras takes a single callback as well as a list
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -708,7 +724,11 @@ class Model:
         verbose = args_lib.check_verbose(verbose)
         args_lib.check_positive_int(batch_size, "batch_size", allow_none=True)
         args_lib.check_positive_int(steps, "steps", allow_none=True)
+        steps = None if steps is None else int(steps)
         args_lib.no_batch_size_for_iterables(x, batch_size)
+        if test_step is None:
+            args_lib.check_targets_given(x, y, "evaluate")
+        x = data_lib.replayable(x, "x")  # an exhausted generator is an error, as in Keras
         group = self._process_group()
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False,
                                       device=self.device, shard=self._shard(group, pad=False))
@@ -720,7 +740,7 @@ class Model:
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
         with _reporting_errors(cbs):
             logs = self._evaluate_loop(batches, cbs, group, test_step)
-        return _format_results(logs, return_dict)
+        return _keras_results(self, logs, return_dict)
 
     def _evaluate_loop(self, batches: data_lib.EpochIterator, cbs: CallbackList,
                        group: Group | None, test_step: Callable[..., Any] | None) -> Logs:
@@ -812,8 +832,13 @@ class Model:
         train_step = self._overridden("train_step")
         engine = self._require_compiled("train_on_batch", need_loss=train_step is None)
         args_lib.check_class_weight(class_weight, sample_weight)
+        if train_step is None:
+            args_lib.check_targets_given(x, y, "train_on_batch")
         xb, yb, swb = self._single_batch(x, y, sample_weight)
-        engine.set_class_weight(class_weight)
+        engine.set_class_weight(class_weight, yb)
+        engine.all_targets, engine.checked_targets = None, False  # this batch is checked itself
+        if train_step is None and not any(p.requires_grad for p in self.module.parameters()):
+            _warn_nothing_to_train()  # as Keras's default train step does
         self.reset_metrics()
         self.module.train()
         if train_step is None:
@@ -823,15 +848,18 @@ class Model:
             with self._counting_optimizer_steps(True):
                 data = pack_x_y_sample_weight(xb, yb, engine.class_sample_weight(yb, swb))
                 results = _step_logs(train_step(data), "train_step")
-        return _format_results(materialize(results), return_dict)
+        return _keras_results(self, materialize(results), return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """The loss and metrics of one batch, in eval mode, without training."""
         test_step = self._overridden("test_step")
         engine = self._require_compiled("test_on_batch", need_loss=test_step is None)
+        if test_step is None:
+            args_lib.check_targets_given(x, y, "test_on_batch")
         xb, yb, swb = self._single_batch(x, y, sample_weight)
         engine.set_class_weight(None)
+        engine.all_targets, engine.checked_targets = None, False  # this batch is checked itself
         self.reset_metrics()
         self.module.eval()
         if test_step is None:
@@ -840,7 +868,7 @@ class Model:
         else:
             with torch.no_grad():
                 results = _step_logs(test_step(pack_x_y_sample_weight(xb, yb, swb)), "test_step")
-        return _format_results(materialize(results), return_dict)
+        return _keras_results(self, materialize(results), return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
         """The outputs for one batch as NumPy arrays, in eval mode."""
@@ -854,7 +882,7 @@ class Model:
 
     def _single_batch(self, x, y, sample_weight):
         x, y = data_lib.map_structure(data_lib.as_tensor, x), data_lib.map_structure(data_lib.as_tensor, y)
-        sw = None if sample_weight is None else data_lib.as_tensor(sample_weight).float()
+        sw = data_lib.sample_weights(sample_weight)
         data_lib.check_lengths(x, y, sw)
         return data_lib.to_device((x, y, sw), self.device)
 
@@ -1033,3 +1061,68 @@ def _concat_to_numpy(outputs: list) -> Any:
     if joined.dtype in (torch.float16, torch.bfloat16):
         joined = joined.float()  # NumPy has no bfloat16; mixed-precision outputs come back float32
     return joined.cpu().numpy()
+
+
+def _keras_results(model: Model, logs: dict[str, float], return_dict: bool):
+    """``evaluate``/``*_on_batch`` results: the logs, or a list in Keras 3's order.
+
+    Keras lists the values of ``model.metrics`` by name (the loss, a single output's metrics in
+    compile order, the per-output losses, ...), then every other log key sorted by name: for a
+    multi-output model ``loss, output_0_loss, output_1_loss`` and then the per-output metrics
+    alphabetically. A name listed twice gives its value once (Keras 3.15.1 repeats it).
+    """
+    if return_dict:
+        return logs
+    names = list(dict.fromkeys(metric.name for metric in model.metrics))
+    values = [logs[name] for name in names if name in logs]
+    values += [logs[key] for key in sorted(logs) if key not in names]
+    return values[0] if len(values) == 1 else values
+
+
+def _warn_nothing_to_train() -> None:
+    warnings.warn(
+        "The model does not have any trainable weights: fit reports the loss and metrics but "
+        "changes no weight (every parameter has requires_grad=False, or there is none).",
+        UserWarning, stacklevel=3,
+    )
+
+
+def _check_validation_data(model: Model, source: Any) -> None:
+    """The default test step's checks on ``validation_data``, run before the first optimizer step.
+
+    The module runs on the first validation batch (eval mode, no gradient: nothing changes), then
+    the targets (the whole arrays when known) are checked against its outputs, as the first
+    training batch is: a wrong feature count, float labels for a class-index loss, out-of-range
+    labels (-100 included) fail here, naming ``validation_data``. Sources that cannot give a
+    batch without side effects (a Dataset or a DataLoader) are checked at their first batch.
+    """
+    batch = data_lib.first_batch(source)
+    if batch is None:
+        return
+    xb, yb, _ = batch
+    engine = model._engine
+    modes = [(m, m.training) for m in model.module.modules()]
+    model.module.eval()
+    saved_targets = engine.all_targets
+    try:
+        with torch.inference_mode():
+            try:
+                y_pred = engine.outputs(xb)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except (RuntimeError, ValueError, TypeError, IndexError, KeyError) as error:
+                raise ValueError(
+                    "validation_data does not fit the model: calling the module on its first batch "
+                    f"raised {type(error).__name__}: {error}"
+                ) from error
+            engine.loss.assign(y_pred)  # errors in the compile arguments are named as such
+            engine.metrics.build(y_pred)
+            engine.all_targets = source.targets()
+            try:
+                engine.check_targets(yb, y_pred)
+            except (ValueError, TypeError) as error:
+                raise type(error)(f"validation_data: {error}") from error
+    finally:
+        engine.all_targets, engine.checked_targets = saved_targets, False
+        for module, training in modes:
+            module.training = training

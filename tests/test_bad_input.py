@@ -184,3 +184,109 @@ def test_more_torchrun_processes_than_gpus_names_both_fixes(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match=r"LOCAL_RANK=1 .* 1 CUDA device.*nproc_per_node=1.*device='cpu'"):
         ks.Model(mlp())
+
+
+# ---------------------------------------------------------------- compile forms against the outputs
+
+
+class TwoHeads(torch.nn.Module):
+    """Two outputs from one input: a tuple, or a dict keyed "a", "b"."""
+
+    def __init__(self, as_dict: bool = False):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(8, 3), torch.nn.Linear(8, 1)
+        self.as_dict = as_dict
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        return {"a": a, "b": b} if self.as_dict else (a, b)
+
+
+def _fits_nothing(model, error, match, *args, call="fit", **kwargs):
+    """``call`` fails with ``error`` matching ``match``, and no parameter changed."""
+    before = weights_of(model.module)
+    with pytest.raises(error, match=match):
+        if call == "train_on_batch":
+            model.train_on_batch(*args, **kwargs)
+        else:
+            getattr(model, call)(*args, verbose=0, **kwargs)
+    assert same_weights(before, weights_of(model.module))
+
+
+@pytest.mark.parametrize("call", ["fit", "train_on_batch"])
+def test_loss_list_longer_than_the_outputs(call):
+    x, y = classification_data()
+    model = ks.Model(mlp()).compile("sgd", ["cross_entropy", "cross_entropy"])
+    _fits_nothing(model, ValueError, r"loss has 2 entries but the model returns a single tensor: pass "
+                  r"the loss itself", x, y, call=call)
+    model = ks.Model(TwoHeads()).compile("sgd", ["cross_entropy", "mse", "mse"])
+    _fits_nothing(model, ValueError, r"loss has 3 entries but the model returns a tuple of 2 outputs: "
+                  r"give one entry per output, None for an output without a loss",
+                  x, (y, x[:, :1]), call=call)
+
+
+def test_loss_with_no_loss_for_any_output():
+    x, y = classification_data()
+    model = ks.Model(TwoHeads()).compile("sgd", [None, None])
+    _fits_nothing(model, ValueError, "loss gives no loss for any output", x, (y, x[:, :1]))
+
+
+TARGET_MISMATCHES = {
+    # (dict outputs, y, message)
+    "too-many-arrays": (False, lambda y, r: (y, r, r), r"y holds 3 target arrays but the model returns "
+                        r"a tuple of 2 outputs \(2 with a loss or metric\).*one target per output"),
+    "dict-for-a-tuple": (False, lambda y, r: {"a": y, "b": r}, r"y is a dict \(keys \['a', 'b'\]\) but "
+                         r"the model returns a tuple of 2 outputs, which has no names"),
+    "missing-key": (True, lambda y, r: {"a": y}, r"y has no target for the output 'b' \(y's keys: "
+                    r"\['a'\]\)"),
+    "one-array-for-two": (True, lambda y, r: y, r"y is a single array but the model returns a dict of 2 "
+                          r"outputs .* a tuple/list in the outputs' order or a dict keyed like the outputs"),
+}
+
+
+@pytest.mark.parametrize("case", list(TARGET_MISMATCHES))
+def test_targets_that_do_not_match_the_outputs(case):
+    as_dict, make_y, match = TARGET_MISMATCHES[case]
+    x, y = classification_data()
+    loss = {"a": "cross_entropy", "b": "mse"} if as_dict else ["cross_entropy", "mse"]
+    model = ks.Model(TwoHeads(as_dict)).compile("sgd", loss)
+    _fits_nothing(model, ValueError, match, x, make_y(y, x[:, :1]))
+
+
+@pytest.mark.parametrize("argument", ["metrics", "weighted_metrics"])
+def test_metrics_that_do_not_match_the_outputs(argument):
+    x, y = classification_data()
+    model = ks.Model(TwoHeads()).compile("sgd", ["cross_entropy", "mse"], **{argument: ["mae"]})
+    _fits_nothing(model, ValueError, rf"Invalid `{argument}`: it has 1 entries but the model returns a "
+                  rf"tuple of 2 outputs. Give one entry .* per output", x, (y, x[:, :1]))
+    model = ks.Model(TwoHeads()).compile("sgd", ["cross_entropy", "mse"], **{argument: {"b": ["mae"]}})
+    _fits_nothing(model, ValueError, rf"Invalid `{argument}`: it is a dict \(keys \['b'\]\) but the "
+                  r"model returns a tuple of 2 outputs, which has no names. Pass a list",
+                  x, (y, x[:, :1]))
+
+
+def test_an_empty_generator_as_validation_data(model):
+    x, y = classification_data()
+    empty = iter([])
+    _fits_nothing(model, ValueError, "validation_data is an iterator that yields no batch .*Pass a "
+                  "fresh generator", x, y, validation_data=empty)
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_data_that_yields_no_targets(model, call):
+    x, _ = classification_data()
+    _fits_nothing(model, ValueError, r"y is None, but the compiled loss needs targets: pass y=\.\.\.",
+                  TensorDataset(torch.tensor(x)), call=call)
+
+
+def test_loss_weights_of_the_wrong_kind():
+    with pytest.raises(TypeError, match="loss_weights must be a dict keyed like loss when loss is a dict"):
+        ks.Model(TwoHeads(True)).compile("sgd", {"a": "mse", "b": "mse"}, loss_weights=[1.0, 2.0])
+    with pytest.raises(TypeError, match="loss_weights must be one number when loss is a single loss"):
+        ks.Model(mlp()).compile("sgd", "mse", loss_weights=[1.0, 2.0])
+
+
+def test_loss_nested_deeper_than_one_list_per_output():
+    with pytest.raises(TypeError, match=r"loss entry 1 nests a list inside a list; give each output a "
+                       r"loss, a list of losses or None"):
+        ks.Model(TwoHeads()).compile("sgd", ["mse", [["mse"]]])

@@ -20,6 +20,10 @@ X = RNG.random((8, 3)).astype("float32")
 Y1 = RNG.random((8, 1)).astype("float32")
 Y2 = RNG.integers(0, 2, (8, 1)).astype("float32")
 HEADS_AB = (("output_a", 1, None), ("output_b", 1, "sigmoid"))
+# Keras's list-output cases name their outputs output_a/output_b and log output_a_loss, ...; a
+# torch tuple output has no names and kerasish logs output_0_loss, ... (twins.py). The Keras side
+# of a list-output port therefore names its layers output_0/output_1: same model, matching keys.
+HEADS_01 = (("output_0", 1, None), ("output_1", 1, "sigmoid"))
 
 
 def _fit_both(kind, heads, settings, y, ks_settings=None, **fit_kwargs):
@@ -34,37 +38,12 @@ def _fit_both(kind, heads, settings, y, ks_settings=None, **fit_kwargs):
 # ------------------------------------------------------------------ single output
 
 SINGLE_REF_KEYS = ["loss", "mean_absolute_error", "mean_squared_error", "weighted_mean_squared_error"]
-def _xfail(reason):
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-UNPREFIXED = " Keras logs a single output's keys without an output prefix."
 SINGLE_CASES = [
     # (twin output kind, loss form); metrics are keyed by name for dict outputs, per output for
-    # tuples, flat for a tensor (a torch tensor output has no name to key by).
-    ("single", None),
-    pytest.param("single", "list", marks=_xfail(
-        "loss=['mean_squared_error'] on a tensor output is keyed by index 0, so outputs and targets "
-        "are indexed by row and the loss is the first sample's alone (silently wrong values); Keras "
-        "applies the one-element list's loss to the output")),
-    pytest.param("list", None, marks=_xfail(
-        "one loss for a one-element tuple output raises 'the model returns 1 outputs but compile() "
-        "got one loss'; Keras applies it to the only output." + UNPREFIXED)),
-    pytest.param("list", "list", marks=_xfail(
-        "a bare target array for a one-element tuple output is indexed by row (y[0]) and the loss "
-        "raises a shape error; Keras takes the array as that output's target." + UNPREFIXED)),
-    pytest.param("dict", None, marks=_xfail(
-        "one loss for a one-key dict output raises 'the model returns 1 outputs but compile() got "
-        "one loss'; Keras applies it to the only output." + UNPREFIXED)),
-    pytest.param("dict", "list", marks=_xfail(
-        "loss=['mean_squared_error'] for a one-key dict output looks up key 0 (KeyError: 0); Keras "
-        "applies it to the only output." + UNPREFIXED)),
-    pytest.param("dict", "dict", marks=_xfail(
-        "a bare target array for a one-key dict output is indexed by the key (IndexError: too many "
-        "indices for tensor); Keras takes the array as that output's target." + UNPREFIXED)),
-    pytest.param("dict", "dict_list", marks=_xfail(
-        "a loss in a one-element list ({'output_a': ['mean_squared_error']}) fails at compile "
-        "(get_loss got a list); Keras unwraps it." + UNPREFIXED)),
+    # tuples, flat for a tensor (a torch tensor output has no name to key by). Keras logs a single
+    # output's keys without an output prefix, whatever its structure.
+    ("single", None), ("single", "list"), ("list", None), ("list", "list"), ("dict", None),
+    ("dict", "list"), ("dict", "dict"), ("dict", "dict_list"),
 ]
 
 
@@ -87,47 +66,32 @@ def test_functional_single_output(kind, loss_type):
 
 # ------------------------------------------------------------------ list outputs
 
-MIXED_METRICS = pytest.mark.xfail(strict=True, reason=(
-    "metrics=['mean_squared_error', ['mean_squared_error', 'accuracy']] (a bare name for output 0, "
-    "a list for output 1) is read as one flat list and compile raises TypeError 'metrics entries "
-    "must be names ...; got list'; Keras reads it per output"))
-
-
-@MIXED_METRICS
 def test_functional_list_outputs_list_losses():
     settings = dict(loss=["mean_squared_error", "binary_crossentropy"],
                     metrics=["mean_squared_error", ["mean_squared_error", "accuracy"]], loss_weights=[0.1, 2])
-    model, _, ours, theirs = _fit_both("list", HEADS_AB, settings, (Y1, Y2))
+    model, _, ours, theirs = _fit_both("list", HEADS_01, settings, (Y1, Y2))
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "metrics [['bce', 'mse', 'mae'], ['mse', 'acc']]: 'bce' is not a known metric name in "
-    "kerasish; Keras accepts it (key output_a_bce)"))
 def test_functional_list_outputs_list_losses_abbr():
     settings = dict(loss=["mse", "bce"], metrics=[["bce", "mse", "mae"], ["mse", "acc"]],
                     loss_weights=[0.1, 2])
-    _, _, ours, theirs = _fit_both("list", HEADS_AB, settings, (Y1, Y2))
+    _, _, ours, theirs = _fit_both("list", HEADS_01, settings, (Y1, Y2))
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loss=['mean_squared_error', ['binary_crossentropy']] (a nested one-element list) and the "
-    "mixed metrics list fail at compile; Keras unwraps the nested loss and reads metrics per output"))
 def test_functional_list_outputs_nested_list_losses():
     settings = dict(loss=["mean_squared_error", ["binary_crossentropy"]],
                     metrics=["mean_squared_error", ["mean_squared_error", "accuracy"]], loss_weights=[0.1, 2])
-    _, _, ours, theirs = _fit_both("list", HEADS_AB, settings, (Y1, Y2))
+    _, _, ours, theirs = _fit_both("list", HEADS_01, settings, (Y1, Y2))
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loss=['mean_squared_error', ['mean_squared_error', 'binary_crossentropy']] fails at compile "
-    "(get_loss got a list); Keras 3.15.1 trains it and logs loss, output_a_loss, output_b_loss"))
 def test_functional_list_outputs_invalid_nested_list_losses():
     settings = dict(loss=["mean_squared_error", ["mean_squared_error", "binary_crossentropy"]])
-    _, _, ours, theirs = _fit_both("list", HEADS_AB, settings, (Y1, Y2))
-    assert sorted(theirs) == ["loss", "output_a_loss", "output_b_loss"]
+    _, _, ours, theirs = _fit_both("list", HEADS_01, settings, (Y1, Y2))
+    # Keras's own test expects ["loss", "output_a_loss", "output_b_loss"] with its layer names.
+    assert sorted(theirs) == ["loss", "output_0_loss", "output_1_loss"]
     assert_logs_close(ours, theirs)
 
 
@@ -138,19 +102,12 @@ def _fails_before_training(model, error, match, y):
     assert_unchanged(before, model.module)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a loss dict for a tuple output (no output names) fails in check_targets with TypeError "
-    "'tuple indices must be integers or slices, not str', not naming loss; Keras raises ValueError "
-    "\"Expected keys ['dense', 'dense_1'] in loss dict\" before training"))
 def test_functional_list_outputs_dict_losses_no_output_names():
     _, twin = dense_model(heads=HEADS_AB, kind="list")
     model = ks.Model(twin, device="cpu").compile(optimizer="sgd", loss={"output_a": "mean_squared_error"})
     _fails_before_training(model, ValueError, "loss", (Y1, Y2))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a metrics dict for a tuple output fails after the first step with TypeError (y_true['output_c'] "
-    "on a tuple); Keras raises ValueError 'Invalid `metrics`' naming output_c before training"))
 def test_functional_list_outputs_dict_metrics_invalid_keys():
     _, twin = dense_model(heads=HEADS_AB, kind="list")
     model = ks.Model(twin, device="cpu").compile(
@@ -162,9 +119,6 @@ def test_functional_list_outputs_dict_metrics_invalid_keys():
 # ------------------------------------------------------------------ dict outputs
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loss {'output_a': 'mean_squared_error', 'output_b': ['binary_crossentropy']} fails at compile "
-    "(one-element list); Keras unwraps it"))
 def test_functional_dict_outputs_dict_losses():
     settings = dict(loss={"output_a": "mean_squared_error", "output_b": ["binary_crossentropy"]},
                     metrics={"output_a": ["mean_squared_error"],
@@ -178,10 +132,6 @@ def test_functional_dict_outputs_dict_losses():
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a loss dict without an entry for output_a, with output_b's loss in a one-element list, fails "
-    "at compile; Keras trains output_b only and logs loss plus output_b's metrics (no "
-    "output_b_loss, one loss being left)"))
 def test_functional_dict_outputs_dict_losses_with_undefined_loss():
     settings = dict(loss={"output_b": ["binary_crossentropy"]},
                     metrics={"output_b": ["mean_squared_error", "accuracy"]},
@@ -223,9 +173,6 @@ class SameTensorTwice(torch.nn.Module):
         return {"output_a": out, "output_b": out}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tuple targets (y1, y2) for a dict output are indexed by key and fail (TypeError 'tuple "
-    "indices must be integers or slices, not str'); Keras matches them to the outputs by order"))
 def test_functional_dict_outputs_with_single_tensor():
     inputs = keras.Input((3,))
     out = keras.layers.Dense(1, name="output_a")(inputs)
@@ -240,11 +187,6 @@ def test_functional_dict_outputs_with_single_tensor():
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a loss dict key the dict output lacks ('output_c'), with Keras's tuple targets, fails with "
-    "TypeError 'tuple indices must be integers or slices, not str' without naming the loss key; "
-    "Keras raises KeyError \"The path: ('output_c',) in the "
-    "`loss` argument, can't be found in either the model's output\" before training"))
 def test_functional_dict_outputs_dict_losses_invalid_keys():
     _, twin = dense_model(heads=HEADS_AB, kind="dict")
     model = ks.Model(twin, device="cpu").compile(
@@ -252,9 +194,6 @@ def test_functional_dict_outputs_dict_losses_invalid_keys():
     _fails_before_training(model, (KeyError, ValueError), "(?s)output_c.*loss|loss.*output_c", (Y1, Y2))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a metrics dict key the dict output lacks ('output_c') fails after the first step; Keras "
-    "raises ValueError 'Invalid `metrics`' naming output_c before training"))
 def test_functional_dict_outputs_dict_metrics_invalid_keys():
     _, twin = dense_model(heads=HEADS_AB, kind="dict")
     model = ks.Model(twin, device="cpu").compile(

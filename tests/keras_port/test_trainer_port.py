@@ -361,13 +361,6 @@ def test_steps_per_epoch(case):
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0), kmodel.evaluate(x, y, verbose=0), **ERR)
 
 
-FROZEN = pytest.mark.xfail(strict=True, reason=(
-    "fit on a module with no trainable parameter crashes (compile: 'optimizer got an empty "
-    "parameter list'; all requires_grad=False: backward() 'element 0 of tensors does not require "
-    "grad'); Keras warns and reports the loss"))
-
-
-@FROZEN
 def test_fit_with_different_batch_size_same_loss():
     x, y = np.random.default_rng(2).random((100, 4)).astype("float32"), np.ones((100, 1), "float32")
     kmodel, twin = example_pair(units=1)
@@ -399,7 +392,6 @@ class TrainingTesting(torch.nn.Module):
         return x if self.training else x * 0
 
 
-@FROZEN
 def test_training_arg():
     x, y = np.ones((128, 1), "float32"), np.zeros((128, 1), "float32")
     model = ks_model(TrainingTesting(), optimizer="rmsprop", loss="mse")
@@ -777,9 +769,6 @@ class ListOutputTwin(torch.nn.Module):
         return self.dense_1(x), self.dense_2(x)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Keras's list-output case passes metrics=[MSE(), MSE()] (one per output); kerasish takes the "
-    "flat list as two metrics of the whole tuple output and fails after the first step"))
 def test_loss_weights_list_output():
     epochs, batch_size, n = 3, 20, 40
     x, y = np.ones((n, 4), "float32"), (np.zeros((n, 3), "float32"), np.zeros((n, 3), "float32"))
@@ -800,9 +789,6 @@ def test_loss_weights_list_output():
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loss=['mse', None, None] fails at compile (get_loss(None): TypeError); Keras skips the None "
-    "outputs and takes a single target for the one output with a loss"))
 def test_partial_loss_partial_label():
     inputs = keras.Input((2,))
     hidden = keras.layers.Dense(3, kernel_initializer="ones", name="dense")(inputs)
