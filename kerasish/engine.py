@@ -197,12 +197,9 @@ class CompiledLoss:
         n = len(outputs)
         where = self.describe_outputs(y_pred)
         if self.form == "one":
-            if n != 1:
-                raise ValueError(
-                    f"the model returns {n} outputs but compile() got one loss. Pass one loss per "
-                    "output: a list for a tuple output, or a dict keyed like a dict output."
-                )
-            pairs = [(outputs[0], self.outputs)]
+            if n > 1 and len(self.trackers) != n:  # as in Keras: the one loss applies to each output
+                self.trackers = [LossTracker("loss") for _ in outputs]  # renamed per output below
+            pairs = [(key, self.outputs) for key in outputs]
         elif self.form == "list":
             if len(self.outputs) != n:
                 fix = ("pass the loss itself, not a list" if outputs == [None] else

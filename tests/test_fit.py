@@ -354,7 +354,7 @@ def test_loss_weights_scale_a_single_loss():
     assert weighted == pytest.approx(0.5 * plain, rel=1e-6)
 
 
-def test_one_loss_for_several_outputs_is_a_clear_error():
+def test_one_loss_for_several_outputs_applies_to_each_as_in_keras():
     class TwoOutputs(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -364,6 +364,10 @@ def test_one_loss_for_several_outputs_is_a_clear_error():
             return self.a(x), self.b(x)
 
     x, y = classification_data()
-    model = ks.Model(TwoOutputs()).compile("sgd", "cross_entropy")
-    with pytest.raises(ValueError, match="returns 2 outputs but compile\\(\\) got one loss"):
-        model.fit(x, (y, y), verbose=0)
+    model = ks.Model(TwoOutputs(), device="cpu").compile("sgd", "cross_entropy")
+    logs = model.evaluate(x, (y, y), batch_size=len(x), verbose=0, return_dict=True)
+    with torch.no_grad():
+        a, b = model.module(torch.as_tensor(x))
+        each = [torch.nn.functional.cross_entropy(out, torch.as_tensor(y)).item() for out in (a, b)]
+    assert logs == pytest.approx({"loss": sum(each), "output_0_loss": each[0],
+                                  "output_1_loss": each[1]}, rel=1e-5)

@@ -190,13 +190,7 @@ def test_loss_single_output_case_with_crossentropy_loss():
 
 LIST_TRUE = ([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], [[0.7, 0.8], [0.9, 1.0], [1.1, 1.2]])
 LIST_PRED = ([[1.2, 1.1], [1.0, 0.9], [0.8, 0.7]], [[0.6, 0.5], [0.4, 0.3], [0.2, 0.1]])
-ONE_LOSS_FOR_ALL = pytest.mark.xfail(strict=True, reason=(
-    "one loss for a multi-output model raises 'the model returns 2 outputs but compile() got one "
-    "loss'; Keras broadcasts it to every output. Left: tests/test_fit.py::"
-    "test_one_loss_for_several_outputs_is_a_clear_error asserts that error"))
-
-
-@pytest.mark.parametrize("broadcast", [pytest.param(True, marks=ONE_LOSS_FOR_ALL), False])
+@pytest.mark.parametrize("broadcast", [True, False])
 def test_loss_list_output_case(broadcast):
     loss = "mse" if broadcast else ["mse", "mse"]
     kmodel, model = both("list", ["output_0", "output_1"], [2, 2], optimizer="sgd", loss=loss)
@@ -207,7 +201,7 @@ def test_loss_list_output_case(broadcast):
     assert_logs_close(value, kmodel.evaluate(list(x), y, return_dict=True, verbose=0))
 
 
-@pytest.mark.parametrize("broadcast", [pytest.param(True, marks=ONE_LOSS_FOR_ALL), False])
+@pytest.mark.parametrize("broadcast", [True, False])
 def test_loss_dict_output_case(broadcast):
     loss = "mse" if broadcast else {"a": "mse", "b": "mse"}
     kmodel, model = both("dict", ["a", "b"], [2, 2], optimizer="sgd", loss=loss)

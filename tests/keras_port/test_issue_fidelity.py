@@ -288,10 +288,6 @@ def test_per_output_sample_weight_dict():
     assert_logs_close(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "one loss for a multi-output model raises 'the model returns 2 outputs but compile() got one "
-    "loss'; Keras applies it to every output (logs output_<i>_loss for each). Left: "
-    "tests/test_fit.py::test_one_loss_for_several_outputs_is_a_clear_error asserts that error"))
 @pytest.mark.parametrize("kind", ["list", "dict"])
 def test_one_loss_for_several_outputs(kind):
     y = (Y_REG, Y_BIN) if kind == "list" else DICT2
