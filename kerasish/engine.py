@@ -509,6 +509,12 @@ class Engine:
         self.device = device
         self.autocast_dtype = PRECISIONS[precision]
         self._direct_call = self.autocast_dtype is None and not self.keras
+        # A Keras model with list outputs, compiled with losses or metrics keyed by output names:
+        # its outputs are named (in its own order) for the loss and metrics, as Keras does.
+        names = list(getattr(module, "output_names", None) or []) if self.keras else []
+        keyed = (loss is not None and loss.form == "dict") or any(
+            isinstance(key, str) for key, _, _ in metrics.entries)
+        self.output_names = names if len(names) > 1 and keyed else None
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.accumulation = gradient_accumulation_steps
@@ -525,11 +531,11 @@ class Engine:
         self.checked_targets = False
         self.all_targets: Any = None  # the whole target arrays, when known, for the label check
         self._forward = self._forward_and_loss
-        self._predict = self.outputs
+        self._predict = self.raw_outputs
         self._step_optimizer = self._optimizer_step
         if jit_compile:
             self._forward = torch.compile(self._forward_and_loss)
-            self._predict = torch.compile(self.outputs)
+            self._predict = torch.compile(self.raw_outputs)
             # A compiled step fuses the per-parameter update loops into one kernel: on a small
             # model it is most of what compiling saves (benchmarks/step_variants.py). A changed
             # learning rate recompiles once, after which torch treats it as a dynamic input.
@@ -538,6 +544,17 @@ class Engine:
     # ------------------------------------------------------------------ pieces
 
     def outputs(self, x, module=None, training: bool | None = None):
+        """The outputs the loss and metrics see: ``raw_outputs``, named when the compile keys them."""
+        return self.named(self.raw_outputs(x, module, training))
+
+    def named(self, y_pred: Any) -> Any:
+        """A Keras model's list outputs as ``{output name: output}``, when losses or metrics are
+        keyed by name; anything else as it is."""
+        if self.output_names is None or not isinstance(y_pred, (list, tuple)):
+            return y_pred
+        return OrderedDict(zip(self.output_names, y_pred))
+
+    def raw_outputs(self, x, module=None, training: bool | None = None):
         """The module's outputs for ``x``, under autocast when a mixed precision is compiled.
 
         A Keras model gets ``training`` (default: whether the module is in train mode), so its

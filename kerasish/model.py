@@ -311,7 +311,7 @@ class Model:
             keras = is_keras_model(self.module)
             return call_module(module, x, (self.module.training if training is None else training)
                                if keras else None)
-        return self._engine.outputs(x, module, training)
+        return self._engine.raw_outputs(x, module, training)
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> torch.Tensor:
@@ -330,6 +330,7 @@ class Model:
             The loss, a 0-d tensor that can be back-propagated.
         """
         engine = self._require_compiled("compute_loss")
+        y_pred = engine.named(y_pred)  # a Keras model's list outputs, for losses keyed by name
         if not engine.checked_targets:
             engine.check_targets(y, y_pred)
         loss = engine.loss(y, y_pred, sample_weight)
@@ -350,6 +351,7 @@ class Model:
             the other metrics in ``self.metrics``; the values stay on the device.
         """
         engine = self._require_compiled("compute_metrics", need_loss=False)
+        y_pred = engine.named(y_pred)
         if engine.metrics.entries:
             engine.metrics.update(y, y_pred, sample_weight)
         return self._metric_results()

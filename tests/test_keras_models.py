@@ -123,3 +123,30 @@ def test_the_wrapped_keras_example_trains_two_named_outputs(monkeypatch, capsys)
     assert results["loss"] == pytest.approx(results["digit_loss"] + 0.5 * results["parity_loss"], rel=1e-4)
     assert results["digit_accuracy"] > 0.3 and results["parity_accuracy"] > 0.6  # chance: 0.1, 0.5
     assert "Non-trainable params: 256" in capsys.readouterr().out  # Keras's table: BatchNorm's moving stats
+
+
+@pytest.mark.parametrize("targets", ["list", "dict"])
+def test_losses_and_metrics_keyed_by_output_name_on_list_outputs_as_keras(targets):
+    def build():
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input((8,))
+        h = keras.layers.Dense(16, activation="relu")(inputs)
+        return keras.Model(inputs, [keras.layers.Dense(3, name="cls")(h),
+                                    keras.layers.Dense(1, name="reg")(h)])
+
+    theirs, ours = build(), build()
+    ours.set_weights(theirs.get_weights())
+    x, labels = data()
+    y_reg = x[:, :1] * 2.0
+    y = [labels, y_reg] if targets == "list" else {"cls": labels, "reg": y_reg}
+    spec = dict(loss={"cls": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "reg": "mse"},
+                loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    theirs.compile(optimizer=keras.optimizers.SGD(0.05), **spec)
+    expected = theirs.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    model = ks.Model(ours, device="cpu").compile(ks.optimizers.SGD(learning_rate=0.05), **spec)
+    got = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    assert set(got) == set(expected)
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, err_msg=key)
+    predictions = model.predict(x, verbose=0)  # Keras's structure: a list, as theirs.predict gives
+    assert isinstance(predictions, list) and len(predictions) == 2
