@@ -141,8 +141,11 @@ RESUME_SCRIPT = textwrap.dedent('''
                 raise SystemExit(3)
 
     callbacks = [ks.callbacks.BackupAndRestore(os.path.join(out, "backup"), save_freq=1), Interrupt()]
-    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
-    torch.save(model.module.state_dict(), os.path.join(out, f"weights-{rank}.pt"))
+    try:
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+        torch.save(model.module.state_dict(), os.path.join(out, f"weights-{rank}.pt"))
+    finally:  # a clean shutdown: gloo may abort a process that exits with its group still up
+        torch.distributed.destroy_process_group()
 ''')
 
 
