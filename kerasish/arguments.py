@@ -34,7 +34,7 @@ def compile_loss(loss: Any, loss_weights: Any) -> CompiledLoss:
                 f"loss_weights must be a dict keyed like loss when loss is a dict; got "
                 f"{type(loss_weights).__name__}."
             )
-        weights = loss_weights or {}
+        weights: Any = loss_weights or {}
         return CompiledLoss("dict", {key: _loss_leaves(value, [float(weights.get(key, 1.0))], key)
                                      for key, value in loss.items()})
     if isinstance(loss, (list, tuple)):

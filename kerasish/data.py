@@ -288,7 +288,7 @@ class TensorLoaderSource(ArraySource):
 
     def __init__(self, loader: DataLoader, *, device: torch.device):
         x, y, sample_weight = split_tensors(loader.dataset)
-        super().__init__(x, y, sample_weight, batch_size=loader.batch_size,
+        super().__init__(x, y, sample_weight, batch_size=int(loader.batch_size or 1),
                          shuffle=isinstance(loader.sampler, RandomSampler), device=device,
                          drop_last=loader.drop_last)
 
@@ -312,7 +312,7 @@ def plain_tensor_loader(data) -> bool:
     sampler = data.sampler
     plain_sampler = type(sampler) is SequentialSampler or (
         type(sampler) is RandomSampler and not sampler.replacement
-        and sampler.num_samples == len(data.dataset) and sampler.generator is None
+        and sampler.num_samples == len(data.dataset) and sampler.generator is None  # type: ignore[arg-type]
     )
     return (plain_sampler and data.generator is None and data.num_workers == 0
             and data.collate_fn is default_collate and data.batch_size is not None
@@ -331,9 +331,10 @@ def plain_tensor_dataset(dataset) -> bool:
     return 1 <= len(tensors) <= 3 and (len(tensors) < 3 or tensors[2].dim() == 1)
 
 
-def split_tensors(dataset: TensorDataset) -> tuple[Any, Any, Any]:
+def split_tensors(dataset: Any) -> tuple[Any, Any, Any]:
     """``(x, y, sample_weight)`` from a plain ``TensorDataset``'s tensors (missing ones are None)."""
-    return (*dataset.tensors, None, None)[:3]
+    tensors: tuple[Any, ...] = (*dataset.tensors, None, None)
+    return tensors[0], tensors[1], tensors[2]
 
 
 def _pinned(t: torch.Tensor) -> torch.Tensor:
@@ -418,12 +419,12 @@ class DatasetSource:
             order = torch.randperm(self.n, generator=generator)
         else:
             order = None
-        order = _sharded(order, self.n, self.shard)
-        order = list(range(self.n)) if order is None else order.tolist()
+        sharded = _sharded(order, self.n, self.shard)
+        indices = list(range(self.n)) if sharded is None else sharded.tolist()
         loader = DataLoader(
             self.dataset,
             batch_size=self.batch_size,
-            sampler=order[start_batch * self.batch_size:],
+            sampler=indices[start_batch * self.batch_size:],
             pin_memory=self.device.type == "cuda",
             # Its own generator: a loader's iterator otherwise draws a seed from the global RNG,
             # and dropout would then differ from the same data given as arrays.
@@ -454,6 +455,7 @@ class IterableSource:
         self.batch_size = getattr(data, "batch_size", None)
         if isinstance(data, DataLoader) and device.type == "cuda" and not data.pin_memory:
             data.pin_memory = True  # read when the loader's iterator is made: pinned host batches
+        self.num_batches: int | None
         try:
             self.num_batches = len(data)  # type: ignore[arg-type]
         except TypeError:
@@ -471,9 +473,9 @@ class IterableSource:
         read under the random states the interrupted epoch started from, so its order, its
         workers' seeds and what its dataset drew are those of the interrupted run.
         """
-        sampler = getattr(self.data, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+        set_epoch = getattr(getattr(self.data, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
 
         def start() -> Iterator:
             iterator = iter(self.data)
@@ -503,7 +505,7 @@ def make_source(x, y, sample_weight, *, batch_size: int | None, shuffle, device:
         and isinstance(x, Iterable)
     ):
         _no_separate_targets(y, sample_weight, type(x).__name__)
-        if shard is None and plain_tensor_loader(x):
+        if shard is None and isinstance(x, DataLoader) and plain_tensor_loader(x):
             return TensorLoaderSource(x, device=device)
         return IterableSource(x, device=device, shard=shard, seed=seed)
     if isinstance(x, Dataset):
@@ -597,7 +599,7 @@ def _sharded(order: torch.Tensor | None, n: int, shard: Shard | None) -> torch.T
 def _distributed_loader(loader: DataLoader, shard: Shard, seed: int) -> DataLoader:
     from torch.utils.data import DistributedSampler, RandomSampler
 
-    sampler = DistributedSampler(
+    sampler: DistributedSampler = DistributedSampler(
         loader.dataset, num_replicas=shard.group.world_size, rank=shard.group.rank,
         shuffle=isinstance(loader.sampler, RandomSampler), seed=seed, drop_last=loader.drop_last,
     )

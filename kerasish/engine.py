@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -126,12 +126,12 @@ class CompiledLoss:
         # (spec key, loss, weight): key None for "one", the index / dict key otherwise
         self.losses = [(key, loss, weight) for key, leaves in items for loss, weight in leaves]
         self.per_output = len(self.losses) > 1
-        self.trackers = (
+        self.trackers: list[LossTracker] = (
             [LossTracker(f"{_key_name(key)}_loss") for key, _, _ in self.losses] if self.per_output else []
         )
         # The plan before the first batch: what the spec alone says (remade by ``bind``).
         self._plan = [(key, key, loss, weight, tracker) for (key, loss, weight), tracker
-                      in zip(self.losses, self.trackers or [None] * len(self.losses))]
+                      in zip(self.losses, self.trackers or [None] * len(self.losses))]  # type: ignore[list-item]  # no tracker: one loss
         self.single: Loss | None = None
         if form == "one" and self.losses[0][2] == 1.0:
             self.single = self.losses[0][1]  # one unweighted loss: called directly
@@ -146,8 +146,8 @@ class CompiledLoss:
     def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
         if self.single is not None:
             return self.single(y_true, y_pred, sample_weight)
-        total = 0.0
         n = batch_size_of(y_pred)
+        total: Any = 0.0  # a tensor from the first loss on
         per_output_weights = type(sample_weight) in CompiledLoss.PER_OUTPUT
         for pred_key, true_key, loss, weight, tracker in self._plan:
             p = y_pred if pred_key is None else y_pred[pred_key]
@@ -504,7 +504,7 @@ class Engine:
         self.optimizer = optimizer
         self.loss = loss
         # One unweighted loss is called directly, skipping CompiledLoss's dispatch.
-        self._loss_fn = None if loss is None else (loss.single or loss)
+        self._loss_fn: Callable[..., Any] | None = None if loss is None else (loss.single or loss)
         self.metrics = metrics
         self.device = device
         self.autocast_dtype = PRECISIONS[precision]
@@ -542,6 +542,12 @@ class Engine:
             self._step_optimizer = torch.compile(self._optimizer_step)
 
     # ------------------------------------------------------------------ pieces
+
+    @property
+    def _optim(self) -> torch.optim.Optimizer:
+        """The optimizer, in the training paths (a predict-only engine has none)."""
+        assert self.optimizer is not None, "training needs compile(optimizer=...)"
+        return self.optimizer
 
     def outputs(self, x, module=None, training: bool | None = None):
         """The outputs the loss and metrics see: ``raw_outputs``, named when the compile keys them."""
@@ -615,12 +621,13 @@ class Engine:
             )
         self.metrics.__dict__.pop("update", None)  # a first-batch skip left by a failed step
         outputs = CompiledLoss.output_keys(y_pred)
+        assert self.loss is not None  # only called for a compiled loss
         assigned = self.loss.assign(y_pred)
         wanted = {key for key, _, _, _ in assigned} | set(self.metrics.build(y_pred))
         true_keys = CompiledLoss.target_keys(targets, y_pred, [k for k in outputs if k in wanted])
         self.loss.bind(assigned, true_keys, targets, y_pred)
         self.metrics.bind(true_keys)
-        loss_fn = self.loss.single or self.loss
+        loss_fn: Callable[..., Any] = self.loss.single or self.loss
         if not any(p.requires_grad for p in self.module.parameters()):
             # Nothing to train (Keras warns and still reports the loss): the loss gets a gradient
             # of its own so that backward() runs, and the optimizer finds no gradient to apply.
@@ -635,7 +642,7 @@ class Engine:
 
     def _optimizer_step(self) -> None:
         # Looked up at each call: a torch LR scheduler built later wraps optimizer.step.
-        self.optimizer.step()
+        self._optim.step()
 
     def set_class_weight(self, class_weight: Mapping[int, float] | None, targets: Any = None) -> None:
         """The class weights as a table indexed by class; a class missing from it weighs 1.0.
@@ -662,7 +669,7 @@ class Engine:
         forward = self._forward if self.checked_targets else self._checked_forward_and_loss
         if self._plain:
             # No scaler, accumulation or clipping: exactly the hand-written loop.
-            self.optimizer.zero_grad(set_to_none=True)
+            self._optim.zero_grad(set_to_none=True)
             y_pred, loss, sample_weight = forward(self.train_module, x, y, sample_weight)
             loss.backward()
             self._step_optimizer()
@@ -685,7 +692,7 @@ class Engine:
         callbacks), the loss is scaled for fp16 and divided by the accumulation steps.
         """
         if self._window == 0:
-            self.optimizer.zero_grad(set_to_none=True)
+            self._optim.zero_grad(set_to_none=True)
         scaled = loss / self.accumulation if self.accumulation > 1 else loss
         self.scaler.scale(scaled).backward()
         self._window += 1
@@ -718,7 +725,7 @@ class Engine:
     def discard_window(self) -> None:
         """Forget a half-filled accumulation window (after an error): the next fit starts clean."""
         if self._window:
-            self.optimizer.zero_grad(set_to_none=True)
+            self._optim.zero_grad(set_to_none=True)
         self._window = 0
 
     def apply_gradients(self) -> None:
@@ -728,7 +735,7 @@ class Engine:
         if self._window < self.accumulation and hasattr(self.train_module, "no_sync"):
             _average_gradients_across_ranks(self._params)  # an epoch's unfinished window
         if self.clipnorm is not None or self.clipvalue is not None:
-            self.scaler.unscale_(self.optimizer)
+            self.scaler.unscale_(self._optim)
             grads = [p.grad for p in self._params if p.grad is not None]
             if self.clipvalue is not None:
                 torch._foreach_clamp_min_(grads, -self.clipvalue)
@@ -743,7 +750,7 @@ class Engine:
             # update() halves the scale exactly when the step was skipped for inf/NaN gradients;
             # keep that verdict on the device until someone asks (last_step_skipped).
             scale_before = scale_tensor(self.scaler).clone()
-            self.scaler.step(self.optimizer)
+            self.scaler.step(self._optim)
             self.scaler.update()
             self._skipped = scale_tensor(self.scaler) < scale_before
         else:
@@ -831,9 +838,10 @@ class Engine:
         Every call returns the same dict, refreshed: the first batch settles which output each
         metric belongs to (and so its key), and a loop that took the dict before it sees the keys.
         """
-        fns = self.__dict__.get("_result_fns")
+        fns: dict[str, Callable[[], torch.Tensor]] | None = self.__dict__.get("_result_fns")
         if fns is None:
-            fns = self._result_fns = {}
+            fns = {}
+            self._result_fns = fns
         fns.clear()
         fns["loss"] = self.loss_tracker.result
         for tracker in self.loss.trackers if self.loss is not None else []:
@@ -843,7 +851,7 @@ class Engine:
         return fns
 
 
-def _average_gradients_across_ranks(params: list[torch.Tensor]) -> None:
+def _average_gradients_across_ranks(params: Sequence[torch.Tensor]) -> None:
     import torch.distributed as dist
 
     grads = [p.grad for p in params if p.grad is not None]

@@ -272,6 +272,12 @@ class Model:
         }
         return self
 
+    @property
+    def _eng(self) -> Engine:
+        """The compiled engine, where ``_require_compiled`` has already been checked."""
+        assert self._engine is not None, "compile() first"
+        return self._engine
+
     def _trainable_parameters(self) -> list[torch.nn.Parameter]:
         """What the optimizer gets: float (or complex) parameters; of a Keras model, its trainable ones.
 
@@ -333,6 +339,7 @@ class Model:
         y_pred = engine.named(y_pred)  # a Keras model's list outputs, for losses keyed by name
         if not engine.checked_targets:
             engine.check_targets(y, y_pred)
+        assert engine.loss is not None  # _require_compiled("compute_loss") checked it
         loss = engine.loss(y, y_pred, sample_weight)
         engine.loss_tracker.update(loss, batch_size_of(y_pred))
         return loss
@@ -575,7 +582,7 @@ class Model:
         running means. Hooks nobody overrides are skipped, batch logs are built only for
         listeners, and the loop clock (usually ``None``) is stamped only when attached.
         """
-        engine, clock = self._engine, self.loop_clock
+        engine, clock = self._eng, self.loop_clock
         wants_batch_begin = cbs.wants("on_train_batch_begin")
         wants_batch_end = cbs.wants("on_train_batch_end")
         running = engine.result_fns() if train_step is None else {}
@@ -610,7 +617,7 @@ class Model:
     def _epoch_logs(self, results: StepResults, group: Group | None, reduce: bool) -> Logs:
         """The epoch's one host read; the default step's running results agree across ranks."""
         if group is not None and reduce:
-            self._engine.all_reduce_results(group)
+            self._eng.all_reduce_results(group)
         return materialize(results)
 
     def _hand_back_callback_states(self, cbs: CallbackList) -> None:
@@ -634,7 +641,7 @@ class Model:
     @contextlib.contextmanager
     def _counting_optimizer_steps(self, custom_step: bool) -> Iterator[None]:
         """With a custom ``train_step``, count ``model.optimizer``'s steps for ``optimizer_steps``."""
-        engine = self._engine
+        engine = self._eng
         if not custom_step or self.optimizer is None:
             yield
             return
@@ -747,7 +754,7 @@ class Model:
     def _evaluate_loop(self, batches: data_lib.EpochIterator, cbs: CallbackList,
                        group: Group | None, test_step: Callable[..., Any] | None) -> Logs:
         """Validation and ``evaluate``: every metric reset, class weights off (as in Keras)."""
-        engine = self._engine
+        engine = self._eng
         self.module.eval()
         self.reset_metrics()
         self.stop_evaluating = False
@@ -941,7 +948,8 @@ class Model:
         """
         if is_keras_model(self.module):  # Keras's own table of its layers, as keras_model.summary()
             lines: list[str] = []
-            self.module.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+            keras_summary = getattr(self.module, "summary")  # noqa: B009 - Keras's, unknown to torch's types
+            keras_summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
             text = "\n".join(lines)
         else:
             example = build_example(input_shape, input_dtype, example_input,
@@ -1102,7 +1110,7 @@ def _check_validation_data(model: Model, source: Any) -> None:
     if batch is None:
         return
     xb, yb, _ = batch
-    engine = model._engine
+    engine = model._eng
     modes = [(m, m.training) for m in model.module.modules()]
     model.module.eval()
     saved_targets = engine.all_targets
@@ -1117,7 +1125,8 @@ def _check_validation_data(model: Model, source: Any) -> None:
                     "validation_data does not fit the model: calling the module on its first batch "
                     f"raised {type(error).__name__}: {error}"
                 ) from error
-            engine.loss.assign(y_pred)  # errors in the compile arguments are named as such
+            if engine.loss is not None:
+                engine.loss.assign(y_pred)  # errors in the compile arguments are named as such
             engine.metrics.build(y_pred)
             engine.all_targets = source.targets()
             try:
