@@ -1052,13 +1052,6 @@ def _reporting_errors(cbs: CallbackList, cleanup: Callable[[], None] | None = No
         raise
 
 
-def _format_results(logs: dict[str, float], return_dict: bool):
-    if return_dict:
-        return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
-
-
 def _concat_to_numpy(outputs: list) -> Any:
     if not outputs:
         return np.empty((0,))
