@@ -12,7 +12,6 @@ an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N,
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from kerasish._naming import snake_case
-from kerasish.utils import _keras_for, _require_torch_backend
+from kerasish.utils import _keras_for, _ks_equivalent, _require_torch_backend
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
 
@@ -499,13 +498,7 @@ def _keras_function_loss(keras: Any, fn: Callable, name: str) -> Any:
 
 
 def _from_keras(spec: Any, keras: Any) -> Loss:
-    name = spec.__name__ if isinstance(spec, type) or inspect.isfunction(spec) else type(spec).__name__
-    if isinstance(globals().get(name), type) and issubclass(globals()[name], Loss):
-        instead = f"ks.losses.{name}"
-    elif name.lower() in _REGISTRY:
-        instead = f"the loss name {name.lower()!r}"
-    else:
-        instead = "the matching ks.losses class or loss name"
+    name, instead = _ks_equivalent(spec, globals(), Loss, _REGISTRY, "loss")
     _require_torch_backend(keras, f"loss {name}", instead)
     if isinstance(spec, type):
         if not issubclass(spec, keras.losses.Loss):

@@ -14,7 +14,6 @@ themselves; Keras metric objects are summed through their variables' ``aggregati
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch
 
 from kerasish import losses as losses_lib
 from kerasish._naming import snake_case
-from kerasish.utils import _keras_for, _require_torch_backend
+from kerasish.utils import _keras_for, _ks_equivalent, _require_torch_backend
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
 _NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold used with top_k
@@ -1200,13 +1199,7 @@ def _is_torchmetrics(obj: Any) -> bool:
 
 def _from_keras(spec: Any, keras: Any) -> Metric:
     """A Keras metric object, class or function, run by Keras itself (torch backend only)."""
-    name = spec.__name__ if isinstance(spec, type) or inspect.isfunction(spec) else type(spec).__name__
-    if isinstance(globals().get(name), type) and issubclass(globals()[name], Metric):
-        instead = f"ks.metrics.{name}"
-    elif name.lower() in _REGISTRY:
-        instead = f"the metric name {name.lower()!r}"
-    else:
-        instead = "the matching ks.metrics class or name"
+    name, instead = _ks_equivalent(spec, globals(), Metric, _REGISTRY, "metric")
     _require_torch_backend(keras, f"metrics entry {name}", instead)
     if isinstance(spec, type):
         if not issubclass(spec, keras.metrics.Metric):

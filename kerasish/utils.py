@@ -176,6 +176,20 @@ def _keras_for(obj: Any) -> Any:
     return sys.modules.get("keras")
 
 
+def _ks_equivalent(spec: Any, namespace: dict[str, Any], base: type, registry: Any,
+                   kind: str) -> tuple[str, str]:
+    """The Keras object's name and what to use instead in kerasish: ``ks.<kind>s.<Name>`` when
+    kerasish has that class, else its registered name, else a general pointer (``kind`` is
+    ``"loss"`` or ``"metric"``)."""
+    name = spec.__name__ if isinstance(spec, type) or inspect.isfunction(spec) else type(spec).__name__
+    module = "losses" if kind == "loss" else "metrics"
+    if isinstance(namespace.get(name), type) and issubclass(namespace[name], base):
+        return name, f"ks.{module}.{name}"
+    if name.lower() in registry:
+        return name, f"the {kind} name {name.lower()!r}"
+    return name, f"the matching ks.{module} class or {kind} name"
+
+
 def _keras_backend(keras: Any) -> str | None:
     try:
         return keras.backend.backend()
