@@ -109,12 +109,8 @@ class Model:
         self._steps_done = 0  # batches finished in the current epoch (for mid-epoch backups)
         self._data_seed = 0  # seeds this fit's shuffling: epoch e's order comes from seed + e
         # Set by state.resume (BackupAndRestore) in on_train_begin to continue a run mid-epoch:
-        # (epoch, batches already done in it), and the callback states to hand back. fit honours
-        # both, then clears them.
-        self._resume_point: tuple[int, int] | None = None
-        self._pending_callback_states: dict[str, Any] | None = None
-        self._pending_metric_states: dict[str, Any] | None = None
-        self._pending_data_state: dict[str, Any] | None = None
+        # the saved state, whose position, data, callback and metric states fit then applies.
+        self._resume: Mapping[str, Any] | None = None
         self._train_batches: data_lib.EpochIterator | None = None  # the running fit's data
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
@@ -535,20 +531,20 @@ class Model:
         with self._running(cbs, train_batches), _reporting_errors(cbs, cleanup=engine.discard_window), \
                 self._counting_optimizer_steps(train_step is not None):
             cbs.on_train_begin({})
-            self._hand_back_callback_states(cbs)
-            if self._pending_data_state is not None:
-                train_batches.resume_from(self._pending_data_state)
-                self._pending_data_state = None
-            start_epoch, start_step = self._resume_point or (initial_epoch, 0)
-            self._resume_point = None
+            resume, self._resume = self._resume, None
+            start_epoch, start_step = initial_epoch, 0
+            if resume is not None:  # a BackupAndRestore (or any callback) called state.resume
+                start_epoch, start_step = int(resume.get("epoch", 0)), int(resume.get("step_in_epoch", 0))
+                self._hand_back_callback_states(cbs, resume.get("callbacks") or {})
+                if resume.get("data") is not None:
+                    train_batches.resume_from(resume["data"])
             source.seed = self._data_seed
             epoch_logs: Logs = {}
             for epoch in range(start_epoch, epochs):
                 self._epoch, self._steps_done = epoch, start_step
                 self.reset_metrics()
-                if start_step and self._pending_metric_states:  # a resumed epoch's running means
-                    state_lib.load_metric_states(self.metrics, self._pending_metric_states, self.device)
-                self._pending_metric_states = None
+                if start_step and resume is not None:  # a resumed epoch's running means
+                    state_lib.load_metric_states(self.metrics, resume.get("metrics") or {}, self.device)
                 cbs.on_epoch_begin(epoch, {})
                 self.module.train()
                 first_step, start_step = start_step, 0
@@ -620,11 +616,8 @@ class Model:
             self._eng.all_reduce_results(group)
         return materialize(results)
 
-    def _hand_back_callback_states(self, cbs: CallbackList) -> None:
+    def _hand_back_callback_states(self, cbs: CallbackList, states: Mapping[str, Any]) -> None:
         """Give resumed callbacks their saved state, after every ``on_train_begin`` has run."""
-        states, self._pending_callback_states = self._pending_callback_states, None
-        if not states:
-            return
         for key, callback in state_lib.keyed(cbs.callbacks).items():
             if key in states:
                 callback.load_state_dict(states[key])

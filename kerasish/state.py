@@ -268,10 +268,7 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
         set_rng_states(state["rng"])
     if state.get("data_seed") is not None:
         model._data_seed = int(state["data_seed"])
-    model._resume_point = (int(state.get("epoch", 0)), int(state.get("step_in_epoch", 0)))
-    model._pending_callback_states = dict(state.get("callbacks") or {})
-    model._pending_metric_states = dict(state.get("metrics") or {})
-    model._pending_data_state = state.get("data")
+    model._resume = state  # fit applies the position, data, callback and metric states
     if model._engine is not None:
         model._engine.load_window_state(state.get("accumulation"))
 
