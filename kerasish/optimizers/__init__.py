@@ -30,7 +30,9 @@ import math
 import types
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
 
 import torch
 
@@ -448,7 +450,7 @@ class Optimizer:
         model.compile(ks.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.01, clipnorm=1.0), "mse")
     """
 
-    def __init__(self, learning_rate: float | LearningRateSchedule, weight_decay: float | None = None,
+    def __init__(self, learning_rate: float | LearningRateSchedule, *, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
                  global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
                  ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
@@ -572,6 +574,27 @@ def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
     return float(value)
 
 
+class _ArgumentsBesidesDecay(TypedDict, total=False):
+    """``KerasArguments`` less ``weight_decay``, which AdamW takes as its own (with a default)."""
+
+    clipnorm: float | None
+    clipvalue: float | None
+    global_clipnorm: float | None
+    use_ema: bool
+    ema_momentum: float
+    ema_overwrite_frequency: int | None
+    loss_scale_factor: float | None
+    gradient_accumulation_steps: int | None
+    name: str | None
+
+
+class KerasArguments(_ArgumentsBesidesDecay, total=False):
+    """The arguments every Keras optimizer takes besides its own, by keyword (``ks.optimizers.Optimizer``
+    documents each). Declared once so that each optimizer's signature lists only what is its own."""
+
+    weight_decay: float | None
+
+
 class SGD(Optimizer):
     """Keras's SGD: ``learning_rate=0.01``, ``momentum``, ``nesterov``; Keras's momentum rule.
 
@@ -588,14 +611,9 @@ class SGD(Optimizer):
     """
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
-                 ema_momentum: float = 0.99, ema_overwrite_frequency: int | None = None,
-                 loss_scale_factor: float | None = None, gradient_accumulation_steps: int | None = None,
-                 name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+                 nesterov: bool = False,
+                 **common: Unpack[KerasArguments]):
+        super().__init__(learning_rate, **common)
         _check_number("momentum", momentum, low=0.0, high=1.0)
         self.momentum = momentum
         self.nesterov = bool(nesterov)
@@ -604,7 +622,21 @@ class SGD(Optimizer):
         return KerasSGD(parameters, lr=lr, momentum=self.momentum, nesterov=self.nesterov), True
 
 
-class Adam(Optimizer):
+class _Moments(Optimizer):
+    """Keras's constructor for the optimizers with two moment decays and an epsilon (Adam, Adamax,
+    Nadam): the arguments, defaults and checks are the same in all three; the rule is each one's.
+    """
+
+    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, **common: Unpack[KerasArguments]):
+        super().__init__(learning_rate, **common)
+        _check_number("beta_1", beta_1, low=0.0, high=1.0)
+        _check_number("beta_2", beta_2, low=0.0, high=1.0)
+        _check_number("epsilon", epsilon, low=0.0)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+
+class Adam(_Moments):
     """Keras's Adam (``epsilon=1e-7``, Keras's epsilon placement), on torch's fused kernel when the
     parameters allow it and no clipping is asked for.
 
@@ -628,17 +660,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
-                 weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
-                 ema_momentum: float = 0.99, ema_overwrite_frequency: int | None = None,
-                 loss_scale_factor: float | None = None, gradient_accumulation_steps: int | None = None,
-                 name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
-        _check_betas(beta_1, beta_2)
-        _check_number("epsilon", epsilon, low=0.0)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, bool(amsgrad)
+                 **common: Unpack[KerasArguments]):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **common)
+        self.amsgrad = bool(amsgrad)
 
     def _torch_optimizer(self, parameters, lr):
         kwargs: dict[str, Any] = {"lr": lr, "betas": (self.beta_1, self.beta_2), "eps": self.epsilon,
@@ -669,16 +693,11 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, weight_decay: float = 0.004,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
-                 clipnorm: float | None = None, clipvalue: float | None = None,
-                 global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
-                 ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
-                 gradient_accumulation_steps: int | None = None, name: str | None = None, **kwargs: Any):
+                 **common: Unpack[_ArgumentsBesidesDecay]):
         if weight_decay is None:
             raise ValueError("AdamW needs weight_decay as a float (Keras refuses None too); use "
                              "ks.optimizers.Adam for no weight decay.")
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
-                         global_clipnorm, use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **common)
 
 
 class RMSprop(Optimizer):
@@ -700,14 +719,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, rho: float = 0.9,
                  momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
-                 weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
-                 ema_momentum: float = 0.99, ema_overwrite_frequency: int | None = None,
-                 loss_scale_factor: float | None = None, gradient_accumulation_steps: int | None = None,
-                 name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+                 **common: Unpack[KerasArguments]):
+        super().__init__(learning_rate, **common)
         _check_number("rho", rho, low=0.0, high=1.0)
         _check_number("momentum", momentum, low=0.0, high=1.0)
         _check_number("epsilon", epsilon, low=0.0)
@@ -735,14 +748,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001,
                  initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
-                 weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
-                 ema_momentum: float = 0.99, ema_overwrite_frequency: int | None = None,
-                 loss_scale_factor: float | None = None, gradient_accumulation_steps: int | None = None,
-                 name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+                 **common: Unpack[KerasArguments]):
+        super().__init__(learning_rate, **common)
         _check_number("initial_accumulator_value", initial_accumulator_value, low=0.0)
         _check_number("epsilon", epsilon, low=0.0)
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
@@ -768,14 +775,9 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, rho: float = 0.95,
-                 epsilon: float = 1e-7, weight_decay: float | None = None, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
-                 ema_momentum: float = 0.99, ema_overwrite_frequency: int | None = None,
-                 loss_scale_factor: float | None = None, gradient_accumulation_steps: int | None = None,
-                 name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
+                 epsilon: float = 1e-7,
+                 **common: Unpack[KerasArguments]):
+        super().__init__(learning_rate, **common)
         _check_number("rho", rho, low=0.0, high=1.0)
         _check_number("epsilon", epsilon, low=0.0)
         self.rho, self.epsilon = rho, epsilon
@@ -784,7 +786,7 @@ class Adadelta(Optimizer):
         return torch.optim.Adadelta(parameters, lr=lr, rho=self.rho, eps=self.epsilon), True
 
 
-class Adamax(Optimizer):
+class Adamax(_Moments):
     """Keras's Adamax (epsilon added to the norm at each step), see ``KerasAdamax``.
 
     Args:
@@ -800,24 +802,11 @@ class Adamax(Optimizer):
         model.compile(ks.optimizers.Adamax(learning_rate=2e-3), "mse")
     """
 
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float | None = None,
-                 clipnorm: float | None = None, clipvalue: float | None = None,
-                 global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
-                 ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
-                 gradient_accumulation_steps: int | None = None, name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
-        _check_betas(beta_1, beta_2)
-        _check_number("epsilon", epsilon, low=0.0)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-
     def _torch_optimizer(self, parameters, lr):
         return KerasAdamax(parameters, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon), True
 
 
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Keras's Nadam: torch's NAdam with ``momentum_decay=1.0`` is Keras's rule (``0.96 ** t``).
 
     Args:
@@ -833,27 +822,9 @@ class Nadam(Optimizer):
         model.compile(ks.optimizers.Nadam(learning_rate=2e-3), "mse")
     """
 
-    def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, weight_decay: float | None = None,
-                 clipnorm: float | None = None, clipvalue: float | None = None,
-                 global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
-                 ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
-                 gradient_accumulation_steps: int | None = None, name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
-                         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-                         gradient_accumulation_steps, name, **kwargs)
-        _check_betas(beta_1, beta_2)
-        _check_number("epsilon", epsilon, low=0.0)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-
     def _torch_optimizer(self, parameters, lr):
         return torch.optim.NAdam(parameters, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
                                  momentum_decay=1.0), True
-
-
-def _check_betas(beta_1: Any, beta_2: Any) -> None:
-    _check_number("beta_1", beta_1, low=0.0, high=1.0)
-    _check_number("beta_2", beta_2, low=0.0, high=1.0)
 
 
 KERAS_OPTIMIZERS: dict[str, type[Optimizer]] = {
