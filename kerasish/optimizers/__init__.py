@@ -148,6 +148,23 @@ def _with_grads(group: dict[str, Any]) -> tuple[list[torch.Tensor], list[torch.T
     return params, [p.grad for p in params]
 
 
+class _KerasRule(torch.optim.Optimizer):
+    """The step shared by the Keras rules below: each param group's parameters that have a
+    gradient go to ``_update`` together, for foreach ops over the whole group."""
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = None if closure is None else torch.enable_grad()(closure)()
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if params:
+                self._update(group, params, grads)
+        return loss
+
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+        raise NotImplementedError
+
+
 def _states(optimizer: torch.optim.Optimizer, params: list[torch.Tensor], key: str,
             fill: float = 0.0) -> list[torch.Tensor]:
     """One state tensor per parameter (created at the first step, like Keras's slot variables)."""
@@ -160,7 +177,7 @@ def _states(optimizer: torch.optim.Optimizer, params: list[torch.Tensor], key: s
     return out
 
 
-class KerasSGD(torch.optim.Optimizer):
+class KerasSGD(_KerasRule):
     """SGD with Keras's momentum: ``m = momentum * m - lr * g``; ``w += m`` (Nesterov:
     ``w += momentum * m - lr * g``).
 
@@ -182,29 +199,23 @@ class KerasSGD(torch.optim.Optimizer):
                  nesterov: bool = False):
         super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov})
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            lr, momentum = group["lr"], group["momentum"]
-            if momentum == 0:
-                torch._foreach_add_(params, grads, alpha=-lr)
-                continue
-            buffers = _states(self, params, "momentum")
-            torch._foreach_mul_(buffers, momentum)
-            torch._foreach_add_(buffers, grads, alpha=-lr)
-            if group["nesterov"]:
-                torch._foreach_add_(params, buffers, alpha=momentum)
-                torch._foreach_add_(params, grads, alpha=-lr)
-            else:
-                torch._foreach_add_(params, buffers)
-        return loss
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor],
+                grads: list[torch.Tensor]) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        if momentum == 0:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            return
+        buffers = _states(self, params, "momentum")
+        torch._foreach_mul_(buffers, momentum)
+        torch._foreach_add_(buffers, grads, alpha=-lr)
+        if group["nesterov"]:
+            torch._foreach_add_(params, buffers, alpha=momentum)
+            torch._foreach_add_(params, grads, alpha=-lr)
+        else:
+            torch._foreach_add_(params, buffers)
 
 
-class KerasRMSprop(torch.optim.Optimizer):
+class KerasRMSprop(_KerasRule):
     """RMSprop with Keras's rule: ``w -= lr * g / sqrt(v + eps)`` (epsilon inside the root;
     centered: ``sqrt(v - mean_g**2 + eps)``); momentum accumulates ``lr * g / sqrt(...)``.
 
@@ -228,37 +239,31 @@ class KerasRMSprop(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "rho": rho, "momentum": momentum, "eps": eps,
                                   "centered": centered})
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            velocity = _states(self, params, "velocity")
-            torch._foreach_mul_(velocity, rho)
-            torch._foreach_addcmul_(velocity, grads, grads, value=1 - rho)
-            if group["centered"]:
-                average = _states(self, params, "average_gradient")
-                torch._foreach_mul_(average, rho)
-                torch._foreach_add_(average, grads, alpha=1 - rho)
-                denominator = torch._foreach_addcmul(velocity, average, average, value=-1)
-                torch._foreach_add_(denominator, eps)
-            else:
-                denominator = torch._foreach_add(velocity, eps)
-            torch._foreach_sqrt_(denominator)
-            if group["momentum"] > 0:
-                buffers = _states(self, params, "momentum")
-                torch._foreach_mul_(buffers, group["momentum"])
-                torch._foreach_addcdiv_(buffers, grads, denominator, value=lr)
-                torch._foreach_sub_(params, buffers)
-            else:
-                torch._foreach_addcdiv_(params, grads, denominator, value=-lr)
-        return loss
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor],
+                grads: list[torch.Tensor]) -> None:
+        lr, rho, eps = group["lr"], group["rho"], group["eps"]
+        velocity = _states(self, params, "velocity")
+        torch._foreach_mul_(velocity, rho)
+        torch._foreach_addcmul_(velocity, grads, grads, value=1 - rho)
+        if group["centered"]:
+            average = _states(self, params, "average_gradient")
+            torch._foreach_mul_(average, rho)
+            torch._foreach_add_(average, grads, alpha=1 - rho)
+            denominator = torch._foreach_addcmul(velocity, average, average, value=-1)
+            torch._foreach_add_(denominator, eps)
+        else:
+            denominator = torch._foreach_add(velocity, eps)
+        torch._foreach_sqrt_(denominator)
+        if group["momentum"] > 0:
+            buffers = _states(self, params, "momentum")
+            torch._foreach_mul_(buffers, group["momentum"])
+            torch._foreach_addcdiv_(buffers, grads, denominator, value=lr)
+            torch._foreach_sub_(params, buffers)
+        else:
+            torch._foreach_addcdiv_(params, grads, denominator, value=-lr)
 
 
-class KerasAdagrad(torch.optim.Optimizer):
+class KerasAdagrad(_KerasRule):
     """Adagrad with Keras's rule: ``acc += g**2``; ``w -= lr * g / sqrt(acc + eps)``.
 
     Built by ``ks.optimizers.Adagrad``; torch's Adagrad adds epsilon after the root.
@@ -278,22 +283,16 @@ class KerasAdagrad(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "initial_accumulator_value": initial_accumulator_value,
                                   "eps": eps})
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            accumulators = _states(self, params, "accumulator", group["initial_accumulator_value"])
-            torch._foreach_addcmul_(accumulators, grads, grads)
-            denominator = torch._foreach_add(accumulators, group["eps"])
-            torch._foreach_sqrt_(denominator)
-            torch._foreach_addcdiv_(params, grads, denominator, value=-group["lr"])
-        return loss
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor],
+                grads: list[torch.Tensor]) -> None:
+        accumulators = _states(self, params, "accumulator", group["initial_accumulator_value"])
+        torch._foreach_addcmul_(accumulators, grads, grads)
+        denominator = torch._foreach_add(accumulators, group["eps"])
+        torch._foreach_sqrt_(denominator)
+        torch._foreach_addcdiv_(params, grads, denominator, value=-group["lr"])
 
 
-class KerasAdamax(torch.optim.Optimizer):
+class KerasAdamax(_KerasRule):
     """Adamax with Keras's rule: ``u = max(beta_2 * u, |g|)``;
     ``w -= lr * m / ((1 - beta_1**t) * (u + eps))``.
 
@@ -313,23 +312,17 @@ class KerasAdamax(torch.optim.Optimizer):
                  eps: float = 1e-7):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "step": 0})
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            group["step"] += 1  # a Python count: no device read for the bias correction
-            beta_1, beta_2 = group["betas"]
-            momentum, norm = _states(self, params, "momentum"), _states(self, params, "norm")
-            torch._foreach_lerp_(momentum, grads, 1 - beta_1)
-            torch._foreach_mul_(norm, beta_2)
-            torch._foreach_maximum_(norm, torch._foreach_abs(grads))
-            denominator = torch._foreach_add(norm, group["eps"])
-            torch._foreach_addcdiv_(params, momentum, denominator,
-                                    value=-group["lr"] / (1 - beta_1 ** group["step"]))
-        return loss
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor],
+                grads: list[torch.Tensor]) -> None:
+        group["step"] += 1  # a Python count: no device read for the bias correction
+        beta_1, beta_2 = group["betas"]
+        momentum, norm = _states(self, params, "momentum"), _states(self, params, "norm")
+        torch._foreach_lerp_(momentum, grads, 1 - beta_1)
+        torch._foreach_mul_(norm, beta_2)
+        torch._foreach_maximum_(norm, torch._foreach_abs(grads))
+        denominator = torch._foreach_add(norm, group["eps"])
+        torch._foreach_addcdiv_(params, momentum, denominator,
+                                value=-group["lr"] / (1 - beta_1 ** group["step"]))
 
 
 # ---------------------------------------------------------------- the Keras parts around a step
@@ -602,9 +595,7 @@ class SGD(Optimizer):
         learning_rate: a float or a schedule.
         momentum: in [0, 1].
         nesterov: Nesterov momentum.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True), "mse")
@@ -650,9 +641,7 @@ class Adam(_Moments):
         beta_2: the second-moment decay.
         epsilon: Keras's epsilon.
         amsgrad: use the maximum of past second moments.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.Adam(learning_rate=3e-4), "cross_entropy")
@@ -684,8 +673,7 @@ class AdamW(Adam):
         learning_rate: a float or a schedule.
         weight_decay: the decoupled decay (required, as in Keras).
         beta_1, beta_2, epsilon, amsgrad: as ``ks.optimizers.Adam``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum, ema_overwrite_frequency,
-        loss_scale_factor, gradient_accumulation_steps, name: see ``ks.optimizers.Optimizer``.
+        **common: Keras's other shared arguments (``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.05), "cross_entropy")
@@ -709,9 +697,7 @@ class RMSprop(Optimizer):
         momentum: the momentum.
         epsilon: added under the root.
         centered: normalise by the gradient's variance.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.RMSprop(learning_rate=1e-3, momentum=0.9), "mse")
@@ -738,9 +724,7 @@ class Adagrad(Optimizer):
         learning_rate: a float or a schedule.
         initial_accumulator_value: the accumulator's starting value.
         epsilon: added under the root.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.Adagrad(learning_rate=0.01), "mse")
@@ -766,9 +750,7 @@ class Adadelta(Optimizer):
         learning_rate: a float or a schedule.
         rho: the decay rate.
         epsilon: added under the roots.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.Adadelta(learning_rate=1.0), "mse")
@@ -794,9 +776,7 @@ class Adamax(_Moments):
         beta_1: the first-moment decay.
         beta_2: the norm's decay.
         epsilon: added to the norm.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.Adamax(learning_rate=2e-3), "mse")
@@ -814,9 +794,7 @@ class Nadam(_Moments):
         beta_1: the first-moment decay.
         beta_2: the second-moment decay.
         epsilon: added to the root.
-        weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name: see
-            ``ks.optimizers.Optimizer``.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
 
     Example:
         model.compile(ks.optimizers.Nadam(learning_rate=2e-3), "mse")
