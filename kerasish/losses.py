@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from kerasish._naming import snake_case
+from kerasish._naming import name_registry, snake_case
 from kerasish.utils import _keras_for, _ks_equivalent, _require_torch_backend
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
@@ -387,36 +387,14 @@ class _Crossentropy(Loss):
         self.resolve(y_true, y_pred).check_targets(y_true, y_pred)
 
 
-_REGISTRY: dict[str, Callable[[], Loss]] = {
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError,
-    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError,
-    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
-    "huber": Huber,
-    "huber_loss": Huber,
-    "log_cosh": LogCosh,
-    "logcosh": LogCosh,
-    "kl_divergence": KLDivergence,
-    "kld": KLDivergence,
-    "kullback_leibler_divergence": KLDivergence,
-    "poisson": Poisson,
-    "hinge": Hinge,
-    "squared_hinge": SquaredHinge,
-    "cosine_similarity": CosineSimilarity,
-    "binary_crossentropy": BinaryCrossentropy,
-    "bce": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "cross_entropy": CrossEntropy,
-    "nll": NLL,
-    "bce_with_logits": BCEWithLogits,
-    "crossentropy": _Crossentropy,
-    "ce": _Crossentropy,
-}
+_REGISTRY: dict[str, type[Loss]] = name_registry(
+    (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+     Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CosineSimilarity, BinaryCrossentropy,
+     CategoricalCrossentropy, SparseCategoricalCrossentropy, CrossEntropy, NLL, BCEWithLogits),
+    aliases={"huber_loss": Huber, "logcosh": LogCosh, "kld": KLDivergence,
+             "kullback_leibler_divergence": KLDivergence, "crossentropy": _Crossentropy,
+             "ce": _Crossentropy},
+)
 
 KNOWN_LOSSES = tuple(sorted(_REGISTRY))
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from kerasish import losses as losses_lib
-from kerasish._naming import snake_case
+from kerasish._naming import name_registry, snake_case
 from kerasish.utils import _keras_for, _ks_equivalent, _require_torch_backend
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
@@ -1156,37 +1156,14 @@ class KerasMetric(Metric):
 # ---------------------------------------------------------------- names
 
 
-_REGISTRY: dict[str, Callable[[], Metric]] = {
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError,
-    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError,
-    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
-    "rmse": RootMeanSquaredError,
-    "root_mean_squared_error": RootMeanSquaredError,
-    "bce": BinaryCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "binary_accuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "precision": Precision,
-    "recall": Recall,
-    "auc": AUC,
-    "true_positives": TruePositives,
-    "false_positives": FalsePositives,
-    "true_negatives": TrueNegatives,
-    "false_negatives": FalseNegatives,
-    "f1_score": F1Score,
-    "f_beta_score": FBetaScore,
-    "fbeta_score": FBetaScore,
-}
+_REGISTRY: dict[str, type[Metric]] = name_registry(
+    (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+     RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+     BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+     SparseTopKCategoricalAccuracy, Precision, Recall, AUC, TruePositives, FalsePositives,
+     TrueNegatives, FalseNegatives, F1Score, FBetaScore),
+    aliases={"rmse": RootMeanSquaredError, "fbeta_score": FBetaScore},
+)
 
 KNOWN_METRICS = tuple(sorted([*_REGISTRY, "accuracy", "acc"]))
 
