@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from kerasish._naming import name_registry, snake_case
-from kerasish.utils import _keras_for, _ks_equivalent, _require_torch_backend
+from kerasish.utils import _keras_for, _keras_instance, _ks_equivalent
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
 
@@ -477,11 +477,7 @@ def _keras_function_loss(keras: Any, fn: Callable, name: str) -> Any:
 
 def _from_keras(spec: Any, keras: Any) -> Loss:
     name, instead = _ks_equivalent(spec, globals(), Loss, _REGISTRY, "loss")
-    _require_torch_backend(keras, f"loss {name}", instead)
-    if isinstance(spec, type):
-        if not issubclass(spec, keras.losses.Loss):
-            raise TypeError(f"loss {name} is a Keras class but not a keras.losses.Loss; use {instead}.")
-        spec = spec()
+    spec = _keras_instance(spec, keras, keras.losses.Loss, f"loss {name}", instead)
     if isinstance(spec, keras.losses.Loss):
         return KerasLoss(spec)
     if callable(spec):  # a Keras loss function: per-sample values, Keras order and reduction

@@ -21,7 +21,7 @@ import torch
 
 from kerasish import losses as losses_lib
 from kerasish._naming import name_registry, snake_case
-from kerasish.utils import _keras_for, _ks_equivalent, _require_torch_backend
+from kerasish.utils import _keras_for, _keras_instance, _ks_equivalent
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
 _NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold used with top_k
@@ -705,9 +705,7 @@ class FalsePositives(_ConfusionCount):
     """The (weighted) number of false positives: ``y_true == 0`` and ``y_pred > threshold``.
 
     Args:
-        thresholds: a float or a list of floats in [0, 1] (default 0.5).
-        name: the log key (default ``"false_positives"``).
-        dtype: only ``None``/``"float32"``.
+        thresholds, name, dtype: as ``TruePositives``; the default name is ``"false_positives"``.
 
     Example:
         model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.FalsePositives()])
@@ -720,12 +718,10 @@ class TrueNegatives(_ConfusionCount):
     """The (weighted) number of true negatives: ``y_true == 0`` and ``y_pred <= threshold``.
 
     Args:
-        thresholds: a float or a list of floats in [0, 1] (default 0.5).
-        name: the log key (default ``"true_negatives"``).
-        dtype: only ``None``/``"float32"``.
+        thresholds, name, dtype: as ``TruePositives``; the default name is ``"true_negatives"``.
 
     Example:
-        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.TrueNegatives()])
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.TrueNegatives(0.7)])
     """
 
     _counts = ("tn",)
@@ -735,18 +731,30 @@ class FalseNegatives(_ConfusionCount):
     """The (weighted) number of false negatives: ``y_true != 0`` and ``y_pred <= threshold``.
 
     Args:
-        thresholds: a float or a list of floats in [0, 1] (default 0.5).
-        name: the log key (default ``"false_negatives"``).
-        dtype: only ``None``/``"float32"``.
+        thresholds, name, dtype: as ``TruePositives``; the default name is ``"false_negatives"``.
 
     Example:
-        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.FalseNegatives()])
+        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.FalseNegatives(name="fn")])
     """
 
     _counts = ("fn",)
 
 
-class Precision(_ConfusionMetric):
+class _Rate(_ConfusionMetric):
+    """``tp / (tp + other)``, the other count being ``_counts[1]``: Precision and Recall."""
+
+    def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
+                 class_id: int | None = None, name: str | None = None, dtype: Any = None):
+        _check_dtype(dtype)
+        super().__init__(name, _parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
+                         top_k=top_k, class_id=class_id)
+
+    def result(self) -> torch.Tensor:
+        tp = self._count("tp")
+        return self._per_threshold(_divide_no_nan(tp, tp + self._count(self._counts[1])))
+
+
+class Precision(_Rate):
     """``tp / (tp + fp)`` over everything seen since the last reset (``keras.metrics.Precision``).
 
     Args:
@@ -763,43 +771,19 @@ class Precision(_ConfusionMetric):
 
     _counts = ("tp", "fp")
 
-    def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str | None = None, dtype: Any = None):
-        _check_dtype(dtype)
-        super().__init__(name, _parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
-                         top_k=top_k, class_id=class_id)
 
-    def result(self) -> torch.Tensor:
-        tp = self._count("tp")
-        return self._per_threshold(_divide_no_nan(tp, tp + self._count("fp")))
-
-
-class Recall(_ConfusionMetric):
+class Recall(_Rate):
     """``tp / (tp + fn)`` over everything seen since the last reset (``keras.metrics.Recall``).
 
     Args:
-        thresholds: a float or list of floats in [0, 1]; default 0.5 (with ``top_k``: no
-            threshold). Use 0 for logits. A list gives one value per threshold.
-        top_k: only the k largest predictions per sample count as positive.
-        class_id: count only this class of the last axis.
+        thresholds, top_k, class_id, dtype: as ``Precision``.
         name: the log key (default ``"recall"``).
-        dtype: only ``None``/``"float32"``.
 
     Example:
         model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.Recall(thresholds=0.3)])
     """
 
     _counts = ("tp", "fn")
-
-    def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str | None = None, dtype: Any = None):
-        _check_dtype(dtype)
-        super().__init__(name, _parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
-                         top_k=top_k, class_id=class_id)
-
-    def result(self) -> torch.Tensor:
-        tp = self._count("tp")
-        return self._per_threshold(_divide_no_nan(tp, tp + self._count("fn")))
 
 
 class AUC(_ConfusionMetric):
@@ -1177,11 +1161,7 @@ def _is_torchmetrics(obj: Any) -> bool:
 def _from_keras(spec: Any, keras: Any) -> Metric:
     """A Keras metric object, class or function, run by Keras itself (torch backend only)."""
     name, instead = _ks_equivalent(spec, globals(), Metric, _REGISTRY, "metric")
-    _require_torch_backend(keras, f"metrics entry {name}", instead)
-    if isinstance(spec, type):
-        if not issubclass(spec, keras.metrics.Metric):
-            raise TypeError(f"metrics entry {name} is a Keras class but not a keras.metrics.Metric.")
-        spec = spec()  # Keras's metrics.get instantiates a class with its defaults
+    spec = _keras_instance(spec, keras, keras.metrics.Metric, f"metrics entry {name}", instead)
     if isinstance(spec, keras.metrics.Metric):
         return KerasMetric(spec)
     if callable(spec):  # keras.metrics.mean_absolute_error and friends: Keras order, per sample

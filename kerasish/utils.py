@@ -190,6 +190,18 @@ def _ks_equivalent(spec: Any, namespace: dict[str, Any], base: type, registry: A
     return name, f"the matching ks.{module} class or {kind} name"
 
 
+def _keras_instance(spec: Any, keras: Any, keras_base: type, what: str, instead: str) -> Any:
+    """A Keras loss or metric ready to wrap: refused off the torch backend; a Keras class becomes
+    its default instance, as Keras's ``get`` makes it (``keras_base`` is the class it must extend).
+    """
+    _require_torch_backend(keras, what, instead)
+    if not isinstance(spec, type):
+        return spec
+    if not issubclass(spec, keras_base):
+        raise TypeError(f"{what} is a Keras class but not a Keras {keras_base.__name__}; use {instead}.")
+    return spec()
+
+
 def _keras_backend(keras: Any) -> str | None:
     try:
         return keras.backend.backend()
