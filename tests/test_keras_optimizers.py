@@ -111,6 +111,27 @@ def test_schedule_gives_keras_learning_rate_at_every_step(name, kwargs):
             assert ours.lr_at(step) == pytest.approx(expected, rel=1e-6, abs=1e-8), step
 
 
+@pytest.mark.parametrize("name, kwargs", SCHEDULES, ids=[f"{n}-{sorted(k)}" for n, k in SCHEDULES])
+def test_schedule_config_is_keras_config_and_rebuilds_the_same_schedule(name, kwargs):
+    theirs = getattr(keras.optimizers.schedules, name)(**kwargs).get_config()
+    ours = getattr(ks.optimizers.schedules, name)(**kwargs)
+    assert ours.get_config() == theirs
+    rebuilt = type(ours).from_config(ours.get_config())
+    assert [rebuilt.lr_at(step) for step in range(40)] == [ours.lr_at(step) for step in range(40)]
+
+
+def test_a_schedule_of_your_own_without_its_arguments_as_attributes_cannot_be_configured():
+    class Halving(ks.optimizers.schedules.LearningRateSchedule):
+        def __init__(self, start):
+            self.rate = start
+
+        def lr_at(self, step):
+            return self.rate * 0.5 ** step
+
+    with pytest.raises(NotImplementedError, match="Halving must implement get_config"):
+        Halving(0.1).get_config()
+
+
 def _data(n=40):
     x = RNG.normal(size=(n, 4)).astype("float32")
     return x, (x @ RNG.normal(size=(4, 1))).astype("float32")

@@ -154,6 +154,14 @@ class _KerasRule(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient, as torch's ``Optimizer.step``.
+
+        Args:
+            closure: re-evaluates the model and returns the loss (optional, as in torch).
+
+        Returns:
+            The closure's loss, or ``None``.
+        """
         loss = None if closure is None else torch.enable_grad()(closure)()
         for group in self.param_groups:
             params, grads = _with_grads(group)

@@ -13,6 +13,7 @@ Python arithmetic (or Keras-style ``__call__(step)``, then read once per step as
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -58,8 +59,12 @@ class LearningRateSchedule:
         return float(self(step))
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, as Keras's ``get_config``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_config() to be serialised.")
+        """The constructor arguments, as Keras's ``get_config``: each one read back from the
+        attribute of the same name (a schedule of your own without them overrides this)."""
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        if type(self).__init__ is object.__init__ or not all(hasattr(self, n) for n in names):
+            raise NotImplementedError(f"{type(self).__name__} must implement get_config() to be serialised.")
+        return {name: getattr(self, name) for name in names}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
@@ -74,14 +79,16 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({arguments})"
 
 
-def _positive(name: str, value: Any) -> None:
+def _positive(name: str, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a number > 0; got {value!r}.")
+    return value
 
 
-def _number(name: str, value: Any) -> None:
+def _number(name: str, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number; got {value!r}.")
+    return value
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -101,12 +108,9 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: float, decay_rate: float,
                  staircase: bool = False, name: str | None = None):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _number("decay_rate", decay_rate)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
+        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _positive("decay_steps", decay_steps)
+        self.decay_rate = _number("decay_rate", decay_rate)
         self.staircase = staircase
         self.name = name or type(self).__name__
 
@@ -118,9 +122,6 @@ class ExponentialDecay(LearningRateSchedule):
     def lr_at(self, step: int) -> float:
         return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -156,8 +157,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 return value
         return self.values[-1]
 
-    def get_config(self) -> dict[str, Any]:
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -177,14 +176,10 @@ class PolynomialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001,
                  power: float = 1.0, cycle: bool = False, name: str = "PolynomialDecay"):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _number("end_learning_rate", end_learning_rate)
-        _number("power", power)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.end_learning_rate = end_learning_rate
-        self.power = power
+        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _positive("decay_steps", decay_steps)
+        self.end_learning_rate = _number("end_learning_rate", end_learning_rate)
+        self.power = _number("power", power)
         self.cycle = cycle
         self.name = name
 
@@ -198,10 +193,6 @@ class PolynomialDecay(LearningRateSchedule):
         span = self.initial_learning_rate - self.end_learning_rate
         return span * (1 - p) ** self.power + self.end_learning_rate
 
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
-                "name": self.name}
 
 
 class InverseTimeDecay(ExponentialDecay):
@@ -246,17 +237,13 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
                  name: str = "CosineDecay", warmup_target: float | None = None, warmup_steps: int = 0):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("decay_steps", decay_steps)
-        _number("alpha", alpha)
         if warmup_target is not None:
             _number("warmup_target", warmup_target)
-        _number("warmup_steps", warmup_steps)
-        if warmup_steps < 0:
+        if _number("warmup_steps", warmup_steps) < 0:
             raise ValueError(f"warmup_steps must be >= 0; got {warmup_steps!r}.")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.alpha = alpha
+        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
+        self.decay_steps = _positive("decay_steps", decay_steps)
+        self.alpha = _number("alpha", alpha)
         self.name = name
         self.warmup_target = warmup_target
         self.warmup_steps = warmup_steps
@@ -274,10 +261,6 @@ class CosineDecay(LearningRateSchedule):
             return (self.warmup_target - self.initial_learning_rate) * fraction + self.initial_learning_rate
         return self._decayed(step - self.warmup_steps, self.warmup_target)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
-                "warmup_steps": self.warmup_steps}
 
 
 class CosineDecayRestarts(LearningRateSchedule):
@@ -297,16 +280,11 @@ class CosineDecayRestarts(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, first_decay_steps: int, t_mul: float = 2.0,
                  m_mul: float = 1.0, alpha: float = 0.0, name: str = "SGDRDecay"):
-        _number("initial_learning_rate", initial_learning_rate)
-        _positive("first_decay_steps", first_decay_steps)
-        _positive("t_mul", t_mul)
-        _number("m_mul", m_mul)
-        _number("alpha", alpha)
-        self.initial_learning_rate = initial_learning_rate
-        self.first_decay_steps = first_decay_steps
-        self.t_mul = t_mul
-        self.m_mul = m_mul
-        self.alpha = alpha
+        self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
+        self.first_decay_steps = _positive("first_decay_steps", first_decay_steps)
+        self.t_mul = _positive("t_mul", t_mul)
+        self.m_mul = _number("m_mul", m_mul)
+        self.alpha = _number("alpha", alpha)
         self.name = name
 
     def lr_at(self, step: int) -> float:
@@ -321,10 +299,6 @@ class CosineDecayRestarts(LearningRateSchedule):
         cosine = 0.5 * self.m_mul ** restart * (1.0 + math.cos(math.pi * completed))
         return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul, "m_mul": self.m_mul,
-                "alpha": self.alpha, "name": self.name}
 
 
 KERAS_SCHEDULES: dict[str, type[LearningRateSchedule]] = {
