@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 import torch.nn.functional as F
@@ -399,6 +399,16 @@ _REGISTRY: dict[str, type[Loss]] = name_registry(
 KNOWN_LOSSES = tuple(sorted(_REGISTRY))
 
 
+def _is_torch_loss_module(fn: Any) -> TypeGuard[torch.nn.modules.loss._Loss]:
+    """Whether ``fn`` is one of torch's loss modules (or a subclass), whose ``reduction`` means what
+    torch documents: a copy with ``reduction="none"`` gives per-element values to weight.
+
+    torch has no public base class for its losses; this is the one place kerasish reads the private
+    ``torch.nn.modules.loss._Loss`` (tests/test_private_apis.py fails if a torch release moves it).
+    """
+    return isinstance(fn, torch.nn.modules.loss._Loss) and hasattr(fn, "reduction")
+
+
 class _TorchStyleLoss(Loss):
     """Adapts a torch loss module or a ``fn(y_pred, y_true)`` callable to the Keras reduction.
 
@@ -413,7 +423,7 @@ class _TorchStyleLoss(Loss):
         super().__init__(name=name)
         self.fn = fn
         self._unreduced = None
-        if isinstance(fn, torch.nn.modules.loss._Loss) and hasattr(fn, "reduction"):
+        if _is_torch_loss_module(fn):
             self._unreduced = copy.copy(fn)
             self._unreduced.reduction = "none"
 

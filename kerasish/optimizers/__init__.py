@@ -484,8 +484,8 @@ class Optimizer:
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
-        self.ema_momentum = ema_momentum
-        self.ema_overwrite_frequency = ema_overwrite_frequency
+        # Kept only so that get_config() gives back what Keras's would (use_ema=True is refused).
+        self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
         self.name = name or type(self).__name__.lower()
 
     @property
