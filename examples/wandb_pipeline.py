@@ -19,7 +19,6 @@ values arrive through ``run.config`` and the callback logs into the sweep's run.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 
 import torch
@@ -27,7 +26,7 @@ import wandb
 from torch import nn
 
 import kerasish as ks
-from kerasish.export import export
+from kerasish.export import export, unavailable_reason
 
 from common import load_dataset, wandb_mode
 
@@ -103,8 +102,8 @@ def test(model, test_data, run):
 
     # Save the model in the exchangeable ONNX format, with the run. torch's exporter alone would
     # put the weights in a second file, model.onnx.data; export() keeps them in model.onnx.
-    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxscript") is None:
-        print("onnx is not installed: skipping the ONNX export (pip install onnx onnxscript).")
+    if (reason := unavailable_reason()) is not None:  # torch < 2.6, or onnx not installed
+        print(f"skipping the ONNX export: {reason}")
         return
     files = export(model, os.path.join(run.dir, "model.onnx"),
                    input_signature=(None, *x_test.shape[1:]), verbose=False)

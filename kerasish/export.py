@@ -9,6 +9,7 @@ limit) and otherwise returns every file written, so none is left behind.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,8 @@ import torch
 # ONNX files are protobufs, limited to 2 GiB; leave room for the graph itself.
 _INLINE_LIMIT_BYTES = int(1.8 * 2**30)
 _FORMATS = ("onnx",)
+# torch.onnx.export(dynamo=True, kwargs=..., optimize=...) and ONNXProgram.save(external_data=...).
+_EXPORTER_TORCH = (2, 6)
 
 
 def export(model: Any, filepath: str | os.PathLike, format: str = "onnx",  # noqa: A002 - Keras's name
@@ -50,7 +53,8 @@ def export(model: Any, filepath: str | os.PathLike, format: str = "onnx",  # noq
 
     Raises:
         ValueError: an unknown format, or no input signature and none known to the model.
-        ImportError: ``onnx`` or ``onnxscript`` is not installed.
+        ImportError: torch older than 2.6, or ``onnx`` or ``onnxscript`` not installed (the message
+            is ``unavailable_reason()``'s).
 
     Example:
         from kerasish.export import export
@@ -91,13 +95,41 @@ def export(model: Any, filepath: str | os.PathLike, format: str = "onnx",  # noq
     return written
 
 
+def unavailable_reason(torch_version: str | None = None) -> str | None:
+    """Why ``export`` cannot run here, or ``None`` when it can.
+
+    ``export`` needs torch 2.6 or newer (the ``torch.export``-based ONNX exporter it drives; the
+    rest of kerasish runs on torch 2.4) and the ``onnx`` and ``onnxscript`` packages
+    (``pip install "kerasish[onnx]"`` brings all three).
+
+    Args:
+        torch_version: the torch version to judge (default: the installed one).
+
+    Returns:
+        A sentence naming what is missing and how to install it, or ``None``.
+
+    Example:
+        if (reason := unavailable_reason()) is None:
+            export(model, "model.onnx")
+        else:
+            print("skipping the ONNX export:", reason)
+    """
+    version = torch_version or torch.__version__
+    if tuple(int(part) for part in version.split(".")[:2]) < _EXPORTER_TORCH:
+        return (f"export to ONNX needs torch>=2.6 (its torch.export-based ONNX exporter); this is torch "
+                f"{version}: pip install \"torch>=2.6\" (or \"kerasish[onnx]\").")
+    missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"export to ONNX needs {' and '.join(missing)}: pip install onnx onnxscript."
+    return None
+
+
 def _import_onnx():
-    try:
-        import onnx
-        import onnxscript  # noqa: F401 - torch's exporter needs it
-    except ImportError as error:
-        raise ImportError("export to ONNX needs onnx and onnxscript: pip install onnx onnxscript.") \
-            from error
+    reason = unavailable_reason()
+    if reason is not None:
+        raise ImportError(reason)
+    import onnx
+
     return onnx
 
 

@@ -10,11 +10,13 @@ import pytest
 import torch
 
 import kerasish as ks
-from kerasish.export import export
+from kerasish.export import export, unavailable_reason
 
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxscript")
-from onnx.reference import ReferenceEvaluator  # noqa: E402 - after the skip
+
+if unavailable_reason() is not None:
+    pytest.skip(unavailable_reason(), allow_module_level=True)
+import onnx  # noqa: E402 - after the skip
+from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 
 def cnn() -> torch.nn.Module:
