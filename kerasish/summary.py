@@ -20,6 +20,7 @@ import torch
 
 from kerasish import console
 from kerasish import data as data_lib
+from kerasish.checks import is_int
 
 Shape = Sequence[int]
 ShapeSpec = Shape | Sequence[Shape] | Mapping[str, Shape]
@@ -159,7 +160,7 @@ def summarize(module: torch.nn.Module, example: Any, call: Callable[[torch.nn.Mo
 
 def _is_shape(value: Any) -> TypeGuard[Shape]:
     return (isinstance(value, Sequence) and not isinstance(value, str)
-            and all(isinstance(d, int) and not isinstance(d, bool) for d in value))
+            and all(is_int(d) for d in value))
 
 
 def _zeros(shape: Shape, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:

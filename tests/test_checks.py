@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import kerasish as ks
 from kerasish import checks
 from kerasish.checks import check_int, check_number, is_int
 
@@ -84,3 +85,36 @@ def test_check_number_bounds_open_low_none_and_owner():
 def test_the_docstring_examples_run():
     result = doctest.testmod(checks)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------ the arguments that use it
+
+CALL_SITES = {
+    "EarlyStopping patience": (lambda v: ks.callbacks.EarlyStopping(patience=v), "EarlyStopping: patience"),
+    "EarlyStopping start_from_epoch": (lambda v: ks.callbacks.EarlyStopping(start_from_epoch=v),
+                                       "EarlyStopping: start_from_epoch"),
+    "ReduceLROnPlateau cooldown": (lambda v: ks.callbacks.ReduceLROnPlateau(cooldown=v),
+                                   "ReduceLROnPlateau: cooldown"),
+    "PredictionSamples every": (lambda v: ks.callbacks.PredictionSamples(np.zeros((2, 8)), every=v),
+                                "PredictionSamples: every"),
+    "TensorBoard histogram_freq": (lambda v: ks.callbacks.TensorBoard("unused", histogram_freq=v),
+                                   "TensorBoardCallback: histogram_freq"),
+    "to_categorical num_classes": (lambda v: ks.utils.to_categorical([0, 1], num_classes=v),
+                                   "to_categorical: num_classes"),
+    "set_random_seed seed": (lambda v: ks.utils.set_random_seed(v), "set_random_seed: seed"),
+}
+
+
+@pytest.mark.parametrize("bad", [True, 2.5, -1], ids=repr)
+@pytest.mark.parametrize("site", CALL_SITES)
+def test_each_argument_rejects_bools_floats_and_negatives_by_name(site, bad):
+    call, named = CALL_SITES[site]
+    with pytest.raises(ValueError, match=f"^{named} must be "):
+        call(bad)
+
+
+def test_numpy_integers_are_accepted_and_stored_as_python_ints():
+    stop = ks.callbacks.EarlyStopping(patience=np.int64(2), start_from_epoch=np.int32(1))
+    assert (stop.patience, stop.start_from_epoch) == (2, 1) and type(stop.patience) is int
+    assert type(ks.callbacks.ReduceLROnPlateau(cooldown=np.int64(3)).cooldown) is int
+    assert ks.utils.to_categorical([0, 1], num_classes=np.int64(3)).shape == (2, 3)
