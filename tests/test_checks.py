@@ -15,6 +15,8 @@ import kerasish as ks
 from kerasish import checks
 from kerasish.checks import check_int, check_number, is_int
 
+from helpers import classification_data, mlp
+
 BAD_COUNTS = [True, False, 2.0, np.float64(3.0), "3", -1, None, [1]]
 
 
@@ -89,6 +91,10 @@ def test_the_docstring_examples_run():
 
 # ------------------------------------------------------------------ the arguments that use it
 
+def _compiled():
+    return ks.Model(mlp()).compile("sgd", "sparse_categorical_crossentropy")
+
+
 CALL_SITES = {
     "EarlyStopping patience": (lambda v: ks.callbacks.EarlyStopping(patience=v), "EarlyStopping: patience"),
     "EarlyStopping start_from_epoch": (lambda v: ks.callbacks.EarlyStopping(start_from_epoch=v),
@@ -102,6 +108,15 @@ CALL_SITES = {
     "to_categorical num_classes": (lambda v: ks.utils.to_categorical([0, 1], num_classes=v),
                                    "to_categorical: num_classes"),
     "set_random_seed seed": (lambda v: ks.utils.set_random_seed(v), "set_random_seed: seed"),
+    "compile gradient_accumulation_steps": (
+        lambda v: ks.Model(mlp()).compile("sgd", "mse", gradient_accumulation_steps=v),
+        "gradient_accumulation_steps"),
+    "fit epochs": (lambda v: _compiled().fit(*classification_data(), epochs=v, verbose=0), "epochs"),
+    "fit validation_freq": (lambda v: _compiled().fit(*classification_data(), validation_freq=v, verbose=0),
+                            "validation_freq"),
+    "evaluate steps": (lambda v: _compiled().evaluate(*classification_data(), steps=v, verbose=0), "steps"),
+    "predict batch_size": (lambda v: _compiled().predict(classification_data()[0], batch_size=v, verbose=0),
+                           "batch_size"),
 }
 
 
@@ -118,3 +133,24 @@ def test_numpy_integers_are_accepted_and_stored_as_python_ints():
     assert (stop.patience, stop.start_from_epoch) == (2, 1) and type(stop.patience) is int
     assert type(ks.callbacks.ReduceLROnPlateau(cooldown=np.int64(3)).cooldown) is int
     assert ks.utils.to_categorical([0, 1], num_classes=np.int64(3)).shape == (2, 3)
+    model = _compiled()
+    x, y = classification_data()
+    model.fit(x, y, epochs=np.int64(1), validation_data=(x, y), validation_freq=np.int64(1), verbose=0)
+    assert model.predict(x, batch_size=np.int64(16), steps=np.int64(2), verbose=0).shape[0] == 32
+    model.evaluate(x, y, batch_size=np.int64(16), steps=np.int64(1), verbose=0)
+
+
+def test_evaluate_and_predict_share_their_checks():
+    model = _compiled()
+    x, y = classification_data()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)),
+                                         batch_size=8)
+    for call in (lambda **kw: model.evaluate(x, y, **kw), lambda **kw: model.predict(x, **kw)):
+        with pytest.raises(ValueError, match="verbose must be 0, 1, 2 or 'auto'"):
+            call(verbose=3)
+        with pytest.raises(ValueError, match="^steps must be a positive integer or None; got 0.$"):
+            call(steps=0, verbose=0)
+    for call in (lambda: model.evaluate(loader, batch_size=8, verbose=0),
+                 lambda: model.predict(loader, batch_size=8, verbose=0)):
+        with pytest.raises(ValueError, match="batch_size must be None when x is a DataLoader"):
+            call()
