@@ -18,6 +18,7 @@ from kerasish.checks import check_int, is_int
 from kerasish.engine import CompiledLoss, CompiledMetrics
 from kerasish.losses import get_loss
 from kerasish.metrics import TorchMetricsAdapter, get_metric
+from kerasish.tree import map_structure
 
 
 def compile_loss(loss: Any, loss_weights: Any) -> CompiledLoss:
@@ -135,12 +136,13 @@ def metric_entries(spec: Any, weighted: bool) -> list:
 
 
 def describe(loss: Any) -> Any:
-    if isinstance(loss, str) or loss is None:
+    """``compile``'s ``loss`` with each loss as its name, in the same structure (``compile_config``)."""
+    return map_structure(_loss_name, loss)
+
+
+def _loss_name(loss: Any) -> str:
+    if isinstance(loss, str):
         return loss
-    if isinstance(loss, Mapping):
-        return {k: describe(v) for k, v in loss.items()}
-    if isinstance(loss, (list, tuple)):
-        return [describe(v) for v in loss]
     return getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
 
 

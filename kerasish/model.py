@@ -43,6 +43,7 @@ from kerasish.io import atomic_torch_save
 from kerasish.metrics import Metric
 from kerasish.optimizers import get_optimizer
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
+from kerasish.tree import map_structure, map_together
 from kerasish.utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 Logs = dict[str, float]
@@ -598,7 +599,7 @@ class Model:
                 break
         engine.apply_gradients()  # an unfinished accumulation window still counts
         if results is not None and self._example_input is None:
-            self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
+            self._example_input = map_structure(lambda t: t[:1], xb)
         return results
 
     def _epoch_logs(self, results: StepResults, group: Group | None, reduce: bool) -> Logs:
@@ -858,7 +859,7 @@ class Model:
 
     def predict_on_batch(self, x: Any) -> Any:
         """The outputs for one batch as NumPy arrays, in eval mode."""
-        xb = data_lib.to_device(data_lib.map_structure(data_lib.as_tensor, x), self.device)
+        xb = data_lib.to_device(map_structure(data_lib.as_tensor, x), self.device)
         self.module.eval()
         predict_step = self._overridden("predict_step")
         if predict_step is None:
@@ -867,7 +868,7 @@ class Model:
             return _concat_to_numpy([predict_step(pack_x_y_sample_weight(xb))])
 
     def _single_batch(self, x, y, sample_weight):
-        x, y = data_lib.map_structure(data_lib.as_tensor, x), data_lib.map_structure(data_lib.as_tensor, y)
+        x, y = map_structure(data_lib.as_tensor, x), map_structure(data_lib.as_tensor, y)
         sw = data_lib.sample_weights(sample_weight)
         data_lib.check_lengths(x, y, sw)
         return data_lib.to_device((x, y, sw), self.device)
@@ -1032,11 +1033,11 @@ def _reporting_errors(cbs: CallbackList, cleanup: Callable[[], None] | None = No
 def _concat_to_numpy(outputs: list) -> Any:
     if not outputs:
         return np.empty((0,))
-    first = outputs[0]
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat_to_numpy([o[i] for o in outputs]) for i in range(len(first)))
-    if isinstance(first, Mapping):
-        return {k: _concat_to_numpy([o[k] for o in outputs]) for k in first}
+    return map_together(_concat_leaf, outputs)
+
+
+def _concat_leaf(outputs: Sequence[torch.Tensor]) -> np.ndarray:
+    """One output's per-batch tensors as one NumPy array, on the host."""
     joined = torch.cat([o.detach() for o in outputs])
     if joined.dtype in (torch.float16, torch.bfloat16):
         joined = joined.float()  # NumPy has no bfloat16; mixed-precision outputs come back float32

@@ -21,6 +21,7 @@ import torch
 from kerasish import console
 from kerasish import data as data_lib
 from kerasish.checks import is_int
+from kerasish.tree import flatten
 
 Shape = Sequence[int]
 ShapeSpec = Shape | Sequence[Shape] | Mapping[str, Shape]
@@ -220,7 +221,7 @@ def _output_shapes(module: torch.nn.Module, example: Any,
 
 
 def _describe(example: Any) -> str:
-    leaves = data_lib.flatten(example)
+    leaves = flatten(example)
     tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
     if not tensors:
         return "the example input"

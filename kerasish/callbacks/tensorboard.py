@@ -34,6 +34,7 @@ from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int, is_int
+from kerasish.tree import map_structure
 
 _OWNER = "TensorBoardCallback"
 
@@ -526,8 +527,8 @@ class _FirstInput:
 
     def _record(self, module, args, kwargs):
         if self.args is None:
-            self.args = tuple(_one_sample(a) for a in args)
-            self.kwargs = {k: _one_sample(v) for k, v in kwargs.items()}
+            self.args = map_structure(_one_sample, tuple(args))
+            self.kwargs = map_structure(_one_sample, dict(kwargs))
         self.remove()
 
     def remove(self) -> None:
@@ -536,14 +537,11 @@ class _FirstInput:
             self._handle = None
 
 
-def _one_sample(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach()[:1].clone() if value.dim() else value.detach().clone()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_one_sample(v) for v in value)
-    if isinstance(value, Mapping):
-        return {k: _one_sample(v) for k, v in value.items()}
-    return value
+def _one_sample(leaf: Any) -> Any:
+    """A tensor leaf cut to its first sample (a scalar copied whole); other leaves as they are."""
+    if isinstance(leaf, torch.Tensor):
+        return leaf.detach()[:1].clone() if leaf.dim() else leaf.detach().clone()
+    return leaf
 
 
 
