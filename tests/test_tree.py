@@ -3,11 +3,15 @@
 import doctest
 from collections import OrderedDict
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import kerasish as ks
 from kerasish import tree
+from kerasish.distributed import interleave
 from kerasish.tree import flatten, map_structure, map_together
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -112,3 +116,33 @@ def test_map_together_follows_the_first_and_fails_on_a_missing_place():
 def test_the_docstring_examples_run():
     result = doctest.testmod(tree)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------ the walks that use it
+
+class _NestedOutputs(torch.nn.Module):
+    def forward(self, x):
+        return (x, {"double": 2 * x, "none": None})
+
+
+def test_predict_joins_nested_outputs_batch_by_batch_and_keeps_a_none_output():
+    x = np.arange(10, dtype="float32").reshape(5, 2)
+    for out in (ks.Model(_NestedOutputs()).predict(x, batch_size=2, verbose=0),
+                ks.Model(_NestedOutputs()).predict_on_batch(x)):
+        assert type(out) is tuple and out[1]["none"] is None
+        np.testing.assert_array_equal(out[0], x)
+        np.testing.assert_array_equal(out[1]["double"], 2 * x)
+
+
+def test_interleave_puts_each_ranks_rows_back_in_nested_outputs():
+    rows = np.arange(7)
+    shards = [{"a": (rows[r::2], 10 * rows[r::2])} for r in range(2)]  # rank r holds rows r, r+2, ...
+    joined = interleave(shards)
+    np.testing.assert_array_equal(joined["a"][0], rows)
+    np.testing.assert_array_equal(joined["a"][1], 10 * rows)
+
+
+def test_compile_config_names_each_loss_in_the_structure_given():
+    model = ks.Model(torch.nn.Linear(2, 2))
+    model.compile("sgd", loss={"a": "mse", "b": [ks.losses.MeanAbsoluteError(), None]})
+    assert model.compile_config["loss"] == {"a": "mse", "b": ["mean_absolute_error", None]}
