@@ -14,9 +14,11 @@ import numpy as np
 import torch
 
 from kerasish import data as data_lib
+from kerasish.checks import check_int, is_int
 from kerasish.engine import CompiledLoss, CompiledMetrics
 from kerasish.losses import get_loss
 from kerasish.metrics import TorchMetricsAdapter, get_metric
+from kerasish.tree import map_structure
 
 
 def compile_loss(loss: Any, loss_weights: Any) -> CompiledLoss:
@@ -134,12 +136,13 @@ def metric_entries(spec: Any, weighted: bool) -> list:
 
 
 def describe(loss: Any) -> Any:
-    if isinstance(loss, str) or loss is None:
+    """``compile``'s ``loss`` with each loss as its name, in the same structure (``compile_config``)."""
+    return map_structure(_loss_name, loss)
+
+
+def _loss_name(loss: Any) -> str:
+    if isinstance(loss, str):
         return loss
-    if isinstance(loss, Mapping):
-        return {k: describe(v) for k, v in loss.items()}
-    if isinstance(loss, (list, tuple)):
-        return [describe(v) for v in loss]
     return getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
 
 
@@ -151,12 +154,23 @@ def check_verbose(verbose: Any) -> int:
     raise ValueError(f"verbose must be 0, 1, 2 or 'auto'; got {verbose!r}.")
 
 
-def check_positive_int(value: Any, name: str, allow_none: bool) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        allowed = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a positive integer{allowed}; got {value!r}.")
+def check_evaluate_predict(x: Any, batch_size: Any, verbose: Any,
+                           steps: Any) -> tuple[int, int | None, int | None]:
+    """The argument checks ``evaluate`` and ``predict`` share, before any batch runs.
+
+    Returns:
+        ``(verbose, batch_size, steps)``: ``verbose`` as 0, 1 or 2, the others as Python ints or
+        ``None``, so a NumPy integer does not reach the data pipeline or the callbacks' params.
+
+    Raises:
+        ValueError: naming the argument, for a bad ``verbose``, ``batch_size`` or ``steps``, or a
+            ``batch_size`` given with a DataLoader (which batches itself).
+    """
+    verbose = check_verbose(verbose)
+    batch_size = check_int(batch_size, "batch_size", least=1, allow_none=True)
+    steps = check_int(steps, "steps", least=1, allow_none=True)
+    no_batch_size_for_iterables(x, batch_size)
+    return verbose, batch_size, steps
 
 
 def check_class_weight(class_weight: Any, sample_weight: Any) -> None:
@@ -217,10 +231,9 @@ def no_batch_size_for_iterables(x: Any, batch_size: int | None) -> None:
 
 
 def validation_schedule(validation_freq: Any) -> Callable[[int], bool]:
-    if isinstance(validation_freq, int) and not isinstance(validation_freq, bool):
-        if validation_freq < 1:
-            raise ValueError(f"validation_freq must be >= 1; got {validation_freq}.")
-        return lambda epoch: (epoch + 1) % validation_freq == 0
+    if is_int(validation_freq):
+        every = check_int(validation_freq, "validation_freq", least=1)
+        return lambda epoch: (epoch + 1) % every == 0
     if isinstance(validation_freq, (list, tuple, set, range)):
         epochs = set(validation_freq)
         return lambda epoch: (epoch + 1) in epochs

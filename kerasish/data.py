@@ -33,6 +33,7 @@ from torch.utils.data import (
 )
 
 from kerasish.distributed import Group, shard_order
+from kerasish.tree import flatten, map_structure
 
 Batch = tuple[Any, Any, Any]
 
@@ -41,27 +42,7 @@ _RESIDENT_FRACTION = 0.25
 
 
 # ----------------------------------------------------------------------------- nested structures
-
-def map_structure(fn, struct):
-    """Apply ``fn`` to every leaf of a tuple/list/dict structure (``None`` stays ``None``)."""
-    if struct is None:
-        return None
-    if isinstance(struct, (tuple, list)):
-        return type(struct)(map_structure(fn, s) for s in struct)
-    if isinstance(struct, Mapping):
-        return {k: map_structure(fn, v) for k, v in struct.items()}
-    return fn(struct)
-
-
-def flatten(struct) -> list:
-    if struct is None:
-        return []
-    if isinstance(struct, (tuple, list)):
-        return [leaf for s in struct for leaf in flatten(s)]
-    if isinstance(struct, Mapping):
-        return [leaf for v in struct.values() for leaf in flatten(v)]
-    return [struct]
-
+# (the walks themselves are kerasish.tree's)
 
 def is_array_like(struct) -> bool:
     """True for arrays/tensors and tuples/lists/dicts made only of them."""

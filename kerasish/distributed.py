@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from kerasish.tree import map_together
 
 
 def launched_by_torchrun() -> bool:
@@ -106,13 +109,13 @@ def shard_order(order: torch.Tensor, group: Group, pad: bool) -> torch.Tensor:
 
 def interleave(shards: list[Any]) -> Any:
     """Undo ``shard_order(pad=False)`` for predictions: rank r's rows go back to r, r+W, ..."""
+    return map_together(_interleave_leaf, shards)
+
+
+def _interleave_leaf(shards: Sequence[Any]) -> Any:
     import numpy as np
 
     first = shards[0]
-    if isinstance(first, (tuple, list)):
-        return type(first)(interleave([s[i] for s in shards]) for i in range(len(first)))
-    if isinstance(first, dict):
-        return {k: interleave([s[k] for s in shards]) for k in first}
     total = sum(len(s) for s in shards)
     out = np.empty((total, *first.shape[1:]), dtype=first.dtype)
     for rank, shard in enumerate(shards):

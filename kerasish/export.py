@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from kerasish.checks import is_int
+
 # ONNX files are protobufs, limited to 2 GiB; leave room for the graph itself.
 _INLINE_LIMIT_BYTES = int(1.8 * 2**30)
 _FORMATS = ("onnx",)
@@ -217,7 +219,7 @@ def _is_single(signature: Any) -> bool:
     if isinstance(signature, (torch.Tensor, np.ndarray)) or hasattr(signature, "shape"):
         return True
     return isinstance(signature, (tuple, list, torch.Size)) and all(
-        d is None or isinstance(d, (int, np.integer)) for d in signature)
+        d is None or is_int(d) for d in signature)
 
 
 def _one_input(item: Any, key: int | str, device: torch.device) -> tuple[torch.Tensor, dict[int, str]]:

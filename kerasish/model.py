@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from kerasish import arguments as args_lib
-from kerasish import console
+from kerasish import checks, console
 from kerasish import data as data_lib
 from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback, CallbackList
@@ -43,6 +43,7 @@ from kerasish.io import atomic_torch_save
 from kerasish.metrics import Metric
 from kerasish.optimizers import get_optimizer
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
+from kerasish.tree import map_structure, map_together
 from kerasish.utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 Logs = dict[str, float]
@@ -237,14 +238,10 @@ class Model:
             raise ValueError(
                 f"precision={precision!r} is not known. Use one of {', '.join(PRECISIONS)}."
             )
-        if not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 1:
-            raise ValueError(
-                "gradient_accumulation_steps must be an integer >= 1; got "
-                f"{gradient_accumulation_steps!r}."
-            )
+        gradient_accumulation_steps = checks.check_int(gradient_accumulation_steps,
+                                                       "gradient_accumulation_steps", least=1)
         for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
+            checks.check_number(value, name, low=0, open_low=True, allow_none=True)
         parameters = self._trainable_parameters()
         if not parameters:  # Keras compiles a model without weights (and warns in fit)
             parameters = [torch.nn.Parameter(torch.zeros((), device=self.device), requires_grad=False)]
@@ -469,17 +466,12 @@ class Model:
         engine = self._require_compiled("fit", need_loss=train_step is None)
         # ---- prepare: check every argument, then build the batches and the callbacks
         verbose = args_lib.check_verbose(verbose)
-        for name, value in (("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch),
-                            ("validation_batch_size", validation_batch_size),
-                            ("validation_steps", validation_steps)):
-            args_lib.check_positive_int(value, name, allow_none=True)
         batch_size, steps_per_epoch, validation_batch_size, validation_steps = (
-            None if v is None else int(v)
-            for v in (batch_size, steps_per_epoch, validation_batch_size, validation_steps))
-        for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
-        epochs, initial_epoch = int(epochs), int(initial_epoch)
+            checks.check_int(value, name, least=1, allow_none=True) for name, value in (
+                ("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch),
+                ("validation_batch_size", validation_batch_size), ("validation_steps", validation_steps)))
+        epochs = checks.check_int(epochs, "epochs", least=0)
+        initial_epoch = checks.check_int(initial_epoch, "initial_epoch", least=0)
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}.")
         args_lib.check_class_weight(class_weight, sample_weight)
@@ -607,7 +599,7 @@ class Model:
                 break
         engine.apply_gradients()  # an unfinished accumulation window still counts
         if results is not None and self._example_input is None:
-            self._example_input = data_lib.map_structure(lambda t: t[:1], xb)
+            self._example_input = map_structure(lambda t: t[:1], xb)
         return results
 
     def _epoch_logs(self, results: StepResults, group: Group | None, reduce: bool) -> Logs:
@@ -723,11 +715,7 @@ class Model:
         """The loss and metrics over the data: a scalar, ``[loss, *metrics]`` or a dict."""
         test_step = self._overridden("test_step")
         engine = self._require_compiled("evaluate", need_loss=test_step is None)
-        verbose = args_lib.check_verbose(verbose)
-        args_lib.check_positive_int(batch_size, "batch_size", allow_none=True)
-        args_lib.check_positive_int(steps, "steps", allow_none=True)
-        steps = None if steps is None else int(steps)
-        args_lib.no_batch_size_for_iterables(x, batch_size)
+        verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
         if test_step is None:
             args_lib.check_targets_given(x, y, "evaluate")
         x = data_lib.replayable(x, "x")  # an exhausted generator is an error, as in Keras
@@ -787,10 +775,7 @@ class Model:
     ) -> Any:
         """The module's outputs in eval mode as NumPy arrays (works without ``compile``)."""
         predict_step = self._overridden("predict_step")
-        verbose = args_lib.check_verbose(verbose)
-        args_lib.check_positive_int(batch_size, "batch_size", allow_none=True)
-        args_lib.check_positive_int(steps, "steps", allow_none=True)
-        args_lib.no_batch_size_for_iterables(x, batch_size)
+        verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
         group = self._process_group()
         source = data_lib.make_source(x, None, None, batch_size=batch_size, shuffle=False,
                                       device=self.device, shard=self._shard(group, pad=False))
@@ -874,7 +859,7 @@ class Model:
 
     def predict_on_batch(self, x: Any) -> Any:
         """The outputs for one batch as NumPy arrays, in eval mode."""
-        xb = data_lib.to_device(data_lib.map_structure(data_lib.as_tensor, x), self.device)
+        xb = data_lib.to_device(map_structure(data_lib.as_tensor, x), self.device)
         self.module.eval()
         predict_step = self._overridden("predict_step")
         if predict_step is None:
@@ -883,7 +868,7 @@ class Model:
             return _concat_to_numpy([predict_step(pack_x_y_sample_weight(xb))])
 
     def _single_batch(self, x, y, sample_weight):
-        x, y = data_lib.map_structure(data_lib.as_tensor, x), data_lib.map_structure(data_lib.as_tensor, y)
+        x, y = map_structure(data_lib.as_tensor, x), map_structure(data_lib.as_tensor, y)
         sw = data_lib.sample_weights(sample_weight)
         data_lib.check_lengths(x, y, sw)
         return data_lib.to_device((x, y, sw), self.device)
@@ -1048,11 +1033,11 @@ def _reporting_errors(cbs: CallbackList, cleanup: Callable[[], None] | None = No
 def _concat_to_numpy(outputs: list) -> Any:
     if not outputs:
         return np.empty((0,))
-    first = outputs[0]
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat_to_numpy([o[i] for o in outputs]) for i in range(len(first)))
-    if isinstance(first, Mapping):
-        return {k: _concat_to_numpy([o[k] for o in outputs]) for k in first}
+    return map_together(_concat_leaf, outputs)
+
+
+def _concat_leaf(outputs: Sequence[torch.Tensor]) -> np.ndarray:
+    """One output's per-batch tensors as one NumPy array, on the host."""
     joined = torch.cat([o.detach() for o in outputs])
     if joined.dtype in (torch.float16, torch.bfloat16):
         joined = joined.float()  # NumPy has no bfloat16; mixed-precision outputs come back float32

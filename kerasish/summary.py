@@ -20,6 +20,8 @@ import torch
 
 from kerasish import console
 from kerasish import data as data_lib
+from kerasish.checks import is_int
+from kerasish.tree import flatten
 
 Shape = Sequence[int]
 ShapeSpec = Shape | Sequence[Shape] | Mapping[str, Shape]
@@ -159,7 +161,7 @@ def summarize(module: torch.nn.Module, example: Any, call: Callable[[torch.nn.Mo
 
 def _is_shape(value: Any) -> TypeGuard[Shape]:
     return (isinstance(value, Sequence) and not isinstance(value, str)
-            and all(isinstance(d, int) and not isinstance(d, bool) for d in value))
+            and all(is_int(d) for d in value))
 
 
 def _zeros(shape: Shape, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
@@ -219,7 +221,7 @@ def _output_shapes(module: torch.nn.Module, example: Any,
 
 
 def _describe(example: Any) -> str:
-    leaves = data_lib.flatten(example)
+    leaves = flatten(example)
     tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
     if not tensors:
         return "the example input"

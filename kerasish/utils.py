@@ -6,6 +6,8 @@ import inspect
 import sys
 from typing import Any
 
+from kerasish.checks import check_int
+
 
 def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
     """Split a batch as Keras 3 passes it to a step into ``(x, y, sample_weight)``.
@@ -90,10 +92,7 @@ def to_categorical(x: Any, num_classes: int | None = None) -> Any:
     import numpy as np
     import torch
 
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                    or num_classes < 1):
-        raise ValueError(f"to_categorical: num_classes must be a positive integer or None; got "
-                         f"{num_classes!r}.")
+    num_classes = check_int(num_classes, "num_classes", least=1, allow_none=True, owner="to_categorical")
     labels = x.long() if isinstance(x, torch.Tensor) else np.asarray(x, dtype="int64")
     shape = tuple(labels.shape)
     if len(shape) > 1 and shape[-1] == 1:
@@ -138,8 +137,7 @@ def set_random_seed(seed: int) -> None:
     import numpy as np
     import torch
 
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"set_random_seed: seed must be an integer in [0, 2**32); got {seed!r}.")
+    seed = check_int(seed, "seed", least=0, below=2**32, owner="set_random_seed")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds the CPU and every CUDA (and MPS) device

@@ -9,6 +9,7 @@ import torch
 
 from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
+from kerasish.checks import check_int
 
 
 class EarlyStopping(MonitorCallback):
@@ -50,13 +51,11 @@ class EarlyStopping(MonitorCallback):
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
                  restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
         super().__init__(monitor, mode, baseline=baseline, min_delta=min_delta)
-        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"EarlyStopping: {name} must be an integer >= 0; got {value!r}.")
-        self.patience = patience
+        self.patience = check_int(patience, "patience", least=0, owner="EarlyStopping")
+        self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", least=0,
+                                          owner="EarlyStopping")
         self.verbose = verbose
         self.restore_best_weights = restore_best_weights
-        self.start_from_epoch = start_from_epoch
         self._reset()
 
     def _reset(self) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from kerasish.callbacks.base import Callback
+from kerasish.checks import check_int
 
 
 class PredictionSamples(Callback):
@@ -52,9 +53,8 @@ class PredictionSamples(Callback):
                  class_names: Sequence[str] | None = None, log_dir: str | os.PathLike | None = None,
                  wandb: str | bool = "auto", key: str = "predictions") -> None:
         super().__init__()
-        for name, value in (("every", every), ("max_samples", max_samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PredictionSamples: {name} must be a positive integer; got {value!r}.")
+        every = check_int(every, "every", least=1, owner="PredictionSamples")
+        max_samples = check_int(max_samples, "max_samples", least=1, owner="PredictionSamples")
         if wandb not in ("auto", False):
             raise ValueError(f"PredictionSamples: wandb must be 'auto' or False; got {wandb!r}.")
         self.x = torch.as_tensor(np.asarray(x)[:max_samples])

@@ -8,6 +8,7 @@ from typing import Any
 
 from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
+from kerasish.checks import check_int, check_number
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -59,16 +60,11 @@ class ReduceLROnPlateau(MonitorCallback):
             raise ValueError(
                 f"ReduceLROnPlateau: factor must be between 0 and 1; got factor={factor}."
             )
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"ReduceLROnPlateau: {name} must be an integer >= 0; got {value!r}.")
-        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or not min_lr >= 0:
-            raise ValueError(f"ReduceLROnPlateau: min_lr must be a number >= 0; got {min_lr!r}.")
+        self.patience = check_int(patience, "patience", least=0, owner="ReduceLROnPlateau")
+        self.cooldown = check_int(cooldown, "cooldown", least=0, owner="ReduceLROnPlateau")
+        self.min_lr = check_number(min_lr, "min_lr", low=0, owner="ReduceLROnPlateau")
         self.factor = float(factor)
-        self.patience = patience
         self.verbose = verbose
-        self.cooldown = cooldown
-        self.min_lr = float(min_lr)
         self._reset()
 
     def _reset(self) -> None:

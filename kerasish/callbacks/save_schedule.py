@@ -8,6 +8,8 @@ training batches, counted across epochs. ModelCheckpoint and BackupAndRestore sa
 
 from __future__ import annotations
 
+from kerasish.checks import is_int
+
 
 def batch_interval(freq: str | int, owner: str, argument: str, allow_batch: bool = True,
                    action: str = "log") -> int:
@@ -33,13 +35,13 @@ def batch_interval(freq: str | int, owner: str, argument: str, allow_batch: bool
         return 0
     if freq == "batch" and allow_batch:
         return 1
-    if isinstance(freq, bool) or not isinstance(freq, int) or freq < 1:
+    if not is_int(freq, least=1):
         allowed = "'epoch', 'batch'" if allow_batch else "'epoch'"
         raise ValueError(
             f"{owner}: {argument} must be {allowed} or a positive integer ({action} every N "
             f"batches); got {freq!r}."
         )
-    return freq
+    return int(freq)
 
 
 class SaveSchedule:

@@ -33,6 +33,8 @@ from torch.utils.hooks import RemovableHandle
 from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values, optimizer_params
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
+from kerasish.checks import check_int, is_int
+from kerasish.tree import map_structure
 
 _OWNER = "TensorBoardCallback"
 
@@ -117,8 +119,8 @@ class TensorBoardCallback(Callback):
     ) -> None:
         super().__init__()
         self._writer_class = _summary_writer_class()
-        _check_non_negative_int(histogram_freq, "histogram_freq")
-        _check_non_negative_int(embeddings_freq, "embeddings_freq")
+        histogram_freq = check_int(histogram_freq, "histogram_freq", least=0, owner=_OWNER)
+        embeddings_freq = check_int(embeddings_freq, "embeddings_freq", least=0, owner=_OWNER)
         batch_every = batch_interval(update_freq, _OWNER, "update_freq", action="write")
         if hparams is not None and not isinstance(hparams, Mapping):
             raise TypeError(f"hparams must be a dict of hyper-parameters; got {type(hparams).__name__}.")
@@ -461,11 +463,6 @@ def _raise(error: BaseException) -> None:
     raise error
 
 
-def _check_non_negative_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
-
-
 def _profile_range(profile_batch: Any) -> tuple[int, int] | None:
     """Keras's ``profile_batch``: 0 (off), N, ``(start, stop)`` or ``"start,stop"`` (1-based)."""
     message = (f"{_OWNER}: profile_batch must be a non-negative integer or a pair of positive "
@@ -477,15 +474,10 @@ def _profile_range(profile_batch: Any) -> tuple[int, int] | None:
         except ValueError as error:
             raise ValueError(message) from error
         value = value[0] if len(value) == 1 else value
-    if isinstance(value, bool):
-        raise ValueError(message)
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(message)
-        return None if value == 0 else (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        start, stop = value
+    if is_int(value, least=0):
+        return None if value == 0 else (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
+        start, stop = int(value[0]), int(value[1])
         if start == stop == 0:
             return None
         if 0 < start <= stop:
@@ -535,8 +527,8 @@ class _FirstInput:
 
     def _record(self, module, args, kwargs):
         if self.args is None:
-            self.args = tuple(_one_sample(a) for a in args)
-            self.kwargs = {k: _one_sample(v) for k, v in kwargs.items()}
+            self.args = map_structure(_one_sample, tuple(args))
+            self.kwargs = map_structure(_one_sample, dict(kwargs))
         self.remove()
 
     def remove(self) -> None:
@@ -545,14 +537,11 @@ class _FirstInput:
             self._handle = None
 
 
-def _one_sample(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach()[:1].clone() if value.dim() else value.detach().clone()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_one_sample(v) for v in value)
-    if isinstance(value, Mapping):
-        return {k: _one_sample(v) for k, v in value.items()}
-    return value
+def _one_sample(leaf: Any) -> Any:
+    """A tensor leaf cut to its first sample (a scalar copied whole); other leaves as they are."""
+    if isinstance(leaf, torch.Tensor):
+        return leaf.detach()[:1].clone() if leaf.dim() else leaf.detach().clone()
+    return leaf
 
 
 

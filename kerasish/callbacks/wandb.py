@@ -34,6 +34,7 @@ from kerasish.callbacks.base import Callback
 from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
 from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction, warn_missing_monitor
 from kerasish.callbacks.save_schedule import batch_interval
+from kerasish.checks import check_int
 
 _WATCH = (None, "gradients", "parameters", "all")
 _HISTOGRAM_BINS = 64
@@ -147,8 +148,7 @@ class WandbCallback(Callback):
         batch_every = batch_interval(log_freq, _OWNER, "log_freq")
         if watch not in _WATCH:
             raise ValueError(f"watch must be None, 'gradients', 'parameters' or 'all'; got {watch!r}.")
-        if isinstance(watch_freq, bool) or not isinstance(watch_freq, int) or watch_freq < 1:
-            raise ValueError(f"watch_freq must be a positive integer; got {watch_freq!r}.")
+        watch_freq = check_int(watch_freq, "watch_freq", least=1, owner=_OWNER)
         self._checkpoints = _checkpoints(save_model)
         self.project, self.name, self.tags = project, name, tags
         self.config = dict(config or {})

@@ -1,0 +1,151 @@
+"""The argument checks many modules share: an integer in a range, a number in a range.
+
+Keras code passes counts and sizes as Python ints, NumPy integers (``np.int64`` from an array's
+shape or a config) and, by mistake, bools or floats. Every constructor and method that takes such
+an argument used to repeat the same test and word its error its own way; here it is written once,
+so every argument accepts the same values and every message has the same form:
+``"[Owner: ]name must be <what>[ or None]; got <value>."``.
+
+This module imports nothing from kerasish, so any module (callbacks, optimizers, metrics, utils)
+can import it without an import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, overload
+
+import numpy as np
+
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
+def is_int(value: Any, least: int | None = None, below: int | None = None) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (never a bool) in ``[least, below)``.
+
+    For callers whose message names more than an integer (``"'epoch' or a positive integer"``);
+    the others call ``check_int``, which raises.
+
+    Args:
+        value: the value to test.
+        least: the smallest value allowed (``None``: no lower bound).
+        below: the first value too large (``None``: no upper bound).
+
+    Example:
+        >>> is_int(np.int64(3), least=1), is_int(True), is_int(2.0)
+        (True, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return False
+    return bool((least is None or value >= least) and (below is None or value < below))
+
+
+@overload
+def check_int(value: Any, name: str, *, least: int | None = ..., below: int | None = ...,
+              allow_none: Literal[False] = ..., owner: str | None = ...) -> int: ...
+
+
+@overload
+def check_int(value: Any, name: str, *, least: int | None = ..., below: int | None = ...,
+              allow_none: bool, owner: str | None = ...) -> int | None: ...
+
+
+def check_int(value: Any, name: str, *, least: int | None = None, below: int | None = None,
+              allow_none: bool = False, owner: str | None = None) -> int | None:
+    """``value`` as a Python ``int`` if it is an integer in ``[least, below)``, else a ``ValueError``.
+
+    Args:
+        value: the argument as given. NumPy integers count (they come from shapes and configs);
+            bools and floats do not, even ``True`` or ``2.0``.
+        name: the argument's name, for the message.
+        least: the smallest value allowed (``None``: no lower bound).
+        below: the first value too large (``None``: no upper bound).
+        allow_none: whether ``None`` is allowed (it is returned as ``None``).
+        owner: the class or function the argument belongs to, prefixed to the message.
+
+    Returns:
+        ``int(value)``, so a NumPy integer does not travel on into configs and checkpoints.
+
+    Raises:
+        ValueError: naming the argument, the values allowed and the value given, e.g.
+            ``"EarlyStopping: patience must be an integer >= 0; got -1."``.
+
+    Example:
+        >>> check_int(np.int64(8), "batch_size", least=1)
+        8
+    """
+    if value is None and allow_none:
+        return None
+    if not is_int(value, least, below):
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}{name} must be {_integer_range(least, below)}"
+                         f"{' or None' if allow_none else ''}; got {value!r}.")
+    return int(value)
+
+
+def _integer_range(least: int | None, below: int | None) -> str:
+    if below is not None:
+        return (f"an integer < {_bound(below)}" if least is None
+                else f"an integer in [{least}, {_bound(below)})")
+    if least is None:
+        return "an integer"
+    return "a positive integer" if least == 1 else f"an integer >= {least}"
+
+
+def _bound(n: int) -> str:
+    """A large power of two as ``2**k`` (a seed's ``2**32``), any other bound as written."""
+    return f"2**{n.bit_length() - 1}" if n >= 2**16 and n & (n - 1) == 0 else str(n)
+
+
+@overload
+def check_number(value: Any, name: str, *, low: float | None = ..., high: float | None = ...,
+                 open_low: bool = ..., allow_none: Literal[False] = ...,
+                 owner: str | None = ...) -> float: ...
+
+
+@overload
+def check_number(value: Any, name: str, *, low: float | None = ..., high: float | None = ...,
+                 open_low: bool = ..., allow_none: bool, owner: str | None = ...) -> float | None: ...
+
+
+def check_number(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+                 open_low: bool = False, allow_none: bool = False,
+                 owner: str | None = None) -> float | None:
+    """``value`` as a ``float`` if it is a number in ``[low, high]`` (``(low, high]`` when
+    ``open_low``), else a ``ValueError``.
+
+    Python and NumPy ints and floats count, bools do not. NaN fails any bound (every comparison
+    with it is false) and passes when there is none.
+
+    Args:
+        value: the argument as given.
+        name: the argument's name, for the message.
+        low: the lower bound (``None``: none); included unless ``open_low``.
+        high: the upper bound, included (``None``: none).
+        open_low: whether ``low`` itself is excluded (a learning rate must be > 0).
+        allow_none: whether ``None`` is allowed (it is returned as ``None``).
+        owner: the class or function the argument belongs to, prefixed to the message.
+
+    Returns:
+        ``float(value)``.
+
+    Raises:
+        ValueError: e.g. ``"momentum must be a number >= 0.0 and <= 1.0; got 1.5."``.
+
+    Example:
+        >>> check_number(0.9, "momentum", low=0.0, high=1.0)
+        0.9
+    """
+    if value is None and allow_none:
+        return None
+    ok = not isinstance(value, bool) and isinstance(value, _NUMBER_TYPES)
+    if ok and low is not None:
+        ok = value > low if open_low else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bounds = f"{'>' if open_low else '>='} {low}" if low is not None else ""
+        bounds += f"{' and ' if bounds else ''}<= {high}" if high is not None else ""
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}{name} must be a number{' ' + bounds if bounds else ''}"
+                         f"{' or None' if allow_none else ''}; got {value!r}.")
+    return float(value)
