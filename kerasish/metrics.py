@@ -21,6 +21,7 @@ import torch
 
 from kerasish import losses as losses_lib
 from kerasish._naming import name_registry, snake_case
+from kerasish.checks import check_int, is_int
 from kerasish.utils import _keras_for, _keras_instance, _ks_equivalent
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
@@ -625,12 +626,9 @@ class _ConfusionMetric(Metric):
     def __init__(self, name: str | None, thresholds: list[float], *, top_k: int | None = None,
                  class_id: int | None = None):
         super().__init__(name)
-        for argument, value, least in (("top_k", top_k, 1), ("class_id", class_id, 0)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
-                raise ValueError(f"{argument} must be an integer >= {least} or None; got {value!r}.")
         self.thresholds = thresholds
-        self.top_k = top_k
-        self.class_id = class_id
+        self.top_k = check_int(top_k, "top_k", least=1, allow_none=True)
+        self.class_id = check_int(class_id, "class_id", least=0, allow_none=True)
         self._evenly = _evenly_distributed(thresholds)
         self._state: dict[str, torch.Tensor] | None = None
 
@@ -826,8 +824,7 @@ class AUC(_ConfusionMetric):
         if thresholds is not None:
             inner = sorted(_parse_thresholds(list(thresholds), 0.5))
         else:
-            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds <= 1:
-                raise ValueError(f"num_thresholds must be an integer > 1; got {num_thresholds!r}.")
+            num_thresholds = check_int(num_thresholds, "num_thresholds", least=2)
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         if num_labels is not None and not multi_label:
             raise ValueError("num_labels is only used with multi_label=True; drop num_labels or set "
@@ -1063,8 +1060,7 @@ class TorchMetric(Metric):
         if not _is_torchmetrics(metric):
             raise TypeError(f"TorchMetric takes a torchmetrics Metric object; got {type(metric).__name__}. "
                             "Use ks.metrics.get_metric for names, ks.metrics objects or callables.")
-        if select is not None and not callable(select) and (isinstance(select, bool)
-                                                             or not isinstance(select, int)):
+        if select is not None and not callable(select) and not is_int(select):
             raise TypeError(f"select must be None, an int index or a callable; got {select!r}.")
         super().__init__(name or snake_case(type(metric).__name__))
         self.metric = metric

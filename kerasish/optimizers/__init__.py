@@ -32,10 +32,10 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict
 
+import torch
 from typing_extensions import Unpack
 
-import torch
-
+from kerasish.checks import check_number
 from kerasish.optimizers import schedules
 from kerasish.optimizers.schedules import LearningRateSchedule
 from kerasish.utils import _keras_for, _require_torch_backend
@@ -465,7 +465,7 @@ class Optimizer:
         self.learning_rate = _check_learning_rate(learning_rate)
         for argument, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
                                 ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
-            _check_number(argument, value, low=0.0, allow_none=True, open_low=argument != "weight_decay")
+            check_number(value, argument, low=0.0, allow_none=True, open_low=argument != "weight_decay")
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError(
                 "Only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras); got "
@@ -544,22 +544,6 @@ class Optimizer:
         return f"ks.optimizers.{type(self).__name__}(learning_rate={self.learning_rate!r})"
 
 
-def _check_number(name: str, value: Any, low: float | None = None, high: float | None = None,
-                  allow_none: bool = False, open_low: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = not isinstance(value, bool) and isinstance(value, (int, float))
-    if ok and low is not None:
-        ok = value > low if open_low else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        bounds = f"{'>' if open_low else '>='} {low}" if low is not None else ""
-        bounds += f"{' and ' if bounds else ''}<= {high}" if high is not None else ""
-        raise ValueError(f"{name} must be a number{' ' + bounds if bounds else ''}"
-                         f"{' or None' if allow_none else ''}; got {value!r}.")
-
-
 def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
     if isinstance(value, LearningRateSchedule):
         return value
@@ -571,7 +555,7 @@ def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
             f"({value!r}) would be called every step. Subclass ks.optimizers.schedules."
             "LearningRateSchedule and implement lr_at(step) instead."
         )
-    _check_number("learning_rate", value, low=0.0)
+    check_number(value, "learning_rate", low=0.0)
     return float(value)
 
 
@@ -613,7 +597,7 @@ class SGD(Optimizer):
                  nesterov: bool = False,
                  **common: Unpack[KerasArguments]):
         super().__init__(learning_rate, **common)
-        _check_number("momentum", momentum, low=0.0, high=1.0)
+        check_number(momentum, "momentum", low=0.0, high=1.0)
         self.momentum = momentum
         self.nesterov = bool(nesterov)
 
@@ -629,9 +613,9 @@ class _Moments(Optimizer):
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7, **common: Unpack[KerasArguments]):
         super().__init__(learning_rate, **common)
-        _check_number("beta_1", beta_1, low=0.0, high=1.0)
-        _check_number("beta_2", beta_2, low=0.0, high=1.0)
-        _check_number("epsilon", epsilon, low=0.0)
+        check_number(beta_1, "beta_1", low=0.0, high=1.0)
+        check_number(beta_2, "beta_2", low=0.0, high=1.0)
+        check_number(epsilon, "epsilon", low=0.0)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
 
@@ -715,9 +699,9 @@ class RMSprop(Optimizer):
                  momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
                  **common: Unpack[KerasArguments]):
         super().__init__(learning_rate, **common)
-        _check_number("rho", rho, low=0.0, high=1.0)
-        _check_number("momentum", momentum, low=0.0, high=1.0)
-        _check_number("epsilon", epsilon, low=0.0)
+        check_number(rho, "rho", low=0.0, high=1.0)
+        check_number(momentum, "momentum", low=0.0, high=1.0)
+        check_number(epsilon, "epsilon", low=0.0)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, bool(centered)
 
     def _torch_optimizer(self, parameters, lr):
@@ -742,8 +726,8 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
                  **common: Unpack[KerasArguments]):
         super().__init__(learning_rate, **common)
-        _check_number("initial_accumulator_value", initial_accumulator_value, low=0.0)
-        _check_number("epsilon", epsilon, low=0.0)
+        check_number(initial_accumulator_value, "initial_accumulator_value", low=0.0)
+        check_number(epsilon, "epsilon", low=0.0)
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
 
     def _torch_optimizer(self, parameters, lr):
@@ -768,8 +752,8 @@ class Adadelta(Optimizer):
                  epsilon: float = 1e-7,
                  **common: Unpack[KerasArguments]):
         super().__init__(learning_rate, **common)
-        _check_number("rho", rho, low=0.0, high=1.0)
-        _check_number("epsilon", epsilon, low=0.0)
+        check_number(rho, "rho", low=0.0, high=1.0)
+        check_number(epsilon, "epsilon", low=0.0)
         self.rho, self.epsilon = rho, epsilon
 
     def _torch_optimizer(self, parameters, lr):

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from kerasish.checks import check_number
+
 
 class LearningRateSchedule:
     """Base class of learning-rate schedules: ``lr_at(step) -> float`` for ``step = 0, 1, ...``.
@@ -80,14 +82,13 @@ class LearningRateSchedule:
 
 
 def _positive(name: str, value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0; got {value!r}.")
+    """``value`` itself (an int stays an int, as in Keras's config) once checked to be > 0."""
+    check_number(value, name, low=0, open_low=True)
     return value
 
 
 def _number(name: str, value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number; got {value!r}.")
+    check_number(value, name)
     return value
 
 
