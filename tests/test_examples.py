@@ -15,6 +15,8 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from kerasish.export import unavailable_reason
+
 from wandb_reader import read_run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -57,8 +59,9 @@ def test_ignite_port_accepts_the_dashed_flags_too(tmp_path):
     assert "--log_interval LOG_INTERVAL, --log-interval LOG_INTERVAL" in result.stdout
 
 
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_wandb_pipeline_logs_config_histograms_test_accuracy_and_a_whole_onnx_model(tmp_path):
-    onnx = pytest.importorskip("onnx")
+    import onnx
     output = run_example("wandb_pipeline.py", tmp_path, "--data", "mnist")  # offline: falls back
     accuracy = float(re.search(r"test images: ([0-9.]+)%", output).group(1)) / 100
     run = read_run(tmp_path)

@@ -12,7 +12,6 @@ import torch
 import kerasish as ks
 from kerasish.export import export, unavailable_reason
 
-
 if unavailable_reason() is not None:
     pytest.skip(unavailable_reason(), allow_module_level=True)
 import onnx  # noqa: E402 - after the skip

@@ -84,10 +84,12 @@ def test_nan_is_never_an_improvement():
     assert not cb._is_improvement(math.nan, 1.0)
 
 
-finite = st.floats(-1e6, 1e6, allow_nan=False)
+# No subnormals: some torch builds (2.4's wheel) switch them off for the process, and Hypothesis
+# then refuses to draw them; they are not what these properties are about.
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
 
 
-@given(finite, finite, st.floats(0, 10))
+@given(finite, finite, st.floats(0, 10, allow_subnormal=False))
 def test_min_and_max_modes_are_mirror_images(a, b, delta):
     with warnings.catch_warnings():
         down = MonitorCallback("x", mode="min", min_delta=delta)
