@@ -119,8 +119,6 @@ class TensorBoardCallback(Callback):
     ) -> None:
         super().__init__()
         self._writer_class = _summary_writer_class()
-        histogram_freq = check_int(histogram_freq, "histogram_freq", least=0, owner=_OWNER)
-        embeddings_freq = check_int(embeddings_freq, "embeddings_freq", least=0, owner=_OWNER)
         batch_every = batch_interval(update_freq, _OWNER, "update_freq", action="write")
         if hparams is not None and not isinstance(hparams, Mapping):
             raise TypeError(f"hparams must be a dict of hyper-parameters; got {type(hparams).__name__}.")
@@ -131,13 +129,13 @@ class TensorBoardCallback(Callback):
                 f"to file path; got {type(embeddings_metadata).__name__}."
             )
         self.log_dir = os.fspath(log_dir)
-        self.histogram_freq = histogram_freq
+        self.histogram_freq = check_int(histogram_freq, "histogram_freq", least=0, owner=_OWNER)
         self.write_graph = write_graph
         self.write_images = write_images
         self.write_steps_per_second = write_steps_per_second
         self.update_freq = update_freq
         self.profile_batch = profile_batch
-        self.embeddings_freq = embeddings_freq
+        self.embeddings_freq = check_int(embeddings_freq, "embeddings_freq", least=0, owner=_OWNER)
         self.embeddings_metadata = embeddings_metadata
         self.hparams = dict(hparams) if hparams is not None else None
         self.log_batch = log_batch
