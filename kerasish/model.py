@@ -519,10 +519,11 @@ class Model:
         Every argument is checked, and the first training batch is run through the module and
         checked against the loss and metrics, before the first optimizer step: a wrong argument,
         a feature count the module cannot take, float labels for a class-index loss or labels
-        out of range raise with no weight changed. Validation data gets the same checks up front,
-        except a Dataset or DataLoader, which is checked when first read. The module is in train
-        mode during the epochs and in eval mode during validation. Shuffling follows
-        ``torch.manual_seed``.
+        out of range raise with no weight changed. Validation data given as arrays, a
+        ``TensorDataset`` or a generator gets the same checks up front; the batches of other
+        Datasets and DataLoaders are not checked (a bad label there fails in the loss at the
+        first validation). The module is in train mode during the epochs and in eval mode during
+        validation. Shuffling follows ``torch.manual_seed``.
 
         Args:
             x: the inputs: a NumPy array or torch tensor; a tuple or list of them (passed to the
@@ -551,7 +552,8 @@ class Model:
             validation_data: evaluated after each epoch and logged with a ``val_`` prefix: a
                 tuple ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)`` of arrays or
                 tensors, or a Dataset, DataLoader or iterable as for ``x``. A one-shot generator
-                is read in full once and replayed later, as Keras 3 does.
+                is read in full at the first validation; later ones see only its first two
+                batches, as in Keras 3.15.
             shuffle: ``True`` reorders the samples every epoch, ``"batch"`` reorders whole
                 batches, ``False`` keeps the order. Ignored for a ``DataLoader`` or iterable.
             class_weight: ``{class_index: weight}`` weighting each training sample's loss (and
@@ -566,6 +568,8 @@ class Model:
                 given, the data is read on across epochs: an epoch starts where the previous one
                 stopped, and a re-iterable source starts a new pass when it runs out.
             validation_steps: batches per validation; by default all of ``validation_data``.
+                Each validation reads on where the previous one stopped (Keras restarts from the
+                first batch).
             validation_batch_size: the validation batch size; ``batch_size`` by default.
             validation_freq: validate every N epochs (an integer), or after each of the listed
                 1-based epochs (a list).
