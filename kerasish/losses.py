@@ -3,7 +3,7 @@
 A Keras loss computes one value per sample, weights it by ``sample_weight`` and divides the sum by
 the number of values ("sum_over_batch_size"). ``ks.losses`` objects keep Keras's call order,
 ``loss(y_true, y_pred, sample_weight=None)``, so ported code keeps working; user callables and torch
-loss modules are called torch-style, ``fn(y_pred, y_true)`` (see API.md).
+loss modules are called torch-style, ``fn(y_pred, y_true)`` (see docs/differences.md).
 
 Element-wise losses never broadcast silently: a target whose shape differs from the output's is
 an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N, 1)`` outputs.
@@ -26,7 +26,26 @@ _EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
 
 
 def align_targets(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torch.Tensor:
-    """Return ``y_true`` shaped like ``y_pred`` or raise; never broadcast silently."""
+    """Return ``y_true`` shaped like ``y_pred`` or raise; never broadcast silently.
+
+    Equal shapes pass. Targets that lack the outputs' trailing 1-axis (``(N,)`` against
+    ``(N, 1)``) get it, and targets with an extra trailing 1-axis lose it, as Keras accepts;
+    any other difference is an error rather than a broadcast to ``(N, N)``.
+
+    Args:
+        y_true: the targets.
+        y_pred: the outputs.
+        name: the loss's name, for the error message.
+
+    Returns:
+        ``y_true``, with a trailing 1-axis added or removed where needed.
+
+    Raises:
+        ValueError: the shapes differ in any other way.
+
+    Example:
+        ks.losses.align_targets(torch.zeros(8), torch.zeros(8, 1), "mse").shape   # (8, 1)
+    """
     if y_true.shape == y_pred.shape:
         return y_true
     if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1 and y_true.shape == y_pred.shape[:-1]:
@@ -42,7 +61,22 @@ def align_targets(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torc
 
 
 def weighted_reduce(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
-    """Keras's "sum_over_batch_size": sum of (weighted) values divided by their number."""
+    """Keras's "sum_over_batch_size": sum of (weighted) values divided by their number.
+
+    The divisor is the number of values, not the sum of the weights, so a zero weight lowers the
+    mean as in Keras.
+
+    Args:
+        values: the loss values, one per sample (or per element).
+        sample_weight: ``None``, or weights for the leading axes of ``values``; they are
+            broadcast over its trailing axes.
+
+    Returns:
+        A 0-d tensor.
+
+    Example:
+        ks.losses.weighted_reduce(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 0.0]))   # tensor(0.5)
+    """
     if sample_weight is None:
         return values.mean()
     weight = sample_weight.to(values.dtype)
@@ -54,8 +88,35 @@ def weighted_reduce(values: torch.Tensor, sample_weight: torch.Tensor | None) ->
 class Loss:
     """Base class of kerasish losses: subclasses implement ``call(y_true, y_pred)`` per sample.
 
+    A loss object is called Keras's way, ``loss(y_true, y_pred, sample_weight=None)``, and returns
+    the reduced loss. The base class lines the targets up with the outputs (``align_targets``),
+    computes float16 / bfloat16 outputs in float32, weights and reduces ``call``'s values. A
+    subclass may also implement ``mean`` (the unweighted loss, with a fused kernel) and
+    ``check_targets`` (checks run once before training, never per step).
+
     ``class_targets`` marks losses whose targets are class indices; their labels are range-checked
-    once before training so a bad label fails before any weight changes.
+    once before training so a bad label fails before any weight changes. ``elementwise = False``
+    turns ``align_targets`` off, for losses whose targets are not shaped like the outputs.
+
+    Args:
+        name: the log key; by default the class name in snake_case.
+        reduction: ``"sum_over_batch_size"`` (Keras's default; ``"mean"`` is the same): the sum
+            of the weighted per-sample values divided by their number. ``"sum"``: their sum.
+            ``"none"`` or ``None``: the per-sample values, times ``sample_weight`` when given.
+
+    Raises:
+        ValueError: any other ``reduction``.
+
+    Example:
+        class ScaledMSE(ks.losses.Loss):
+            def __init__(self, scale=2.0, name="scaled_mse"):
+                super().__init__(name=name)
+                self.scale = scale
+
+            def call(self, y_true, y_pred):
+                return self.scale * (y_pred - y_true).square().mean(dim=-1)
+
+        model.compile("adam", loss=ScaledMSE())
     """
 
     class_targets = False
@@ -71,6 +132,16 @@ class Loss:
         self.reduction = reduction
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        """The loss of each sample, before weighting and reduction; what a subclass implements.
+
+        Args:
+            y_true: the targets: shaped like ``y_pred`` for element-wise losses, integer class
+                indices (``y_pred``'s shape without the class axis) for the sparse ones.
+            y_pred: the outputs, in float32 when the model computed them in half precision.
+
+        Returns:
+            One value per sample: for most losses ``y_pred``'s shape without its last axis.
+        """
         raise NotImplementedError
 
     def __call__(
@@ -79,6 +150,16 @@ class Loss:
         y_pred: torch.Tensor,
         sample_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """The loss of a batch, Keras's way round.
+
+        Args:
+            y_true: the targets.
+            y_pred: the outputs.
+            sample_weight: ``None``, or one weight per sample.
+
+        Returns:
+            A 0-d tensor, or the per-sample values with ``reduction="none"``.
+        """
         if self.elementwise:
             y_true = align_targets(y_true, y_pred, self.name)
         if y_pred.dtype in _HALF:
@@ -97,17 +178,43 @@ class Loss:
 
         Unweighted batches are the common case, and a fused ``reduction="mean"`` kernel saves a
         separate mean and its backward on every step (about 4% of a small model's step on CPU).
+        An override must equal ``call(y_true, y_pred).mean()``, which is the default.
+
+        Args:
+            y_true: the targets, as for ``call``.
+            y_pred: the outputs, as for ``call``.
+
+        Returns:
+            A 0-d tensor.
         """
         return self.call(y_true, y_pred).mean()
 
     def check_targets(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
-        """Host-side checks run once before training (never inside the step loop)."""
+        """Host-side checks run once before training (never inside the step loop).
+
+        The default checks nothing; the class-index losses check the labels' dtype, shape and
+        range here. An override raises a ``ValueError`` or ``TypeError`` that names the loss.
+
+        Args:
+            y_true: the whole target array when ``fit`` knows it, else the first batch's targets.
+            y_pred: the first batch's outputs.
+        """
 
 
 _HALF = (torch.float16, torch.bfloat16)
 
 
 class MeanSquaredError(Loss):
+    """``mean((y_pred - y_true) ** 2)`` over the last axis, per sample (``"mse"``).
+
+    Args:
+        name: the log key (default ``"mean_squared_error"``).
+        reduction: see ``Loss``.
+
+    Example:
+        ks.losses.MeanSquaredError()(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))  # 0.5
+    """
+
     def call(self, y_true, y_pred):
         return (y_pred - y_true).square().mean(dim=-1)
 
@@ -116,6 +223,16 @@ class MeanSquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
+    """``mean(|y_pred - y_true|)`` over the last axis, per sample (``"mae"``).
+
+    Args:
+        name: the log key (default ``"mean_absolute_error"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss=ks.losses.MeanAbsoluteError())
+    """
+
     def call(self, y_true, y_pred):
         return (y_pred - y_true).abs().mean(dim=-1)
 
@@ -124,12 +241,35 @@ class MeanAbsoluteError(Loss):
 
 
 class MeanAbsolutePercentageError(Loss):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis (``"mape"``).
+
+    Args:
+        name: the log key (default ``"mean_absolute_percentage_error"``).
+        reduction: see ``Loss``.
+
+    Example:
+        mape = ks.losses.MeanAbsolutePercentageError()(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
+        # tensor(50.): the output misses the target by half of it
+    """
+
     def call(self, y_true, y_pred):
         diff = (y_true - y_pred).abs() / y_true.abs().clamp_min(_EPSILON)
         return 100.0 * diff.mean(dim=-1)
 
 
 class MeanSquaredLogarithmicError(Loss):
+    """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` over the last axis (``"msle"``).
+
+    Values below 1e-7 are raised to 1e-7 before the logarithm, as in Keras.
+
+    Args:
+        name: the log key (default ``"mean_squared_logarithmic_error"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss="msle")   # the same loss by name
+    """
+
     def call(self, y_true, y_pred):
         first = torch.log(y_pred.clamp_min(_EPSILON) + 1.0)
         second = torch.log(y_true.clamp_min(_EPSILON) + 1.0)
@@ -137,6 +277,21 @@ class MeanSquaredLogarithmicError(Loss):
 
 
 class Huber(Loss):
+    """The Huber loss: quadratic for small errors, linear for large ones, averaged over the last axis.
+
+    For an error ``e = y_pred - y_true``: ``0.5 * e**2`` where ``|e| <= delta``, else
+    ``delta * (|e| - 0.5 * delta)``.
+
+    Args:
+        delta: where the loss turns from quadratic to linear.
+        name: the log key (default ``"huber_loss"``).
+        reduction: see ``Loss``.
+
+    Example:
+        loss = ks.losses.Huber(delta=1.0)
+        loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.5, 3.0]]))   # (0.125 + 2.5) / 2
+    """
+
     def __init__(self, delta: float = 1.0, name: str | None = None, reduction="sum_over_batch_size"):
         super().__init__(name=name or "huber_loss", reduction=reduction)
         self.delta = delta
@@ -146,12 +301,38 @@ class Huber(Loss):
 
 
 class LogCosh(Loss):
+    """``mean(log(cosh(y_pred - y_true)))`` over the last axis, computed without overflow.
+
+    About ``e**2 / 2`` for small errors and ``|e| - log(2)`` for large ones.
+
+    Args:
+        name: the log key (default ``"log_cosh"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss=ks.losses.LogCosh())
+    """
+
     def call(self, y_true, y_pred):
         x = y_pred - y_true
         return (x + F.softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
 
 
 class KLDivergence(Loss):
+    """Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))`` over the last axis.
+
+    Both are probability distributions over the last axis; they are clipped to ``[1e-7, 1]``
+    first, as in Keras.
+
+    Args:
+        name: the log key (default ``"kl_divergence"``).
+        reduction: see ``Loss``.
+
+    Example:
+        loss = ks.losses.KLDivergence()
+        loss(torch.tensor([[0.5, 0.5]]), torch.tensor([[0.25, 0.75]]))   # tensor(0.1438)
+    """
+
     def call(self, y_true, y_pred):
         y_true = y_true.clamp(_EPSILON, 1.0)
         y_pred = y_pred.clamp(_EPSILON, 1.0)
@@ -159,23 +340,70 @@ class KLDivergence(Loss):
 
 
 class Poisson(Loss):
+    """The Poisson loss ``mean(y_pred - y_true * log(y_pred + 1e-7))`` over the last axis.
+
+    For count targets; ``y_pred`` is the predicted rate (positive).
+
+    Args:
+        name: the log key (default ``"poisson"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss=ks.losses.Poisson())   # a module ending in softplus
+    """
+
     def call(self, y_true, y_pred):
         return (y_pred - y_true * torch.log(y_pred + _EPSILON)).mean(dim=-1)
 
 
 class Hinge(Loss):
+    """``mean(max(1 - y_true * y_pred, 0))`` over the last axis, for -1/1 or 0/1 labels.
+
+    A label 0 counts as -1, as Keras converts binary labels.
+
+    Args:
+        name: the log key (default ``"hinge"``).
+        reduction: see ``Loss``.
+
+    Example:
+        ks.losses.Hinge()(torch.tensor([[0.0, 1.0]]), torch.tensor([[-0.5, 0.5]]))   # tensor(0.5)
+    """
+
     def call(self, y_true, y_pred):
         y_true = _to_plus_minus_one(y_true)
         return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
 
 
 class SquaredHinge(Loss):
+    """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis; labels as for ``Hinge``.
+
+    Args:
+        name: the log key (default ``"squared_hinge"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss="squared_hinge")
+    """
+
     def call(self, y_true, y_pred):
         y_true = _to_plus_minus_one(y_true)
         return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
 
 
 class CosineSimilarity(Loss):
+    """The negative cosine similarity of ``y_true`` and ``y_pred`` along the last axis.
+
+    -1 for vectors pointing the same way, 0 for orthogonal ones, so minimising it aligns the
+    outputs with the targets (Keras's sign convention).
+
+    Args:
+        name: the log key (default ``"cosine_similarity"``).
+        reduction: see ``Loss``.
+
+    Example:
+        ks.losses.CosineSimilarity()(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]]))  # -1.
+    """
+
     def call(self, y_true, y_pred):
         return -F.cosine_similarity(y_true.to(y_pred.dtype), y_pred, dim=-1, eps=1e-12)
 
@@ -186,7 +414,22 @@ def _to_plus_minus_one(y_true: torch.Tensor) -> torch.Tensor:
 
 
 class BinaryCrossentropy(Loss):
-    """Binary cross-entropy; ``from_logits=False`` (Keras's default) expects probabilities."""
+    """Binary cross-entropy; ``from_logits=False`` (Keras's default) expects probabilities.
+
+    Targets are 0/1 (or soft) and shaped like the outputs; the loss is averaged over the last
+    axis. Probabilities are clipped to ``[1e-7, 1 - 1e-7]``, as in Keras.
+
+    Args:
+        from_logits: whether ``y_pred`` are logits (computed with torch's stable
+            ``binary_cross_entropy_with_logits``) rather than probabilities.
+        label_smoothing: moves the targets towards 0.5: ``y * (1 - s) + 0.5 * s``.
+        name: the log key (default ``"binary_crossentropy"``).
+        reduction: see ``Loss``.
+
+    Example:
+        loss = ks.losses.BinaryCrossentropy(from_logits=True)
+        loss(torch.tensor([[1.0], [0.0]]), torch.tensor([[2.0], [-1.0]]))   # tensor(0.2201)
+    """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None,
                  reduction="sum_over_batch_size"):
@@ -207,7 +450,23 @@ class BinaryCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
-    """Cross-entropy against one-hot (or soft) targets over the last axis."""
+    """Cross-entropy against one-hot (or soft) targets over the last axis.
+
+    Without ``from_logits`` the outputs are taken as probabilities: rescaled to sum to 1 and
+    clipped to ``[1e-7, 1 - 1e-7]``, as in Keras.
+
+    Args:
+        from_logits: whether ``y_pred`` are logits (a log-softmax is applied) rather than
+            probabilities.
+        label_smoothing: mixes the targets with the uniform distribution over the ``C``
+            classes: ``y * (1 - s) + s / C``.
+        name: the log key (default ``"categorical_crossentropy"``).
+        reduction: see ``Loss``.
+
+    Example:
+        loss = ks.losses.CategoricalCrossentropy()
+        loss(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.2, 0.8]]))   # -log(0.8) = 0.2231
+    """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None,
                  reduction="sum_over_batch_size"):
@@ -286,7 +545,24 @@ def _check_class_index_shape(y_true: torch.Tensor, y_pred: torch.Tensor, name: s
 
 
 class SparseCategoricalCrossentropy(_ClassIndexLoss):
-    """Keras's sparse cross-entropy: probabilities by default, logits with ``from_logits=True``."""
+    """Keras's sparse cross-entropy: probabilities by default, logits with ``from_logits=True``.
+
+    Targets are integer class indices, one per output row: shaped like ``y_pred`` without its
+    class axis (an extra trailing 1-axis is accepted). Float targets are a ``TypeError``, and
+    labels outside ``[0, classes)`` a ``ValueError`` raised once before training.
+
+    Args:
+        from_logits: whether ``y_pred`` are logits rather than probabilities (which are
+            rescaled to sum to 1 and clipped, as in Keras).
+        ignore_class: a label whose rows get a zero loss (padding, say). Those rows still
+            count in the ``sum_over_batch_size`` divisor; Keras leaves them out of it.
+        name: the log key (default ``"sparse_categorical_crossentropy"``).
+        reduction: see ``Loss``.
+
+    Example:
+        loss = ks.losses.SparseCategoricalCrossentropy(from_logits=True)
+        loss(torch.tensor([1, 0]), torch.tensor([[0.0, 2.0], [1.0, 1.0]]))   # tensor(0.4100)
+    """
 
     def __init__(self, from_logits: bool = False, ignore_class: int | None = None, name=None,
                  reduction="sum_over_batch_size"):
@@ -309,7 +585,20 @@ class SparseCategoricalCrossentropy(_ClassIndexLoss):
 
 
 class CrossEntropy(_ClassIndexLoss):
-    """torch's ``cross_entropy``: logits and integer class indices (``"cross_entropy"``)."""
+    """torch's ``cross_entropy``: logits and integer class indices (``"cross_entropy"``).
+
+    The class axis is the last one, as everywhere in kerasish (it is moved to where torch
+    wants it). Labels are checked as for ``SparseCategoricalCrossentropy``; torch's
+    ``ignore_index=-100`` is not supported, so a label -100 is refused before training.
+
+    Args:
+        label_smoothing: torch's ``label_smoothing``, in [0, 1].
+        name: the log key (default ``"cross_entropy"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss=ks.losses.CrossEntropy(label_smoothing=0.1))
+    """
 
     def __init__(self, label_smoothing: float = 0.0, name=None, reduction="sum_over_batch_size"):
         super().__init__(name=name or "cross_entropy", reduction=reduction)
@@ -325,7 +614,17 @@ class CrossEntropy(_ClassIndexLoss):
 
 
 class NLL(_ClassIndexLoss):
-    """torch's ``nll_loss``: log-probabilities and integer class indices (``"nll"``)."""
+    """torch's ``nll_loss``: log-probabilities and integer class indices (``"nll"``).
+
+    For a module ending in ``log_softmax``; the class axis is the last one.
+
+    Args:
+        name: the log key (default ``"nll"``).
+        reduction: see ``Loss``.
+
+    Example:
+        ks.losses.NLL()(torch.tensor([1]), torch.log(torch.tensor([[0.2, 0.8]])))   # 0.2231
+    """
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         super().__init__(name=name or "nll", reduction=reduction)
@@ -340,7 +639,17 @@ class NLL(_ClassIndexLoss):
 
 
 class BCEWithLogits(BinaryCrossentropy):
-    """torch's ``binary_cross_entropy_with_logits`` (``"bce_with_logits"``)."""
+    """torch's ``binary_cross_entropy_with_logits`` (``"bce_with_logits"``).
+
+    ``BinaryCrossentropy(from_logits=True)`` under torch's name.
+
+    Args:
+        name: the log key (default ``"bce_with_logits"``).
+        reduction: see ``Loss``.
+
+    Example:
+        model.compile("adam", loss="bce_with_logits")   # a module ending in Linear(..., 1)
+    """
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         super().__init__(from_logits=True, name=name or "bce_with_logits", reduction=reduction)
@@ -501,7 +810,7 @@ def get_loss(spec: str | Loss | torch.nn.Module | Callable) -> Loss:
     Keras losses (``keras.losses.Loss`` objects or classes, functions such as
     ``keras.losses.categorical_crossentropy``) keep Keras's semantics: ``(y_true, y_pred,
     sample_weight)``, their reduction and name. Torch loss modules and user callables are called
-    torch-style, ``fn(y_pred, y_true)`` (API.md).
+    torch-style, ``fn(y_pred, y_true)`` (docs/differences.md).
 
     Args:
         spec: a loss name (see ``KNOWN_LOSSES``), a ``ks.losses`` object, a Keras loss, a torch

@@ -64,12 +64,27 @@ class Metric:
         self.name = name or snake_case(type(self).__name__)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Add one batch to the running state, kept on the batch's device (no host read).
+
+        Args:
+            y_true: the batch's targets: tensors (the built-in metrics also take NumPy arrays
+                and lists, as Keras's do).
+            y_pred: the batch's outputs.
+            sample_weight: ``None``, or one weight per sample.
+        """
         raise NotImplementedError
 
     def result(self) -> torch.Tensor:
+        """The metric's value over everything seen since the last reset.
+
+        Returns:
+            A tensor on the device, 0-d (a vector where Keras returns one: several thresholds,
+            ``F1Score(average=None)``); ``float(metric.result())`` reads it.
+        """
         raise NotImplementedError
 
     def reset_state(self) -> None:
+        """Forget everything seen; the loop calls it at each epoch start and before ``evaluate``."""
         raise NotImplementedError
 
     def summed_state(self) -> list[torch.Tensor] | None:
@@ -101,7 +116,17 @@ class Metric:
 class Mean(Metric):
     """Weighted mean of the values passed to ``update_state(values, sample_weight=None)``.
 
-    The running total and weight are device tensors, so updating costs no host sync.
+    The running total and weight are device tensors, so updating costs no host sync. The result
+    is 0 before the first update. This is the tracker a custom ``train_step`` keeps its losses in.
+
+    Args:
+        name: the log key (default ``"mean"``).
+
+    Example:
+        d_loss = ks.metrics.Mean(name="d_loss")
+        d_loss.update_state(torch.tensor([1.0, 3.0]))
+        d_loss.update_state(torch.tensor(5.0), sample_weight=torch.tensor(2.0))
+        d_loss.result()   # tensor(3.5000): (1 + 3 + 2 * 5) / 4
     """
 
     def __init__(self, name: str | None = None):
@@ -135,6 +160,13 @@ class Mean(Metric):
 
     # Keras's Mean takes the values themselves, not (y_true, y_pred) as Metric.update_state does.
     def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
+        """Add ``values`` to the running mean: each element counts once, times its weight.
+
+        Args:
+            values: a tensor (on any device), a number or an array.
+            sample_weight: ``None``, or weights for the leading axes of ``values``, broadcast
+                over the others.
+        """
         self._accumulate(torch.as_tensor(values), sample_weight)
 
     def result(self) -> torch.Tensor:
@@ -155,6 +187,19 @@ class MeanMetricWrapper(Mean):
     """The weighted mean of ``fn(y_true, y_pred)`` per sample (Keras's wrapper of metric functions).
 
     ``torch_style=True`` calls ``fn(y_pred, y_true)`` instead: the order for user callables.
+
+    Args:
+        fn: the metric function, returning one value per sample (a scalar counts as one value).
+        name: the log key; by default ``fn.__name__``.
+        torch_style: call ``fn(y_pred, y_true, **kwargs)``, torch's order; ``compile`` wraps a
+            callable in ``metrics`` this way.
+        **kwargs: passed to ``fn`` at every call (``threshold=0.7``, ``k=3``).
+
+    Example:
+        within_one = ks.metrics.MeanMetricWrapper(
+            lambda y_true, y_pred: ((y_pred - y_true).abs() <= 1).float().mean(dim=-1),
+            name="within_one")
+        model.compile("adam", "mse", metrics=[within_one])
     """
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None, torch_style: bool = False,
@@ -166,6 +211,14 @@ class MeanMetricWrapper(Mean):
 
     # As in Keras, the wrapper is a Mean that updates from (y_true, y_pred) rather than from values.
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:  # type: ignore[override]
+        """Add the batch's ``fn`` values to the running weighted mean.
+
+        Args:
+            y_true: the batch's targets; array-likes become tensors.
+            y_pred: the batch's outputs.
+            sample_weight: ``None``, or one weight per sample (a scalar ``fn`` value is then
+                given to every sample).
+        """
         y_true, y_pred, sample_weight = _as_tensors(y_true, y_pred, sample_weight)
         if self.torch_style:
             values = self.fn(y_pred, y_true, **self.kwargs)
@@ -186,21 +239,67 @@ def _align(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def mean_squared_error(y_true, y_pred):
+    """``mean((y_pred - y_true) ** 2)`` over the last axis, in float32: one value per sample.
+
+    Targets ``(N,)`` against outputs ``(N, 1)`` (or the other way round) meet at ``(N, 1)``,
+    as in Keras, instead of broadcasting to ``(N, N)``; the other ``*_error`` functions do the
+    same.
+
+    Args:
+        y_true: the targets.
+        y_pred: the outputs, shaped like ``y_true`` up to that trailing 1-axis.
+
+    Returns:
+        A tensor of ``y_pred``'s shape without its last axis.
+
+    Example:
+        ks.metrics.mean_squared_error(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))
+        # tensor([0.5000])
+    """
     y_true, y_pred = _align(y_true, y_pred)
     return (y_pred.float() - y_true.float()).square().mean(dim=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
+    """``mean(|y_pred - y_true|)`` over the last axis, in float32: one value per sample.
+
+    Args:
+        y_true: the targets, as for ``mean_squared_error``.
+        y_pred: the outputs.
+
+    Example:
+        ks.metrics.mean_absolute_error(torch.tensor([0.0, 2.0]), torch.tensor([[1.0], [1.0]]))
+        # tensor([1., 1.])
+    """
     y_true, y_pred = _align(y_true, y_pred)
     return (y_pred.float() - y_true.float()).abs().mean(dim=-1)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis, per sample.
+
+    Args:
+        y_true: the targets; near zero, 1e-7 replaces them in the divisor.
+        y_pred: the outputs, as for ``mean_squared_error``.
+
+    Example:
+        ks.metrics.mean_absolute_percentage_error(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
+        # tensor([50.])
+    """
     y_true, y_pred = (t.float() for t in _align(y_true, y_pred))
     return 100.0 * ((y_true - y_pred).abs() / y_true.abs().clamp_min(_EPSILON)).mean(dim=-1)
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean((log(1 + y_pred) - log(1 + y_true)) ** 2)`` over the last axis, per sample.
+
+    Args:
+        y_true: the targets; values below 1e-7 are raised to it before the logarithm.
+        y_pred: the outputs, likewise.
+
+    Example:
+        model.compile("adam", "mse", metrics=[ks.metrics.mean_squared_logarithmic_error])
+    """
     y_true, y_pred = (t.float() for t in _align(y_true, y_pred))
     first = torch.log(y_pred.clamp_min(_EPSILON) + 1.0)
     second = torch.log(y_true.clamp_min(_EPSILON) + 1.0)
@@ -208,15 +307,55 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
+    """Per sample, the share of entries where ``y_pred > threshold`` agrees with ``y_true > 0.5``.
+
+    Args:
+        y_true: 0/1 targets.
+        y_pred: probabilities (or logits, with ``threshold=0``), shaped like ``y_true`` up to a
+            trailing 1-axis.
+        threshold: the decision threshold on ``y_pred``.
+
+    Returns:
+        The mean over the last axis, in float32: one value per sample.
+
+    Example:
+        ks.metrics.binary_accuracy(torch.tensor([1.0, 0.0]), torch.tensor([[0.7], [0.6]]))
+        # tensor([1., 0.])
+    """
     y_true, y_pred = _align(y_true, y_pred)
     return ((y_pred > threshold) == (y_true > 0.5)).float().mean(dim=-1)
 
 
 def categorical_accuracy(y_true, y_pred):
+    """1.0 where the largest output and the largest target have the same index, else 0.0.
+
+    Args:
+        y_true: one-hot (or soft) targets, classes on the last axis.
+        y_pred: the outputs over the same classes: probabilities or logits alike.
+
+    Returns:
+        One float per sample.
+
+    Example:
+        y_true, y_pred = torch.tensor([[0, 1], [1, 0]]), torch.tensor([[0.3, 0.7], [0.4, 0.6]])
+        ks.metrics.categorical_accuracy(y_true, y_pred)   # tensor([1., 0.])
+    """
     return (y_pred.argmax(dim=-1) == y_true.argmax(dim=-1)).float()
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where the index of the largest output equals the integer label, else 0.0.
+
+    Args:
+        y_true: class indices, ``(N,)`` or ``(N, 1)``.
+        y_pred: the outputs over the classes, ``(N, C)``.
+
+    Returns:
+        One float per sample.
+
+    Example:
+        model.compile("adam", "cross_entropy", metrics=[ks.metrics.sparse_categorical_accuracy])
+    """
     if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
         y_true = y_true.squeeze(-1)
     return (y_pred.argmax(dim=-1) == y_true.long()).float()
@@ -229,17 +368,59 @@ def _in_top_k(targets: torch.Tensor, y_pred: torch.Tensor, k: int) -> torch.Tens
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
+    """1.0 where the target class (the largest entry of ``y_true``) is among the ``k`` top outputs.
+
+    Args:
+        y_true: one-hot targets, classes on the last axis.
+        y_pred: the outputs over the same classes.
+        k: how many of the largest outputs count; a ``k`` above the class count takes them all.
+
+    Returns:
+        One float per sample.
+
+    Example:
+        y_true = torch.tensor([[0, 0, 1], [0, 1, 0]])
+        ks.metrics.top_k_categorical_accuracy(y_true, torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]]), k=2)
+        # tensor([0., 1.])
+    """
     return _in_top_k(y_true.argmax(dim=-1), y_pred, k)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
+    """``top_k_categorical_accuracy`` for integer labels: is the label among the ``k`` top outputs.
+
+    Args:
+        y_true: class indices, ``(N,)`` or ``(N, 1)``.
+        y_pred: the outputs over the classes, ``(N, C)``.
+        k: as in ``top_k_categorical_accuracy``.
+
+    Example:
+        model.compile("adam", "cross_entropy",
+                      metrics=[ks.metrics.SparseTopKCategoricalAccuracy(k=3)])   # its running mean
+    """
     if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
         y_true = y_true.squeeze(-1)
     return _in_top_k(y_true, y_pred, k)
 
 
 def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable[..., torch.Tensor]:
-    """Keras 3's choice for ``"accuracy"``: binary, sparse categorical or categorical by shapes."""
+    """Keras 3's choice for ``"accuracy"``: binary, sparse categorical or categorical by shapes.
+
+    Outputs with one unit (or no class axis) get ``binary_accuracy``; targets of lower rank than
+    the outputs, or one target column against several output units,
+    ``sparse_categorical_accuracy``; anything else ``categorical_accuracy``.
+
+    Args:
+        y_true: the first batch's targets.
+        y_pred: the first batch's outputs.
+
+    Returns:
+        The per-sample metric function.
+
+    Example:
+        ks.metrics.resolve_accuracy(torch.tensor([2, 0]), torch.zeros(2, 3))
+        # sparse_categorical_accuracy
+    """
     if y_pred.dim() == 0 or y_pred.shape[-1] == 1 or y_pred.dim() == 1:
         return binary_accuracy
     if y_true.dim() < y_pred.dim() or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
@@ -253,43 +434,125 @@ def _exact_match(y_true, y_pred):
 
 
 class Accuracy(MeanMetricWrapper):
-    """Exact-match accuracy (``keras.metrics.Accuracy``)."""
+    """Exact-match accuracy (``keras.metrics.Accuracy``): how often ``y_pred`` equals ``y_true``.
+
+    Averaged over the last axis per sample, then over samples. For class scores, use
+    ``"accuracy"`` in ``compile`` (resolved from the shapes) or one of the categorical accuracies.
+
+    Args:
+        name: the log key.
+
+    Example:
+        m = ks.metrics.Accuracy()
+        m.update_state([[1], [2], [3]], [[1], [2], [4]])
+        m.result()   # tensor(0.6667)
+    """
 
     def __init__(self, name: str = "accuracy"):
         super().__init__(_exact_match, name=name)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
+    """The running mean of ``binary_accuracy``: 0/1 targets against probabilities or logits.
+
+    Args:
+        name: the log key.
+        threshold: outputs above it are positive predictions; 0 for logits.
+
+    Example:
+        model.compile("adam", "bce_with_logits", metrics=[ks.metrics.BinaryAccuracy(threshold=0.0)])
+    """
+
     def __init__(self, name: str = "binary_accuracy", threshold: float = 0.5):
         super().__init__(binary_accuracy, name=name, threshold=threshold)
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
+    """The running mean of ``categorical_accuracy``, for one-hot targets.
+
+    Args:
+        name: the log key.
+
+    Example:
+        model.compile("adam", "categorical_crossentropy", metrics=[ks.metrics.CategoricalAccuracy()])
+    """
+
     def __init__(self, name: str = "categorical_accuracy"):
         super().__init__(categorical_accuracy, name=name)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """The share of samples whose largest output is at the index of their integer label.
+
+    The running mean of ``sparse_categorical_accuracy``; what ``"accuracy"`` becomes for
+    integer labels against several output units.
+
+    Args:
+        name: the log key.
+
+    Example:
+        metric = ks.metrics.SparseCategoricalAccuracy(name="acc")
+    """
+
     def __init__(self, name: str = "sparse_categorical_accuracy"):
         super().__init__(sparse_categorical_accuracy, name=name)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target's class is among the ``k`` largest outputs (running mean).
+
+    Args:
+        k: how many of the largest outputs count.
+        name: the log key.
+
+    Example:
+        model.compile("adam", "categorical_crossentropy",
+                      metrics=["accuracy", ks.metrics.TopKCategoricalAccuracy(k=5)])
+    """
+
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy"):
         super().__init__(top_k_categorical_accuracy, name=name, k=k)
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """``TopKCategoricalAccuracy`` for integer labels: ``sparse_top_k_categorical_accuracy``'s mean.
+
+    Args:
+        k: how many of the largest outputs count (default 5).
+        name: the log key.
+
+    Example:
+        top3 = ks.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")
+    """
+
     def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy"):
         super().__init__(sparse_top_k_categorical_accuracy, name=name, k=k)
 
 
 class MeanSquaredError(MeanMetricWrapper):
+    """The running (sample-weighted) mean of ``mean_squared_error`` (``"mse"``).
+
+    Args:
+        name: the log key.
+
+    Example:
+        model.compile("adam", "mae", metrics=[ks.metrics.MeanSquaredError(name="mse")])
+    """
+
     def __init__(self, name: str = "mean_squared_error"):
         super().__init__(mean_squared_error, name=name)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
+    """The mean absolute error over everything seen since the last reset (``"mae"``).
+
+    Args:
+        name: the log key (default ``"mean_absolute_error"``).
+
+    Example:
+        model.compile("adam", "huber", metrics=["mae"])   # the same metric, by name
+    """
+
     def __init__(self, name: str = "mean_absolute_error"):
         super().__init__(mean_absolute_error, name=name)
 
@@ -392,12 +655,22 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
 
 
 class RootMeanSquaredError(MeanMetricWrapper):
-    """The square root of the running weighted mean of squared errors."""
+    """The square root of the running weighted mean of squared errors.
+
+    Args:
+        name: the log key (``"rmse"`` when given by that name).
+
+    Example:
+        rmse = ks.metrics.RootMeanSquaredError()
+        rmse.update_state(torch.tensor([[0.0], [0.0]]), torch.tensor([[3.0], [4.0]]))
+        rmse.result()   # tensor(3.5355): sqrt((9 + 16) / 2)
+    """
 
     def __init__(self, name: str = "root_mean_squared_error"):
         super().__init__(mean_squared_error, name=name)
 
     def result(self) -> torch.Tensor:
+        """``sqrt`` of the mean squared error over everything seen since the last reset."""
         return super().result().sqrt()
 
 
@@ -1067,6 +1340,14 @@ class TorchMetric(Metric):
         self.select = select
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Call the torchmetrics object's ``update(y_pred, y_true)``, torch's order.
+
+        Args:
+            y_true: the batch's targets.
+            y_pred: the batch's outputs (detached; the metric follows them to their device).
+            sample_weight: ignored: torchmetrics takes no weights (``compile`` refuses a
+                ``TorchMetric`` in ``weighted_metrics``).
+        """
         if self.metric.device != y_pred.device:
             self.metric.to(y_pred.device)
         self.metric.update(y_pred.detach(), y_true)
@@ -1172,7 +1453,7 @@ def get_metric(spec: Any) -> Metric:
 
     Keras objects (``keras.metrics.AUC()``, ``keras.metrics.mean_absolute_error``) keep Keras's
     semantics: ``update_state(y_true, y_pred, sample_weight)`` and their own ``result()``. A user
-    callable is called torch-style, ``fn(y_pred, y_true)`` (API.md).
+    callable is called torch-style, ``fn(y_pred, y_true)`` (docs/differences.md).
 
     Args:
         spec: a name (``"accuracy"``, ``"precision"``, ``"auc"``, ``"mape"``, ...; see

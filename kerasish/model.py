@@ -229,10 +229,60 @@ class Model:
         clipvalue: float | None = None,
         gradient_accumulation_steps: int = 1,
     ) -> Model:
-        """Configure training; returns the model so ``Model(net).compile(...)`` chains.
+        """Configure the model for training; returns the model, so ``Model(net).compile(...)`` chains.
 
-        ``loss=None`` is valid for a subclass whose custom steps compute their own loss.
-        Arguments are described in ``docs/reference.md``; names and defaults are Keras's.
+        Names and defaults are Keras's. Losses, metrics and targets are paired with the module's
+        outputs on the first batch of ``fit`` or ``evaluate`` (when the outputs are known); a
+        mismatch there is an error naming ``loss``, ``metrics`` or ``y``, raised before any weight
+        changes. A module without trainable parameters compiles too (``fit`` then warns).
+
+        Args:
+            optimizer: a Keras name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``,
+                ``"adagrad"``, ``"adadelta"``, ``"adamax"``, ``"nadam"``) built with Keras's
+                default hyper-parameters; a ``ks.optimizers`` or ``keras.optimizers`` object; a
+                ``torch.optim.Optimizer`` built on ``model.module``'s parameters, used as it is;
+                or a class or function ``params -> Optimizer``, called with the parameters.
+            loss: a name (``"mse"``, ``"cross_entropy"``, ``"crossentropy"``, ...; see
+                ``ks.losses.KNOWN_LOSSES``), a ``ks.losses`` or Keras loss object, a torch loss
+                module, or a callable ``fn(y_pred, y_true)`` (torch's argument order). For
+                several outputs: a list (``None`` for an output without a loss), a dict keyed like
+                a dict output, or one loss that every output gets. ``None`` is valid when
+                overridden steps compute the loss themselves.
+            metrics: a list of names (``"accuracy"`` is resolved from the shapes, as in
+                Keras 3), ``ks.metrics`` or Keras metric objects, torchmetrics objects, or
+                callables ``fn(y_pred, y_true)`` returning one value per sample; for several
+                outputs, one list per output or a dict keyed by output. They ignore sample and
+                class weights.
+            loss_weights: how much each output's loss counts in the total: a list or dict
+                matching ``loss``, or one number with a single loss.
+            weighted_metrics: like ``metrics``, but weighted by ``sample_weight`` and
+                ``class_weight`` (a torchmetrics object takes no weights and is refused here).
+            jit_compile: compile the train, test and predict steps with ``torch.compile``.
+            precision: ``"float32"``, ``"mixed_float16"`` (autocast and gradient scaling) or
+                ``"mixed_bfloat16"`` (autocast); ``"fp16"``, ``"16-mixed"``, ``"bf16"`` and
+                ``"bf16-mixed"`` are accepted too.
+            clipnorm: clip the gradient of each parameter tensor to this norm (Keras's per-weight
+                ``clipnorm``) before the optimizer steps.
+            clipvalue: clip every gradient element to ``[-clipvalue, clipvalue]`` first.
+            gradient_accumulation_steps: step the optimizer once every N batches, on the mean of
+                their gradients; a window an epoch leaves unfinished steps at the epoch's end.
+
+        Returns:
+            The model itself.
+
+        Raises:
+            ValueError: an unknown precision, optimizer, loss or metric name; a
+                ``gradient_accumulation_steps`` that is not an integer >= 1; a ``clipnorm`` or
+                ``clipvalue`` that is not positive; ``loss_weights`` of another length than
+                ``loss``.
+            TypeError: an object ``compile`` cannot use as an optimizer, loss or metric (an
+                optimizer factory that returns no ``torch.optim.Optimizer``, a metrics entry of
+                an unknown kind), or ``loss_weights`` of another form than ``loss``.
+
+        Example:
+            model = ks.Model(net).compile(
+                optimizer="adamw", loss="cross_entropy", metrics=["accuracy"],
+                precision="mixed_bfloat16", clipnorm=1.0)
         """
         if precision not in PRECISIONS:
             raise ValueError(
@@ -461,7 +511,88 @@ class Model:
         validation_batch_size: int | None = None,
         validation_freq: int | Sequence[int] = 1,
     ) -> History:
-        """Train for ``epochs`` epochs; returns the ``History`` (Keras semantics throughout)."""
+        """Train the module for ``epochs`` epochs and return the ``History`` of their logs.
+
+        Every argument is checked, and the first training batch is run through the module and
+        checked against the loss and metrics, before the first optimizer step: a wrong argument,
+        a feature count the module cannot take, float labels for a class-index loss or labels
+        out of range raise with no weight changed. Validation data given as arrays, a
+        ``TensorDataset`` or a generator gets the same checks up front; the batches of other
+        Datasets and DataLoaders are not checked (a bad label there fails in the loss at the
+        first validation). The module is in train mode during the epochs and in eval mode during
+        validation. Shuffling follows ``torch.manual_seed``.
+
+        Args:
+            x: the inputs: a NumPy array or torch tensor; a tuple or list of them (passed to the
+                module as positional arguments) or a dict (keyword arguments); a torch
+                ``Dataset`` whose items are ``(x, y)`` or ``(x, y, sample_weight)``, batched by
+                kerasish; or a ``DataLoader`` or other iterable (a generator) of such batches,
+                used as it comes (a one-shot generator that runs out ends training with a
+                warning). A tuple or list is always read as several inputs, never as a sequence
+                of batches.
+            y: the targets: arrays or tensors (a tuple, list or dict of them for several
+                outputs); ``None`` when ``x`` yields them, or for an overridden ``train_step``
+                that needs none.
+            batch_size: samples per step for arrays and Datasets (default 32). Must be ``None``
+                for a ``DataLoader``, which batches itself.
+            epochs: the epoch to stop before: training runs epochs ``initial_epoch`` to
+                ``epochs - 1`` (0-based), so ``epochs`` is a total, not a count added to
+                ``initial_epoch``.
+            verbose: ``"auto"`` or 1 (a progress bar, redrawn in place on a terminal or in
+                Jupyter), 2 (one line per epoch) or 0 (silent).
+            callbacks: ``ks.callbacks.Callback`` objects (a list, or a single one). ``fit`` adds
+                a ``History`` and, unless ``verbose=0``, a ``ProgbarLogger``.
+            validation_split: a fraction in (0, 1): that last part of ``x``, ``y`` and
+                ``sample_weight`` (arrays or tensors only), taken before shuffling, is not
+                trained on but evaluated after each epoch. Ignored when ``validation_data`` is
+                given.
+            validation_data: evaluated after each epoch and logged with a ``val_`` prefix: a
+                tuple ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)`` of arrays or
+                tensors, or a Dataset, DataLoader or iterable as for ``x``. A one-shot generator
+                is read in full at the first validation; later ones see only its first two
+                batches, as in Keras 3.15.
+            shuffle: ``True`` reorders the samples every epoch, ``"batch"`` reorders whole
+                batches, ``False`` keeps the order. Ignored for a ``DataLoader`` or iterable.
+            class_weight: ``{class_index: weight}`` weighting each training sample's loss (and
+                ``weighted_metrics``) by its label: integer labels, one-hot rows, or 0/1 targets.
+                A class it leaves out weighs 1.0. Validation and ``evaluate`` are unweighted.
+            sample_weight: one weight per sample, shaped ``(N,)`` or ``(N, 1)``, or one such
+                array per output (a dict or tuple). It weights the loss and ``weighted_metrics``.
+                With a Dataset, DataLoader or iterable, yield ``(x, y, sample_weight)`` instead.
+            initial_epoch: the 0-based epoch to start at, to continue an earlier run; callbacks
+                see epochs numbered from it.
+            steps_per_epoch: batches per epoch; by default one full pass over the data. When
+                given, the data is read on across epochs: an epoch starts where the previous one
+                stopped, and a re-iterable source starts a new pass when it runs out.
+            validation_steps: batches per validation; by default all of ``validation_data``.
+                Each validation reads on where the previous one stopped (Keras restarts from the
+                first batch).
+            validation_batch_size: the validation batch size; ``batch_size`` by default.
+            validation_freq: validate every N epochs (an integer), or after each of the listed
+                1-based epochs (a list).
+
+        Returns:
+            The ``History`` callback of this fit, also kept as ``model.history``:
+            ``history.history[key]`` holds one value per epoch for ``"loss"``, each metric and
+            each ``val_`` key.
+
+        Raises:
+            ValueError: ``compile`` not called (or no loss and no overridden ``train_step``);
+                an argument out of range (``epochs``, ``batch_size``, ``verbose``, ``shuffle``,
+                ``validation_split``, ``validation_freq``, a negative ``class_weight`` key);
+                ``class_weight`` together with ``sample_weight``; arrays ``x`` without ``y``;
+                inputs, targets and weights of different lengths; ``y`` or ``sample_weight``
+                with a Dataset, DataLoader or iterable ``x``, or ``batch_size`` with a
+                ``DataLoader``; a loss, metric or target that does not fit the module's outputs.
+            TypeError: ``x`` or ``y`` of a kind ``fit`` cannot read, a ``class_weight`` that is
+                not a dict, a callback that is not a ``ks.callbacks.Callback``, or float targets
+                for a loss that takes class indices.
+
+        Example:
+            history = model.fit(x_train, y_train, batch_size=64, epochs=10,
+                                validation_split=0.1, class_weight={0: 1.0, 1: 5.0})
+            best = min(history.history["val_loss"])
+        """
         train_step, test_step = self._overridden("train_step"), self._overridden("test_step")
         engine = self._require_compiled("fit", need_loss=train_step is None)
         # ---- prepare: check every argument, then build the batches and the callbacks
@@ -712,7 +843,42 @@ class Model:
         callbacks: list[Callback] | None = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
-        """The loss and metrics over the data: a scalar, ``[loss, *metrics]`` or a dict."""
+        """The loss and metrics of the model over ``x`` and ``y``, in eval mode without gradients.
+
+        The metrics are reset first, and class weights never apply (as in Keras). The data gets
+        the checks ``fit`` gives its first batch. The values are the means over every batch
+        evaluated; with an overridden ``test_step``, what its last call returned.
+
+        Args:
+            x: the inputs, in any form ``fit`` takes; a generator that is already exhausted is a
+                ``ValueError``.
+            y: the targets, as in ``fit``.
+            batch_size: samples per batch for arrays and Datasets (default 32); ``None`` with a
+                ``DataLoader``.
+            verbose: ``"auto"``, 0, 1 or 2, as in ``fit``.
+            sample_weight: as in ``fit``: it weights the loss and ``weighted_metrics``.
+            steps: how many batches to evaluate; by default all of ``x``.
+            callbacks: callbacks whose ``on_test_*`` hooks run; one that sets
+                ``model.stop_evaluating = True`` ends the loop after the current batch.
+            return_dict: return ``{log key: float}`` instead of a list.
+
+        Returns:
+            With ``return_dict``: the dict. Otherwise the loss as a float when it is the only
+            value, else a list in Keras's order, so ``loss, acc = model.evaluate(...)`` unpacks:
+            the loss, then a single output's metrics in compile order, or for several outputs
+            each output's loss and then the other keys sorted by name.
+
+        Raises:
+            ValueError: ``compile`` not called (or no loss and no overridden ``test_step``);
+                arrays ``x`` without ``y``; a bad ``batch_size``, ``steps`` or ``verbose``;
+                targets that do not fit the loss or metrics.
+            TypeError: ``x`` of a kind ``evaluate`` cannot read, or float targets for a loss
+                that takes class indices.
+
+        Example:
+            test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256)
+            logs = model.evaluate(test_loader, return_dict=True)   # {"loss": ..., ...}
+        """
         test_step = self._overridden("test_step")
         engine = self._require_compiled("evaluate", need_loss=test_step is None)
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
@@ -773,7 +939,34 @@ class Model:
         steps: int | None = None,
         callbacks: list[Callback] | None = None,
     ) -> Any:
-        """The module's outputs in eval mode as NumPy arrays (works without ``compile``)."""
+        """Run the module on ``x`` batch by batch, in eval mode without gradients; return NumPy.
+
+        Works without ``compile``. The batches' outputs are concatenated along the first
+        dimension; float16 and bfloat16 outputs come back as float32. Under torchrun every rank
+        returns every sample, in order.
+
+        Args:
+            x: the inputs, in any form ``fit`` takes; targets that a Dataset, DataLoader or
+                iterable yields are ignored.
+            batch_size: samples per batch for arrays and Datasets (default 32).
+            verbose: as in ``fit``.
+            steps: how many batches to run; by default all of ``x``.
+            callbacks: callbacks whose ``on_predict_*`` hooks run (the batch-end ``logs`` hold
+                the batch's ``"outputs"``); ``model.stop_predicting = True`` stops after the
+                current batch.
+
+        Returns:
+            A NumPy array, or the module's output structure (tuple, list or dict) of arrays.
+
+        Raises:
+            ValueError: a bad ``batch_size``, ``steps`` or ``verbose``, a ``batch_size`` with a
+                ``DataLoader``, or empty input.
+            TypeError: ``x`` of a kind ``predict`` cannot read.
+
+        Example:
+            logits = model.predict(x_test, batch_size=512)
+            labels = logits.argmax(axis=-1)
+        """
         predict_step = self._overridden("predict_step")
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
         group = self._process_group()
@@ -815,7 +1008,33 @@ class Model:
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: Mapping[int, float] | None = None,
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        """One optimizer step on one batch; returns the batch's loss and metrics."""
+        """Train on one batch: forward, loss, backward and an optimizer step, in train mode.
+
+        The metrics are reset first, so the results describe this batch alone (as in Keras), and
+        the batch is checked against the loss and metrics before the step. With
+        ``gradient_accumulation_steps=N`` the batch joins the accumulation window and the
+        optimizer steps on every N-th call. An overridden ``train_step`` is called with the
+        batch (class weights folded into its sample weights).
+
+        Args:
+            x: the batch's inputs: an array or tensor, or a tuple, list or dict of them.
+            y: the batch's targets; ``None`` only for an overridden ``train_step``.
+            sample_weight: one weight per sample of the batch, as in ``fit``.
+            class_weight: ``{class_index: weight}``, as in ``fit``; not with ``sample_weight``.
+            return_dict: return ``{log key: float}`` instead of a list.
+
+        Returns:
+            The batch's loss and metrics, formatted as ``evaluate`` formats its results.
+
+        Raises:
+            ValueError: ``compile`` not called (or no loss and no overridden ``train_step``),
+                arrays ``x`` without ``y``, inputs and targets of different lengths, a bad
+                ``class_weight``, or targets that do not fit the loss.
+
+        Example:
+            for x_batch, y_batch in batches:
+                logs = model.train_on_batch(x_batch, y_batch, return_dict=True)
+        """
         train_step = self._overridden("train_step")
         engine = self._require_compiled("train_on_batch", need_loss=train_step is None)
         args_lib.check_class_weight(class_weight, sample_weight)
@@ -839,7 +1058,27 @@ class Model:
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        """The loss and metrics of one batch, in eval mode, without training."""
+        """The loss and metrics of one batch, in eval mode without gradients; no weight changes.
+
+        The metrics are reset first, so the results describe this batch alone; class weights do
+        not apply. An overridden ``test_step`` is called with the batch.
+
+        Args:
+            x: the batch's inputs, as for ``train_on_batch``.
+            y: the batch's targets; ``None`` only for an overridden ``test_step``.
+            sample_weight: one weight per sample of the batch.
+            return_dict: as in ``evaluate``.
+
+        Returns:
+            As ``evaluate``: a float, a list in Keras's order, or a dict.
+
+        Raises:
+            ValueError: ``compile`` not called (or no loss and no overridden ``test_step``),
+                arrays ``x`` without ``y``, or targets that do not fit the loss.
+
+        Example:
+            val_loss, val_accuracy = model.test_on_batch(x_val[:256], y_val[:256])
+        """
         test_step = self._overridden("test_step")
         engine = self._require_compiled("test_on_batch", need_loss=test_step is None)
         if test_step is None:
@@ -858,7 +1097,20 @@ class Model:
         return _keras_results(self, materialize(results), return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
-        """The outputs for one batch as NumPy arrays, in eval mode."""
+        """The module's outputs for one batch as NumPy arrays, in eval mode without gradients.
+
+        Works without ``compile``; an overridden ``predict_step`` is called when there is one.
+
+        Args:
+            x: the batch's inputs: an array or tensor, or a tuple, list or dict of them, passed
+                to the module as ``fit`` passes them.
+
+        Returns:
+            As ``predict``: an array, or the module's output structure of arrays.
+
+        Example:
+            probabilities = model.predict_on_batch(x_test[:8])
+        """
         xb = data_lib.to_device(map_structure(data_lib.as_tensor, x), self.device)
         self.module.eval()
         predict_step = self._overridden("predict_step")
@@ -945,7 +1197,21 @@ class Model:
         return [t.detach().cpu().numpy().copy() for t in self.module.state_dict().values()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Set the module's state from ``get_weights()``'s list (same order and shapes)."""
+        """Set the module's parameters and buffers from a list of arrays: ``get_weights``'s inverse.
+
+        Args:
+            weights: one array (or tensor) per entry of the module's ``state_dict``, in its order
+                and with its shapes, as ``get_weights()`` returns them; each is cast to the
+                entry's dtype.
+
+        Raises:
+            ValueError: a different number of arrays, or an array whose shape differs (named by
+                its ``state_dict`` key). The module is left unchanged.
+
+        Example:
+            twin = ks.Model(make_net())
+            twin.set_weights(model.get_weights())
+        """
         state = self.module.state_dict()
         if len(weights) != len(state):
             raise ValueError(
@@ -964,23 +1230,59 @@ class Model:
         self.module.load_state_dict(new_state)
 
     def save_weights(self, filepath: str | os.PathLike) -> None:
-        """Write the module's ``state_dict`` (loadable with plain ``torch.load`` too)."""
+        """Write the module's ``state_dict`` (parameters and buffers) and nothing else.
+
+        The file is a plain ``torch.save`` of it, so ``module.load_state_dict(torch.load(path))``
+        reads it without kerasish; ``load_weights`` reads it too. It is written atomically, like
+        every kerasish file.
+
+        Args:
+            filepath: the file to write; any suffix, and missing folders are created.
+
+        Example:
+            model.save_weights("weights/final.pt")
+        """
         atomic_torch_save(self.module.state_dict(), filepath)
 
     def save(self, filepath: str | os.PathLike) -> None:
-        """Write the whole training state, in the format ``BackupAndRestore`` writes.
+        """Write the whole training state to one torch file, in the format ``BackupAndRestore`` writes.
 
-        Weights, optimizer, scaler, epoch and position in it, optimizer steps, shuffle seed,
-        random states, compile settings, and inside ``fit`` the state of its callbacks.
+        The file holds the weights, the optimizer and gradient-scaler states, the epoch and the
+        batches done in it, the optimizer steps, the shuffle seed, the random-number states, the
+        running metric states, a half-filled accumulation window, the compile settings and, when
+        called from inside ``fit`` (a callback), each callback's ``state_dict()``. It is written to
+        a temporary file and moved into place, so a crash never leaves a torn file.
+
+        Args:
+            filepath: where to write; any suffix, and missing folders are created.
+
+        Example:
+            model.save("run/state.pt")
+            restored = ks.Model(make_net()).compile("adam", "cross_entropy")
+            restored.load_weights("run/state.pt")   # weights, optimizer, scaler, epoch
         """
         state_lib.save(self, filepath)
 
     def load_weights(self, filepath: str | os.PathLike) -> None:
-        """Read a ``save``, ``save_weights`` or ``BackupAndRestore`` file.
+        """Load a file written by ``save``, ``save_weights``, ``BackupAndRestore`` or ``torch.save``.
 
-        A full state also restores the optimizer, scaler and epoch. Everything is checked before
-        anything changes: a file that does not fit the module or the optimizer raises
-        ``ValueError`` and leaves the model as it was.
+        The weights always load. A full training state also sets ``model.epoch`` and, on a
+        compiled model, restores the optimizer and gradient-scaler states and
+        ``model.optimizer_steps``; the next ``fit`` still starts at its ``initial_epoch`` (pass
+        ``initial_epoch=model.epoch`` to continue, or resume with ``BackupAndRestore``). Files of
+        earlier kerasish versions load too. Everything is checked before anything changes.
+
+        Args:
+            filepath: the file to read: a kerasish state, or a bare ``state_dict``.
+
+        Raises:
+            FileNotFoundError: there is no file at ``filepath``.
+            ValueError: the file is damaged, holds no ``state_dict`` or comes from a newer
+                kerasish; its keys or shapes do not match the module; or its optimizer state
+                does not fit the compiled optimizer. The model is left as it was.
+
+        Example:
+            model.load_weights("ckpt/best.pt")
         """
         try:
             state = state_lib.read(filepath, map_location=self.device)

@@ -7,6 +7,7 @@ nobody overrides costs one empty-list check, and batch logs are not even built f
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -245,7 +246,25 @@ class CallbackList:
     """Dispatches hooks to the callbacks that override them, sharing one logs object per call.
 
     The per-hook listener lists are built once, so a hook nobody overrides costs one empty loop;
-    ``wants(hook)`` lets the loop skip building logs for hooks nobody listens to.
+    ``wants(hook)`` lets the loop skip building logs for hooks nobody listens to. Listeners run in
+    list order, except that callbacks with ``saves_training_state`` run last at batch and epoch
+    ends. ``fit``, ``evaluate`` and ``predict`` build one per call; a loop of your own may too.
+    Its hook methods (``on_train_begin`` ... ``on_predict_batch_end``) take the arguments of the
+    ``Callback`` hooks of the same names and pass them on.
+
+    Args:
+        callbacks: the ``Callback`` objects, in the order their hooks run.
+        model: given to each callback's ``set_model``, when not ``None``.
+        params: given to each callback's ``set_params``, when not ``None``
+            (``{"verbose", "epochs", "steps", ...}``).
+
+    Example:
+        history = ks.callbacks.History()
+        cbs = ks.callbacks.CallbackList([history], model=model,
+                                        params={"verbose": 0, "epochs": 1, "steps": None})
+        cbs.on_train_begin({})
+        cbs.on_epoch_end(0, {"loss": 0.5})   # history.history == {"loss": [0.5]}
+        cbs.wants("on_train_batch_end")      # False: History does not listen to batches
     """
 
     def __init__(self, callbacks: list[Callback], model: Any = None, params: dict | None = None):
@@ -264,9 +283,24 @@ class CallbackList:
             self._listeners[hook] = [getattr(cb, hook) for cb in listeners]
 
     def wants(self, hook: str) -> bool:
+        """Whether any callback overrides ``hook``: the loop builds logs only for such hooks.
+
+        Args:
+            hook: a hook name from ``HOOKS``, e.g. ``"on_train_batch_end"`` (overriding Keras's
+                alias ``on_batch_end`` counts).
+
+        Returns:
+            ``True`` when at least one callback listens.
+        """
         return bool(self._listeners[hook])
 
     def call(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` with ``args`` on every callback that overrides it.
+
+        Args:
+            hook: a hook name from ``HOOKS``.
+            *args: the hook's arguments, e.g. ``(epoch, logs)``.
+        """
         for listener in self._listeners[hook]:
             listener(*args)
 
@@ -275,6 +309,10 @@ class CallbackList:
 
         The loop re-raises ``exception`` unchanged afterwards, so nothing a callback does while
         cleaning up may replace it.
+
+        Args:
+            exception: what ``fit``, ``evaluate`` or ``predict`` raised; every callback's
+                ``on_exception`` gets it, whether it overrides the hook or not.
         """
         for cb in self.callbacks:
             try:
@@ -330,3 +368,15 @@ class CallbackList:
 
     def __iter__(self) -> Iterator[Callback]:
         return iter(self.callbacks)
+
+
+def _dispatch_doc(hook: str) -> str:
+    """The docstring of ``CallbackList.<hook>``: what it does, then the Args of ``Callback.<hook>``."""
+    hook_doc = inspect.getdoc(getattr(Callback, hook)) or ""
+    return (f"Call ``{hook}`` on every callback that overrides it (see ``Callback.{hook}``).\n\n"
+            + hook_doc[hook_doc.index("Args:"):])
+
+
+# Each hook is documented once, on Callback; the dispatcher's methods take the same arguments.
+for _hook in HOOKS:
+    getattr(CallbackList, _hook).__doc__ = _dispatch_doc(_hook)

@@ -109,7 +109,17 @@ class ModelCheckpoint(MonitorCallback):
             self._save(epoch, None, logs or {})
 
     def on_save(self, saved: SavedFile) -> None:
-        """Called after each file is written; override to act on it (upload, copy, prune)."""
+        """Called after each file is written; override to act on it (upload, copy, prune).
+
+        Args:
+            saved: the file just written, also the last entry of ``self.saved``: its ``path``,
+                and the 0-based ``epoch`` and ``batch`` (``None`` for an epoch-end save).
+
+        Example:
+            class Announce(ks.callbacks.ModelCheckpoint):
+                def on_save(self, saved):
+                    print(f"epoch {saved.epoch + 1}: wrote {saved.path}")
+        """
 
     # ------------------------------------------------------------------ checks
 
