@@ -136,7 +136,19 @@ def _fusable(parameters: list[torch.nn.Parameter]) -> bool:
 
 
 def describe_optimizer(optimizer: torch.optim.Optimizer) -> str:
-    """A short name for logs and configs (``"Adam"``)."""
+    """A short name for logs and configs: the torch optimizer's class name.
+
+    Args:
+        optimizer: a torch optimizer (what ``compile`` built or was given).
+
+    Returns:
+        The class name, e.g. ``"Adam"`` for ``compile("adam")``, ``"KerasRMSprop"`` for
+        ``ks.optimizers.RMSprop()``.
+
+    Example:
+        >>> describe_optimizer(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1))
+        'SGD'
+    """
     return type(optimizer).__name__
 
 
