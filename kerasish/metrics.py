@@ -193,6 +193,7 @@ class MeanMetricWrapper(Mean):
         name: the log key; by default ``fn.__name__``.
         torch_style: call ``fn(y_pred, y_true, **kwargs)``, torch's order; ``compile`` wraps a
             callable in ``metrics`` this way.
+        dtype: only ``None``/``"float32"``: kerasish metrics accumulate in float32.
         **kwargs: passed to ``fn`` at every call (``threshold=0.7``, ``k=3``).
 
     Example:
@@ -202,8 +203,9 @@ class MeanMetricWrapper(Mean):
         model.compile("adam", "mse", metrics=[within_one])
     """
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, torch_style: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, torch_style: bool = False, *,
+                 dtype: Any = None, **kwargs: Any) -> None:
+        _check_dtype(dtype)
         super().__init__(name or getattr(fn, "__name__", None) or snake_case(type(fn).__name__))
         self.fn = fn
         self.torch_style = torch_style
@@ -433,7 +435,18 @@ def _exact_match(y_true, y_pred):
     return (y_pred == y_true).float().mean(dim=-1)
 
 
-class Accuracy(MeanMetricWrapper):
+class _FunctionMean(MeanMetricWrapper):
+    """A Keras metric class that is one function averaged over samples: ``Cls(name=None,
+    dtype=None)``, named after the class as Keras names it (``"mean_squared_error"``).
+    Subclasses set ``_function``."""
+
+    _function: Callable[..., torch.Tensor]
+
+    def __init__(self, name: str | None = None, dtype: Any = None):
+        super().__init__(type(self)._function, name=name or snake_case(type(self).__name__), dtype=dtype)
+
+
+class Accuracy(_FunctionMean):
     """Exact-match accuracy (``keras.metrics.Accuracy``): how often ``y_pred`` equals ``y_true``.
 
     Averaged over the last axis per sample, then over samples. For class scores, use
@@ -448,8 +461,7 @@ class Accuracy(MeanMetricWrapper):
         m.result()   # tensor(0.6667)
     """
 
-    def __init__(self, name: str = "accuracy"):
-        super().__init__(_exact_match, name=name)
+    _function = staticmethod(_exact_match)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
@@ -463,11 +475,11 @@ class BinaryAccuracy(MeanMetricWrapper):
         model.compile("adam", "bce_with_logits", metrics=[ks.metrics.BinaryAccuracy(threshold=0.0)])
     """
 
-    def __init__(self, name: str = "binary_accuracy", threshold: float = 0.5):
-        super().__init__(binary_accuracy, name=name, threshold=threshold)
+    def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
 
 
-class CategoricalAccuracy(MeanMetricWrapper):
+class CategoricalAccuracy(_FunctionMean):
     """The running mean of ``categorical_accuracy``, for one-hot targets.
 
     Args:
@@ -477,11 +489,10 @@ class CategoricalAccuracy(MeanMetricWrapper):
         model.compile("adam", "categorical_crossentropy", metrics=[ks.metrics.CategoricalAccuracy()])
     """
 
-    def __init__(self, name: str = "categorical_accuracy"):
-        super().__init__(categorical_accuracy, name=name)
+    _function = staticmethod(categorical_accuracy)
 
 
-class SparseCategoricalAccuracy(MeanMetricWrapper):
+class SparseCategoricalAccuracy(_FunctionMean):
     """The share of samples whose largest output is at the index of their integer label.
 
     The running mean of ``sparse_categorical_accuracy``; what ``"accuracy"`` becomes for
@@ -494,8 +505,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
         metric = ks.metrics.SparseCategoricalAccuracy(name="acc")
     """
 
-    def __init__(self, name: str = "sparse_categorical_accuracy"):
-        super().__init__(sparse_categorical_accuracy, name=name)
+    _function = staticmethod(sparse_categorical_accuracy)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
@@ -510,8 +520,8 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
                       metrics=["accuracy", ks.metrics.TopKCategoricalAccuracy(k=5)])
     """
 
-    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy"):
-        super().__init__(top_k_categorical_accuracy, name=name, k=k)
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None):
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
@@ -525,11 +535,11 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
         top3 = ks.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")
     """
 
-    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy"):
-        super().__init__(sparse_top_k_categorical_accuracy, name=name, k=k)
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
 
 
-class MeanSquaredError(MeanMetricWrapper):
+class MeanSquaredError(_FunctionMean):
     """The running (sample-weighted) mean of ``mean_squared_error`` (``"mse"``).
 
     Args:
@@ -539,11 +549,10 @@ class MeanSquaredError(MeanMetricWrapper):
         model.compile("adam", "mae", metrics=[ks.metrics.MeanSquaredError(name="mse")])
     """
 
-    def __init__(self, name: str = "mean_squared_error"):
-        super().__init__(mean_squared_error, name=name)
+    _function = staticmethod(mean_squared_error)
 
 
-class MeanAbsoluteError(MeanMetricWrapper):
+class MeanAbsoluteError(_FunctionMean):
     """The mean absolute error over everything seen since the last reset (``"mae"``).
 
     Args:
@@ -553,11 +562,10 @@ class MeanAbsoluteError(MeanMetricWrapper):
         model.compile("adam", "huber", metrics=["mae"])   # the same metric, by name
     """
 
-    def __init__(self, name: str = "mean_absolute_error"):
-        super().__init__(mean_absolute_error, name=name)
+    _function = staticmethod(mean_absolute_error)
 
 
-class MeanAbsolutePercentageError(MeanMetricWrapper):
+class MeanAbsolutePercentageError(_FunctionMean):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` per sample, averaged (``"mape"``).
 
     Args:
@@ -568,12 +576,10 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
         model.compile("adam", "mse", metrics=[ks.metrics.MeanAbsolutePercentageError()])
     """
 
-    def __init__(self, name: str = "mean_absolute_percentage_error", dtype: Any = None):
-        _check_dtype(dtype)
-        super().__init__(mean_absolute_percentage_error, name=name)
+    _function = staticmethod(mean_absolute_percentage_error)
 
 
-class MeanSquaredLogarithmicError(MeanMetricWrapper):
+class MeanSquaredLogarithmicError(_FunctionMean):
     """``mean((log(1 + y_pred) - log(1 + y_true))**2)`` per sample, averaged (``"msle"``).
 
     Args:
@@ -584,9 +590,7 @@ class MeanSquaredLogarithmicError(MeanMetricWrapper):
         model.compile("adam", "mse", metrics=["msle"])
     """
 
-    def __init__(self, name: str = "mean_squared_logarithmic_error", dtype: Any = None):
-        _check_dtype(dtype)
-        super().__init__(mean_squared_logarithmic_error, name=name)
+    _function = staticmethod(mean_squared_logarithmic_error)
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
@@ -604,20 +608,17 @@ class BinaryCrossentropy(MeanMetricWrapper):
 
     def __init__(self, name: str = "binary_crossentropy", dtype: Any = None, from_logits: bool = False,
                  label_smoothing: float = 0.0):
-        _check_dtype(dtype)
         loss = losses_lib.BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,
                                              reduction="none")
-        super().__init__(loss, name=name)
+        super().__init__(loss, name=name, dtype=dtype)
 
 
 class CategoricalCrossentropy(MeanMetricWrapper):
     """Keras's categorical cross-entropy metric (one-hot targets), averaged per sample.
 
     Args:
-        name: the log key.
-        dtype: only ``None``/``"float32"``.
-        from_logits: whether ``y_pred`` are logits rather than probabilities.
-        label_smoothing: smoothing of the one-hot targets.
+        name, dtype, from_logits: as ``BinaryCrossentropy``.
+        label_smoothing: smoothing of the one-hot targets towards ``1 / classes``.
         axis: the class axis; only ``-1``.
 
     Example:
@@ -626,21 +627,17 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 
     def __init__(self, name: str = "categorical_crossentropy", dtype: Any = None,
                  from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1):
-        _check_dtype(dtype)
         _check_last_axis(axis)
         loss = losses_lib.CategoricalCrossentropy(from_logits=from_logits,
                                                   label_smoothing=label_smoothing, reduction="none")
-        super().__init__(loss, name=name)
+        super().__init__(loss, name=name, dtype=dtype)
 
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
     """Keras's sparse categorical cross-entropy metric (integer targets), averaged per sample.
 
     Args:
-        name: the log key.
-        dtype: only ``None``/``"float32"``.
-        from_logits: whether ``y_pred`` are logits rather than probabilities.
-        axis: the class axis; only ``-1``.
+        name, dtype, from_logits, axis: as ``CategoricalCrossentropy``.
 
     Example:
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["sparse_categorical_crossentropy"])
@@ -648,13 +645,12 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
 
     def __init__(self, name: str = "sparse_categorical_crossentropy", dtype: Any = None,
                  from_logits: bool = False, axis: int = -1):
-        _check_dtype(dtype)
         _check_last_axis(axis)
         loss = losses_lib.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="none")
-        super().__init__(loss, name=name)
+        super().__init__(loss, name=name, dtype=dtype)
 
 
-class RootMeanSquaredError(MeanMetricWrapper):
+class RootMeanSquaredError(_FunctionMean):
     """The square root of the running weighted mean of squared errors.
 
     Args:
@@ -666,8 +662,7 @@ class RootMeanSquaredError(MeanMetricWrapper):
         rmse.result()   # tensor(3.5355): sqrt((9 + 16) / 2)
     """
 
-    def __init__(self, name: str = "root_mean_squared_error"):
-        super().__init__(mean_squared_error, name=name)
+    _function = staticmethod(mean_squared_error)
 
     def result(self) -> torch.Tensor:
         """``sqrt`` of the mean squared error over everything seen since the last reset."""

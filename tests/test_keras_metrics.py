@@ -93,6 +93,25 @@ def test_metric_matches_keras_over_two_updates(name, kwargs, data, weighted):
     _close(ours.result(), theirs.result())
 
 
+KERAS_POSITIONAL = [
+    ("BinaryAccuracy", ("acc", "float32", 0.7), "binary"),
+    ("TopKCategoricalAccuracy", (2, "top2", "float32"), "onehot"),
+    ("MeanSquaredError", ("mse", "float32"), "multi"),
+    ("RootMeanSquaredError", ("rmse", "float32"), "multi"),
+    ("CategoricalCrossentropy", ("cce", "float32", True), "onehot"),
+]
+
+
+@pytest.mark.parametrize("name, args, data", KERAS_POSITIONAL, ids=[c[0] for c in KERAS_POSITIONAL])
+def test_metric_arguments_given_by_position_mean_what_they_mean_in_keras(name, args, data):
+    ours, theirs = getattr(ks.metrics, name)(*args), getattr(keras.metrics, name)(*args)
+    assert ours.name == theirs.name
+    _update_both(ours, theirs, *DATA[data])
+    _close(ours.result(), theirs.result())
+    with pytest.raises(ValueError, match="dtype='float16' is not supported"):
+        getattr(ks.metrics, name)(*[("float16" if a == "float32" else a) for a in args])
+
+
 EDGES = st.sampled_from([0.0, 0.2, 0.25, 0.5, 0.75, 1.0]) | st.floats(0.0, 1.0, width=32, allow_subnormal=False)
 
 
