@@ -208,8 +208,7 @@ class MeanSquaredError(Loss):
     """``mean((y_pred - y_true) ** 2)`` over the last axis, per sample (``"mse"``).
 
     Args:
-        name: the log key (default ``"mean_squared_error"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"mean_squared_error"``.
 
     Example:
         ks.losses.MeanSquaredError()(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))  # 0.5
@@ -226,8 +225,7 @@ class MeanAbsoluteError(Loss):
     """``mean(|y_pred - y_true|)`` over the last axis, per sample (``"mae"``).
 
     Args:
-        name: the log key (default ``"mean_absolute_error"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"mean_absolute_error"``.
 
     Example:
         model.compile("adam", loss=ks.losses.MeanAbsoluteError())
@@ -244,8 +242,7 @@ class MeanAbsolutePercentageError(Loss):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis (``"mape"``).
 
     Args:
-        name: the log key (default ``"mean_absolute_percentage_error"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"mean_absolute_percentage_error"``.
 
     Example:
         mape = ks.losses.MeanAbsolutePercentageError()(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
@@ -263,8 +260,7 @@ class MeanSquaredLogarithmicError(Loss):
     Values below 1e-7 are raised to 1e-7 before the logarithm, as in Keras.
 
     Args:
-        name: the log key (default ``"mean_squared_logarithmic_error"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"mean_squared_logarithmic_error"``.
 
     Example:
         model.compile("adam", loss="msle")   # the same loss by name
@@ -284,8 +280,7 @@ class Huber(Loss):
 
     Args:
         delta: where the loss turns from quadratic to linear.
-        name: the log key (default ``"huber_loss"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"huber_loss"``.
 
     Example:
         loss = ks.losses.Huber(delta=1.0)
@@ -306,8 +301,7 @@ class LogCosh(Loss):
     About ``e**2 / 2`` for small errors and ``|e| - log(2)`` for large ones.
 
     Args:
-        name: the log key (default ``"log_cosh"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"log_cosh"``.
 
     Example:
         model.compile("adam", loss=ks.losses.LogCosh())
@@ -325,8 +319,7 @@ class KLDivergence(Loss):
     first, as in Keras.
 
     Args:
-        name: the log key (default ``"kl_divergence"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"kl_divergence"``.
 
     Example:
         loss = ks.losses.KLDivergence()
@@ -345,8 +338,7 @@ class Poisson(Loss):
     For count targets; ``y_pred`` is the predicted rate (positive).
 
     Args:
-        name: the log key (default ``"poisson"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"poisson"``.
 
     Example:
         model.compile("adam", loss=ks.losses.Poisson())   # a module ending in softplus
@@ -362,8 +354,7 @@ class Hinge(Loss):
     A label 0 counts as -1, as Keras converts binary labels.
 
     Args:
-        name: the log key (default ``"hinge"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"hinge"``.
 
     Example:
         ks.losses.Hinge()(torch.tensor([[0.0, 1.0]]), torch.tensor([[-0.5, 0.5]]))   # tensor(0.5)
@@ -378,8 +369,7 @@ class SquaredHinge(Loss):
     """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis; labels as for ``Hinge``.
 
     Args:
-        name: the log key (default ``"squared_hinge"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"squared_hinge"``.
 
     Example:
         model.compile("adam", loss="squared_hinge")
@@ -397,8 +387,7 @@ class CosineSimilarity(Loss):
     outputs with the targets (Keras's sign convention).
 
     Args:
-        name: the log key (default ``"cosine_similarity"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"cosine_similarity"``.
 
     Example:
         ks.losses.CosineSimilarity()(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]]))  # -1.
@@ -423,8 +412,7 @@ class BinaryCrossentropy(Loss):
         from_logits: whether ``y_pred`` are logits (computed with torch's stable
             ``binary_cross_entropy_with_logits``) rather than probabilities.
         label_smoothing: moves the targets towards 0.5: ``y * (1 - s) + 0.5 * s``.
-        name: the log key (default ``"binary_crossentropy"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"binary_crossentropy"``.
 
     Example:
         loss = ks.losses.BinaryCrossentropy(from_logits=True)
@@ -460,8 +448,7 @@ class CategoricalCrossentropy(Loss):
             probabilities.
         label_smoothing: mixes the targets with the uniform distribution over the ``C``
             classes: ``y * (1 - s) + s / C``.
-        name: the log key (default ``"categorical_crossentropy"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"categorical_crossentropy"``.
 
     Example:
         loss = ks.losses.CategoricalCrossentropy()
@@ -556,8 +543,7 @@ class SparseCategoricalCrossentropy(_ClassIndexLoss):
             rescaled to sum to 1 and clipped, as in Keras).
         ignore_class: a label whose rows get a zero loss (padding, say). Those rows still
             count in the ``sum_over_batch_size`` divisor; Keras leaves them out of it.
-        name: the log key (default ``"sparse_categorical_crossentropy"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"sparse_categorical_crossentropy"``.
 
     Example:
         loss = ks.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -593,8 +579,7 @@ class CrossEntropy(_ClassIndexLoss):
 
     Args:
         label_smoothing: torch's ``label_smoothing``, in [0, 1].
-        name: the log key (default ``"cross_entropy"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"cross_entropy"``.
 
     Example:
         model.compile("adam", loss=ks.losses.CrossEntropy(label_smoothing=0.1))
@@ -619,8 +604,7 @@ class NLL(_ClassIndexLoss):
     For a module ending in ``log_softmax``; the class axis is the last one.
 
     Args:
-        name: the log key (default ``"nll"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"nll"``.
 
     Example:
         ks.losses.NLL()(torch.tensor([1]), torch.log(torch.tensor([[0.2, 0.8]])))   # 0.2231
@@ -644,8 +628,7 @@ class BCEWithLogits(BinaryCrossentropy):
     ``BinaryCrossentropy(from_logits=True)`` under torch's name.
 
     Args:
-        name: the log key (default ``"bce_with_logits"``).
-        reduction: see ``Loss``.
+        name, reduction: as ``Loss``; the default name is ``"bce_with_logits"``.
 
     Example:
         model.compile("adam", loss="bce_with_logits")   # a module ending in Linear(..., 1)
