@@ -1038,14 +1038,10 @@ class Model:
         train_step = self._overridden("train_step")
         engine = self._require_compiled("train_on_batch", need_loss=train_step is None)
         args_lib.check_class_weight(class_weight, sample_weight)
-        if train_step is None:
-            args_lib.check_targets_given(x, y, "train_on_batch")
-        xb, yb, swb = self._single_batch(x, y, sample_weight)
-        engine.set_class_weight(class_weight, yb)
-        engine.all_targets, engine.checked_targets = None, False  # this batch is checked itself
+        xb, yb, swb = self._single_batch(engine, "train_on_batch", train_step, x, y, sample_weight,
+                                         class_weight)
         if train_step is None and not any(p.requires_grad for p in self.module.parameters()):
             _warn_nothing_to_train()  # as Keras's default train step does
-        self.reset_metrics()
         self.module.train()
         if train_step is None:
             engine.train_step(xb, yb, swb)
@@ -1081,12 +1077,7 @@ class Model:
         """
         test_step = self._overridden("test_step")
         engine = self._require_compiled("test_on_batch", need_loss=test_step is None)
-        if test_step is None:
-            args_lib.check_targets_given(x, y, "test_on_batch")
-        xb, yb, swb = self._single_batch(x, y, sample_weight)
-        engine.set_class_weight(None)
-        engine.all_targets, engine.checked_targets = None, False  # this batch is checked itself
-        self.reset_metrics()
+        xb, yb, swb = self._single_batch(engine, "test_on_batch", test_step, x, y, sample_weight)
         self.module.eval()
         if test_step is None:
             engine.test_step(xb, yb, swb)
@@ -1119,11 +1110,20 @@ class Model:
         with torch.no_grad():
             return _concat_to_numpy([predict_step(pack_x_y_sample_weight(xb))])
 
-    def _single_batch(self, x, y, sample_weight):
+    def _single_batch(self, engine: Engine, method: str, custom_step: Any, x: Any, y: Any,
+                      sample_weight: Any, class_weight: Any = None) -> tuple[Any, Any, Any]:
+        """What ``train_on_batch`` and ``test_on_batch`` do before their step: check the batch,
+        put it on the device, set its class weights, and start from fresh metrics."""
+        if custom_step is None:
+            args_lib.check_targets_given(x, y, method)
         x, y = map_structure(data_lib.as_tensor, x), map_structure(data_lib.as_tensor, y)
         sw = data_lib.sample_weights(sample_weight)
         data_lib.check_lengths(x, y, sw)
-        return data_lib.to_device((x, y, sw), self.device)
+        xb, yb, swb = data_lib.to_device((x, y, sw), self.device)
+        engine.set_class_weight(class_weight, yb)
+        engine.all_targets, engine.checked_targets = None, False  # this batch is checked itself
+        self.reset_metrics()
+        return xb, yb, swb
 
     # ------------------------------------------------------------------ export
 
