@@ -32,7 +32,7 @@ PRECISIONS = {
 
 
 def call_module(module: torch.nn.Module, x: Any, training: bool | None = None) -> Any:
-    """A tuple/list ``x`` is passed as positional arguments, a dict as keywords (API.md).
+    """A tuple/list ``x`` is passed as positional arguments, a dict as keywords (docs/reference.md).
 
     A Keras model (``training`` given) takes ``x`` whole as its one ``inputs`` argument, with
     Keras's ``training`` flag, as ``keras.Model.fit`` calls it.

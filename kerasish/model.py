@@ -1377,7 +1377,8 @@ def _check_validation_data(model: Model, source: Any) -> None:
     the targets (the whole arrays when known) are checked against its outputs, as the first
     training batch is: a wrong feature count, float labels for a class-index loss, out-of-range
     labels (-100 included) fail here, naming ``validation_data``. Sources that cannot give a
-    batch without side effects (a Dataset or a DataLoader) are checked at their first batch.
+    batch without side effects (a Dataset or a DataLoader) are not checked here: a bad one fails
+    at the first validation, after an epoch of training, with torch's own error.
     """
     batch = data_lib.first_batch(source)
     if batch is None:
