@@ -705,6 +705,13 @@ class EpochIterator:
 
     _just_restarted = False
 
+    def rewind(self) -> None:
+        """Make the next ``epoch`` start at the data's first batch, even with ``steps_per_epoch``
+        (a one-shot iterator cannot rewind and reads on). Each validation in ``fit`` starts here,
+        as Keras starts each from the first batch whatever ``validation_steps``."""
+        if self.source.reiterable:
+            self._iterator, self._pass_rng = None, None
+
     def _ran_out(self) -> None:
         warnings.warn(
             "Your input ran out of data; interrupting training. Make sure that your dataset or "

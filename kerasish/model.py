@@ -565,8 +565,8 @@ class Model:
                 given, the data is read on across epochs: an epoch starts where the previous one
                 stopped, and a re-iterable source starts a new pass when it runs out.
             validation_steps: batches per validation; by default all of ``validation_data``.
-                Each validation reads on where the previous one stopped (Keras restarts from the
-                first batch).
+                Each validation starts from the first batch, as in Keras (a one-shot generator
+                reads on).
             validation_batch_size: the validation batch size; ``batch_size`` by default.
             validation_freq: validate every N epochs (an integer), or after each of the listed
                 1-based epochs (a list).
@@ -678,6 +678,7 @@ class Model:
                 epoch_logs = self._epoch_logs(results if results is not None else {}, group,
                                               reduce=train_step is None)
                 if val_batches is not None and validate_on(epoch):
+                    val_batches.rewind()
                     val_logs = self._evaluate_loop(val_batches, cbs, group, test_step)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 # The epoch is done: a save from on_epoch_end records that training continues at

@@ -173,3 +173,16 @@ def test_checking_validation_data_up_front_changes_nothing():
 
     plain, validated = train(), train(validation_data=(X, Y_REG))
     assert all(torch.equal(a, b) for a, b in zip(plain, validated))
+
+
+def test_each_validation_starts_from_the_first_batch_whatever_validation_steps():
+    # 5 validation batches, 2 read per validation: reading on would give other val_loss values.
+    x_val = RNG.normal(size=(40, 3)).astype("float32") * np.arange(1, 41, dtype="float32")[:, None]
+    y_val = RNG.normal(size=(40, 1)).astype("float32")
+    fit = dict(batch_size=8, epochs=3, shuffle=False, verbose=0, validation_data=(x_val, y_val),
+               validation_steps=2)
+    kmodel, twin = dense_model()
+    kmodel.compile(optimizer="sgd", loss="mse")
+    theirs = kmodel.fit(X, Y_REG, **fit).history
+    ours = ks.Model(twin, device="cpu").compile(optimizer="sgd", loss="mse").fit(X, Y_REG, **fit).history
+    assert_logs_close(ours, theirs)
