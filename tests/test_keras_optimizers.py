@@ -284,3 +284,14 @@ def test_bad_optimizer_arguments_are_refused_with_the_argument_named(make, error
 def test_keras_decay_argument_warns_and_is_ignored_as_in_keras():
     with pytest.warns(UserWarning, match="decay"):
         ks.optimizers.SGD(decay=0.1)
+
+
+def test_shared_arguments_are_keyword_only_and_their_own_arguments_keep_kerass_positions():
+    assert ks.optimizers.Adam(2e-3, 0.8, 0.99, 1e-6, True).get_config() == pytest.approx(
+        ks.optimizers.Adam(learning_rate=2e-3, beta_1=0.8, beta_2=0.99, epsilon=1e-6,
+                           amsgrad=True).get_config())
+    ours = ks.optimizers.AdamW(2e-3, 0.01, 0.8).get_config()
+    theirs = keras.optimizers.AdamW(2e-3, 0.01, 0.8).get_config()
+    assert (ours["weight_decay"], ours["beta_1"]) == (theirs["weight_decay"], theirs["beta_1"])
+    with pytest.raises(TypeError):
+        ks.optimizers.Adam(1e-3, 0.9, 0.999, 1e-7, False, 0.01)  # weight_decay by position
