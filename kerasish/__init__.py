@@ -1,7 +1,7 @@
 """kerasish: Keras's training API (compile / fit / evaluate / predict) for raw PyTorch modules."""
 
-from kerasish import callbacks, losses, metrics, optimizers, state, utils
+from kerasish import callbacks, losses, metrics, optimizers, state, types, utils
 from kerasish.model import Model
 
 __version__ = "0.1.0"
-__all__ = ["Model", "callbacks", "losses", "metrics", "optimizers", "state", "utils"]
+__all__ = ["Model", "callbacks", "losses", "metrics", "optimizers", "state", "types", "utils"]

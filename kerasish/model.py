@@ -44,6 +44,8 @@ from kerasish.metrics import Metric
 from kerasish.optimizers import get_optimizer
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
 from kerasish.tree import map_structure, map_together
+from kerasish.types import (Inputs, LossSpec, MetricsSpec, Nested, OptimizerSpec, SampleWeights,
+                            Targets)
 from kerasish.utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 Logs = dict[str, float]
@@ -217,12 +219,12 @@ class Model:
 
     def compile(
         self,
-        optimizer: Any = "rmsprop",
-        loss: Any = None,
-        metrics: Any = None,
+        optimizer: OptimizerSpec = "rmsprop",
+        loss: LossSpec = None,
+        metrics: MetricsSpec = None,
         *,
         loss_weights: Sequence[float] | Mapping[str, float] | float | None = None,
-        weighted_metrics: Any = None,
+        weighted_metrics: MetricsSpec = None,
         jit_compile: bool = False,
         precision: str = "float32",
         clipnorm: float | None = None,
@@ -494,17 +496,17 @@ class Model:
 
     def fit(
         self,
-        x: Any = None,
-        y: Any = None,
+        x: Inputs = None,
+        y: Targets = None,
         batch_size: int | None = None,
         epochs: int = 1,
         verbose: int | str = "auto",
         callbacks: list[Callback] | None = None,
         validation_split: float = 0.0,
-        validation_data: Any = None,
+        validation_data: Inputs = None,
         shuffle: bool | str = True,
         class_weight: Mapping[int, float] | None = None,
-        sample_weight: Any = None,
+        sample_weight: SampleWeights = None,
         initial_epoch: int = 0,
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
@@ -835,11 +837,11 @@ class Model:
 
     def evaluate(
         self,
-        x: Any = None,
-        y: Any = None,
+        x: Inputs = None,
+        y: Targets = None,
         batch_size: int | None = None,
         verbose: int | str = "auto",
-        sample_weight: Any = None,
+        sample_weight: SampleWeights = None,
         steps: int | None = None,
         callbacks: list[Callback] | None = None,
         return_dict: bool = False,
@@ -934,7 +936,7 @@ class Model:
 
     def predict(
         self,
-        x: Any,
+        x: Inputs,
         batch_size: int | None = None,
         verbose: int | str = "auto",
         steps: int | None = None,
@@ -1006,7 +1008,7 @@ class Model:
 
     # ------------------------------------------------------------------ single batches
 
-    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+    def train_on_batch(self, x: Nested, y: Targets = None, sample_weight: SampleWeights = None,
                        class_weight: Mapping[int, float] | None = None,
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Train on one batch: forward, loss, backward and an optimizer step, in train mode.
@@ -1053,7 +1055,7 @@ class Model:
                 results = _step_logs(train_step(data), "train_step")
         return _keras_results(self, materialize(results), return_dict)
 
-    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+    def test_on_batch(self, x: Nested, y: Targets = None, sample_weight: SampleWeights = None,
                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """The loss and metrics of one batch, in eval mode without gradients; no weight changes.
 
@@ -1088,7 +1090,7 @@ class Model:
                 results = _step_logs(test_step(pack_x_y_sample_weight(xb, yb, swb)), "test_step")
         return _keras_results(self, materialize(results), return_dict)
 
-    def predict_on_batch(self, x: Any) -> Any:
+    def predict_on_batch(self, x: Nested) -> Any:
         """The module's outputs for one batch as NumPy arrays, in eval mode without gradients.
 
         Works without ``compile``; an overridden ``predict_step`` is called when there is one.

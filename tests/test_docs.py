@@ -96,7 +96,8 @@ def problem(owner: type | None, name: str, value: object) -> str | None:
         init_doc = inspect.getdoc(vars(value)["__init__"]) if "__init__" in vars(value) else ""
         if not doc:
             return "docstring"
-        if _has_parameters(value) and "Args:" not in doc + (init_doc or ""):
+        constructed = not getattr(value, "_is_protocol", False)  # a Protocol only describes
+        if constructed and _has_parameters(value) and "Args:" not in doc + (init_doc or ""):
             return "args"
         return None
     doc = inspect.getdoc(value.fget if isinstance(value, property) else value)

@@ -30,7 +30,7 @@ import math
 import types
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict, Union
 
 import torch
 from typing_extensions import Unpack
@@ -69,7 +69,20 @@ KNOWN_OPTIMIZERS = tuple(sorted(_KERAS_DEFAULTS))
 _FUSED = frozenset({"adam", "adamw"})
 _FUSED_DEVICES = frozenset({"cpu", "cuda"})
 
-OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
+
+
+class KerasOptimizerLike(Protocol):
+    """What kerasish reads of a ``keras.optimizers.Optimizer`` (Keras is not a dependency): its
+    settings, from which ``from_keras`` builds the ``ks.optimizers`` equivalent."""
+
+    def get_config(self) -> dict[str, Any]:
+        """The optimizer's constructor arguments, as Keras returns them."""
+        ...
+
+
+# A name, a torch optimizer, a class or factory params -> optimizer (a ks.optimizers object is
+# such a factory), or a Keras optimizer.
+OptimizerSpec = Union[str, torch.optim.Optimizer, Callable[..., torch.optim.Optimizer], KerasOptimizerLike]
 
 
 def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
