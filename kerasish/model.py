@@ -44,8 +44,7 @@ from kerasish.metrics import Metric
 from kerasish.optimizers import get_optimizer
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
 from kerasish.tree import map_structure, map_together
-from kerasish.types import (Inputs, LossSpec, MetricsSpec, Nested, OptimizerSpec, SampleWeights,
-                            Targets)
+from kerasish.types import Inputs, LossSpec, MetricsSpec, Nested, OptimizerSpec, SampleWeights, Targets
 from kerasish.utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 Logs = dict[str, float]

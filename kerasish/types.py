@@ -10,7 +10,7 @@ itself is not a dependency. Outputs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,20 +22,20 @@ from kerasish.optimizers import OptimizerSpec
 __all__ = ["Array", "Nested", "Inputs", "Targets", "SampleWeights", "LossFunction", "LossSpec",
            "MetricSpec", "MetricsSpec", "OptimizerSpec"]
 
-Array = Union[np.ndarray, torch.Tensor]
+Array = np.ndarray | torch.Tensor
 # One array, or tuples, lists and dicts of them nested to any depth (several inputs or outputs).
-Nested = Union[Array, Sequence["Nested"], Mapping[str, "Nested"]]
+Nested = Array | Sequence["Nested"] | Mapping[str, "Nested"]
 # What fit, evaluate and predict read: arrays, a torch Dataset, or a DataLoader or other iterable
 # of batches.
-Inputs = Union[Nested, torch.utils.data.Dataset, Iterable[Any], None]
-Targets = Union[Nested, None]
-SampleWeights = Union[Nested, None]
+Inputs = Nested | torch.utils.data.Dataset | Iterable[Any] | None
+Targets = Nested | None
+SampleWeights = Nested | None
 
 # A loss written with torch's argument order, fn(y_pred, y_true).
 LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-LossSpec = Union[str, Loss, torch.nn.Module, LossFunction, None, Sequence["LossSpec"],
-                 Mapping[str, "LossSpec"]]
+LossSpec = (str | Loss | torch.nn.Module | LossFunction | None | Sequence["LossSpec"]
+            | Mapping[str, "LossSpec"])
 # A metric: a name, a ks.metrics object, a torchmetrics or Keras metric, or fn(y_pred, y_true).
-MetricSpec = Union[str, Metric, Callable[..., Any]]
-MetricsSpec = Union[Sequence[Union[MetricSpec, Sequence[MetricSpec], None]],
-                    Mapping[str, Union[MetricSpec, Sequence[MetricSpec]]], None]
+MetricSpec = str | Metric | Callable[..., Any]
+MetricsSpec = (Sequence[MetricSpec | Sequence[MetricSpec] | None]
+               | Mapping[str, MetricSpec | Sequence[MetricSpec]] | None)

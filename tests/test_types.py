@@ -3,7 +3,6 @@ usual calls pass, and each wrong kind of argument is reported on its line. One m
 two small user files (mypy reads torch's annotations, so a run takes a while)."""
 
 import re
-import textwrap
 
 import pytest
 

@@ -30,7 +30,7 @@ import math
 import types
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypedDict, Union
+from typing import Any, Protocol, TypedDict
 
 import torch
 from typing_extensions import Unpack
@@ -82,7 +82,7 @@ class KerasOptimizerLike(Protocol):
 
 # A name, a torch optimizer, a class or factory params -> optimizer (a ks.optimizers object is
 # such a factory), or a Keras optimizer.
-OptimizerSpec = Union[str, torch.optim.Optimizer, Callable[..., torch.optim.Optimizer], KerasOptimizerLike]
+OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer] | KerasOptimizerLike
 
 
 def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
