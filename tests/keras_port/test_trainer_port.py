@@ -423,13 +423,7 @@ def test_on_batch_methods():
     assert isinstance(logs, dict) and len(logs) == 2
     assert logs["loss"] == pytest.approx(15.158, abs=1e-3)
     assert_logs_close(logs, kmodel.train_on_batch(x, y, return_dict=True))
-    logs = model.test_on_batch(x, y)
-    assert isinstance(logs, list) and len(logs) == 2
-    assert logs[0] == pytest.approx(14.360, abs=1e-3)
-    np.testing.assert_allclose(logs, kmodel.test_on_batch(x, y), **ERR)
-    logs = model.test_on_batch(x, y, return_dict=True)
-    assert isinstance(logs, dict) and len(logs) == 2
-    assert_logs_close(logs, kmodel.test_on_batch(x, y, return_dict=True))
+    assert_test_on_batch_as_keras(model, kmodel, x, y, loss=pytest.approx(14.360, abs=1e-3))
     output = model.predict_on_batch(x)
     assert isinstance(output, np.ndarray)
     np.testing.assert_allclose(output[0], [3.789511] * 3, atol=1e-5)
@@ -450,6 +444,18 @@ def test_on_batch_methods():
     np.testing.assert_allclose(logs, kmodel.train_on_batch(x, y, class_weight={1: 0.3, 0: 0.2}), **ERR)
 
 
+def assert_test_on_batch_as_keras(model, kmodel, x, y, loss):
+    """test_on_batch gives [loss, metric] and a two-key dict, with Keras's logs; ``loss`` is the
+    expected first value (a ``pytest.approx``)."""
+    logs = model.test_on_batch(x, y)
+    assert isinstance(logs, list) and len(logs) == 2
+    assert logs[0] == loss
+    np.testing.assert_allclose(logs, kmodel.test_on_batch(x, y), **ERR)
+    logs = model.test_on_batch(x, y, return_dict=True)
+    assert isinstance(logs, dict) and len(logs) == 2
+    assert_logs_close(logs, kmodel.test_on_batch(x, y, return_dict=True))
+
+
 def test_on_batch_methods_without_training():
     x, y = np.ones((100, 4), "float32"), np.zeros((100, 3), "float32")
     kmodel, twin = example_pair()
@@ -458,13 +464,7 @@ def test_on_batch_methods_without_training():
     output = model.predict_on_batch(x)
     assert isinstance(output, np.ndarray)
     np.testing.assert_allclose(output[0], [4.0, 4.0, 4.0])
-    logs = model.test_on_batch(x, y)
-    assert isinstance(logs, list) and len(logs) == 2
-    assert logs[0] == pytest.approx(16.0)
-    np.testing.assert_allclose(logs, kmodel.test_on_batch(x, y), **ERR)
-    logs = model.test_on_batch(x, y, return_dict=True)
-    assert isinstance(logs, dict) and len(logs) == 2
-    assert_logs_close(logs, kmodel.test_on_batch(x, y, return_dict=True))
+    assert_test_on_batch_as_keras(model, kmodel, x, y, loss=pytest.approx(16.0))
 
 
 # ------------------------------------------------------------------ structured inputs
