@@ -24,20 +24,6 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
-def unique_names(names: list[str], taken: set[str] | None = None) -> list[str]:
-    """Give repeated names the suffixes ``_1``, ``_2``, ... as Keras does for log keys."""
-    seen = set(taken or ())
-    result = []
-    for name in names:
-        candidate, suffix = name, 0
-        while candidate in seen:
-            suffix += 1
-            candidate = f"{name}_{suffix}"
-        seen.add(candidate)
-        result.append(candidate)
-    return result
-
-
 def name_registry(classes: Iterable[type[_T]], aliases: Mapping[str, type[_T]] = {}) -> dict[str, type[_T]]:
     """Each class under its snake_case name (the string Keras accepts for it), then Keras's short
     names (``"mse"``, ...) for those present, then the other names in ``aliases``.

@@ -19,8 +19,8 @@ from typing import Any, TypeGuard
 import torch
 import torch.nn.functional as F
 
+from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
 from kerasish._naming import name_registry, snake_case
-from kerasish.utils import _keras_for, _keras_instance, _ks_equivalent
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
 
@@ -778,8 +778,8 @@ def _keras_function_loss(keras: Any, fn: Callable, name: str) -> Any:
 
 
 def _from_keras(spec: Any, keras: Any) -> Loss:
-    name, instead = _ks_equivalent(spec, globals(), Loss, _REGISTRY, "loss")
-    spec = _keras_instance(spec, keras, keras.losses.Loss, f"loss {name}", instead)
+    name, instead = ks_equivalent(spec, globals(), Loss, _REGISTRY, "loss")
+    spec = keras_instance(spec, keras, keras.losses.Loss, f"loss {name}", instead)
     if isinstance(spec, keras.losses.Loss):
         return KerasLoss(spec)
     if callable(spec):  # a Keras loss function: per-sample values, Keras order and reduction
@@ -811,7 +811,7 @@ def get_loss(spec: str | Loss | torch.nn.Module | Callable) -> Loss:
     """
     if isinstance(spec, Loss):
         return spec
-    keras = _keras_for(spec)
+    keras = keras_for(spec)
     if keras is not None:
         return _from_keras(spec, keras)
     if isinstance(spec, str):

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from kerasish import losses as losses_lib
+from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
 from kerasish._naming import name_registry, snake_case
 from kerasish.checks import check_int, is_int
-from kerasish.utils import _keras_for, _keras_instance, _ks_equivalent
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
 _NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold used with top_k
@@ -1432,8 +1432,8 @@ def _is_torchmetrics(obj: Any) -> bool:
 
 def _from_keras(spec: Any, keras: Any) -> Metric:
     """A Keras metric object, class or function, run by Keras itself (torch backend only)."""
-    name, instead = _ks_equivalent(spec, globals(), Metric, _REGISTRY, "metric")
-    spec = _keras_instance(spec, keras, keras.metrics.Metric, f"metrics entry {name}", instead)
+    name, instead = ks_equivalent(spec, globals(), Metric, _REGISTRY, "metric")
+    spec = keras_instance(spec, keras, keras.metrics.Metric, f"metrics entry {name}", instead)
     if isinstance(spec, keras.metrics.Metric):
         return KerasMetric(spec)
     if callable(spec):  # keras.metrics.mean_absolute_error and friends: Keras order, per sample
@@ -1484,7 +1484,7 @@ def get_metric(spec: Any) -> Metric:
         metric = factory()
         metric.name = spec
         return metric
-    keras = _keras_for(spec)
+    keras = keras_for(spec)
     if keras is not None:
         return _from_keras(spec, keras)
     if _is_torchmetrics(spec):

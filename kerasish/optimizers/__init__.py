@@ -35,10 +35,10 @@ from typing import Any, Protocol, TypedDict
 import torch
 from typing_extensions import Unpack
 
+from kerasish._keras_interop import keras_for, require_torch_backend
 from kerasish.checks import check_number
 from kerasish.optimizers import schedules
 from kerasish.optimizers.schedules import LearningRateSchedule
-from kerasish.utils import _keras_for, _require_torch_backend
 
 # name -> (torch class, Keras 3 defaults expressed as torch keyword arguments)
 _KERAS_DEFAULTS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
@@ -122,7 +122,7 @@ def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter])
         if key in _FUSED and _fusable(parameters):
             defaults = {**defaults, "fused": True}
         return cls(parameters, **defaults)
-    keras = _keras_for(spec)
+    keras = keras_for(spec)
     if keras is not None:
         return from_keras(spec).build(parameters)
     if callable(spec):
@@ -572,7 +572,7 @@ class Optimizer:
 def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
     if isinstance(value, LearningRateSchedule):
         return value
-    if _keras_for(value) is not None:
+    if keras_for(value) is not None:
         return schedules.from_keras(value)
     if callable(value):
         raise TypeError(
@@ -848,7 +848,7 @@ def from_keras(optimizer: Any) -> Optimizer:
     Example:
         model.compile(keras.optimizers.Adam(learning_rate=1e-3, clipnorm=1.0), "mse")
     """
-    keras = _keras_for(optimizer)
+    keras = keras_for(optimizer)
     supported = ", ".join(f"ks.optimizers.{n}" for n in KERAS_OPTIMIZERS)
     if keras is None:
         raise TypeError(f"from_keras takes a keras.optimizers.Optimizer; got {type(optimizer).__name__}.")
@@ -869,7 +869,7 @@ def from_keras(optimizer: Any) -> Optimizer:
             f"optimizer is a Keras {name}, which kerasish cannot reproduce (only Keras's own classes "
             f"with a ks equivalent are translated). Use one of {supported}, or a torch optimizer."
         )
-    _require_torch_backend(keras, f"optimizer {name}", f"ks.optimizers.{name}")
+    require_torch_backend(keras, f"optimizer {name}", f"ks.optimizers.{name}")
     if getattr(optimizer, "_exclude_from_weight_decay", None) or \
             getattr(optimizer, "_exclude_from_weight_decay_pattern", None) is not None:
         raise TypeError(
