@@ -88,7 +88,7 @@ def test_device_syncs_do_not_grow_with_steps(make_data):
 
 
 def test_arrays_too_big_for_the_gpu_stream_pinned_batches_without_syncs(monkeypatch):
-    monkeypatch.setattr(kerasish.data, "_RESIDENT_FRACTION", 0.0)  # nothing counts as "fits"
+    monkeypatch.setattr(kerasish.data.arrays, "_RESIDENT_FRACTION", 0.0)  # nothing counts as "fits"
     source = kerasish.data.ArraySource(*classification_data(n=64), batch_size=8, shuffle=True,
                                        device=torch.device("cuda"))
     assert not source._resident and not source.x.is_cuda
@@ -105,7 +105,7 @@ def test_streamed_arrays_train_exactly_like_resident_ones(monkeypatch):
         return weights_of(model.module)
 
     resident = train()
-    monkeypatch.setattr(kerasish.data, "_RESIDENT_FRACTION", 0.0)
+    monkeypatch.setattr(kerasish.data.arrays, "_RESIDENT_FRACTION", 0.0)
     streamed = train()
     assert all(torch.equal(resident[k], streamed[k]) for k in resident)
 

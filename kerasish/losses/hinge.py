@@ -1,0 +1,44 @@
+"""Hinge losses: margin losses for -1/1 (or 0/1) labels, as Keras's hinge family."""
+
+from __future__ import annotations
+
+import torch
+
+from kerasish.losses.base import Loss
+
+
+class Hinge(Loss):
+    """``mean(max(1 - y_true * y_pred, 0))`` over the last axis, for -1/1 or 0/1 labels.
+
+    A label 0 counts as -1, as Keras converts binary labels.
+
+    Args:
+        name, reduction: as ``Loss``; the default name is ``"hinge"``.
+
+    Example:
+        ks.losses.Hinge()(torch.tensor([[0.0, 1.0]]), torch.tensor([[-0.5, 0.5]]))   # tensor(0.5)
+    """
+
+    def call(self, y_true, y_pred):
+        y_true = _to_plus_minus_one(y_true)
+        return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
+
+
+class SquaredHinge(Loss):
+    """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis; labels as for ``Hinge``.
+
+    Args:
+        name, reduction: as ``Loss``; the default name is ``"squared_hinge"``.
+
+    Example:
+        model.compile("adam", loss="squared_hinge")
+    """
+
+    def call(self, y_true, y_pred):
+        y_true = _to_plus_minus_one(y_true)
+        return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
+
+
+def _to_plus_minus_one(y_true: torch.Tensor) -> torch.Tensor:
+    # Keras converts {0, 1} labels to {-1, 1}; labels already in {-1, 1} are kept.
+    return torch.where(y_true == 0, -torch.ones_like(y_true), y_true)

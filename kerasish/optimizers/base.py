@@ -1,0 +1,260 @@
+"""The base of the ``ks.optimizers`` classes: Keras's arguments now, a torch optimizer at ``compile``.
+
+``Optimizer`` checks the arguments every Keras optimizer shares (``KerasArguments``) and builds
+the torch optimizer a subclass names; ``_KerasStep`` adds, as torch step hooks, what Keras does
+around its update rule: gradient clipping, decoupled weight decay, Adam's per-step epsilon, the
+step count and the learning-rate schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict
+
+import torch
+
+from kerasish._keras_interop import keras_for
+from kerasish.checks import check_number
+from kerasish.optimizers.rules import with_grads
+from kerasish.optimizers.schedules import LearningRateSchedule
+from kerasish.optimizers.schedules import from_keras as schedule_from_keras
+
+
+class Optimizer:
+    """Base of ``ks.optimizers`` classes: Keras's arguments now, a torch optimizer at ``compile``.
+
+    An object of a subclass is a factory: ``compile(optimizer=ks.optimizers.Adam(...))`` calls
+    ``build(parameters)`` once with the module's parameters (``obj(parameters)`` does the same).
+    Keras's common arguments work as in Keras; the ones kerasish does elsewhere are refused with
+    the way to get them.
+
+    Args:
+        learning_rate: a float, or a ``ks.optimizers.schedules`` schedule (a Keras schedule object
+            is translated), stepped once per optimizer step.
+        weight_decay: decoupled weight decay, ``w -= lr * weight_decay * w`` before each update.
+        clipnorm: clip each weight's gradient to this norm.
+        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: clip all gradients together to this norm.
+        use_ema: refused (keep an average with ``torch.optim.swa_utils.AveragedModel``).
+        ema_momentum: accepted for Keras compatibility (only used with ``use_ema``).
+        ema_overwrite_frequency: accepted for Keras compatibility (only used with ``use_ema``).
+        loss_scale_factor: refused: use ``compile(precision="mixed_float16")``.
+        gradient_accumulation_steps: refused here: use ``compile(gradient_accumulation_steps=n)``.
+        name: a name, as Keras.
+
+    Example:
+        model.compile(ks.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.01, clipnorm=1.0), "mse")
+    """
+
+    def __init__(self, learning_rate: float | LearningRateSchedule, *, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
+                 ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
+                 gradient_accumulation_steps: int | None = None, name: str | None = None, **kwargs: Any):
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored (as in Keras 3); "
+                          "use a ks.optimizers.schedules schedule as learning_rate.", stacklevel=2)
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}. {type(self).__name__} takes Keras's "
+                             "arguments; see help(ks.optimizers." f"{type(self).__name__}).")
+        self.learning_rate = _check_learning_rate(learning_rate)
+        for argument, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
+                                ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            check_number(value, argument, low=0.0, allow_none=True, open_low=argument != "weight_decay")
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                "Only one of clipnorm, clipvalue and global_clipnorm can be set (as in Keras); got "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}."
+            )
+        if use_ema:
+            raise ValueError("use_ema=True is not supported by kerasish optimizers; keep a moving average "
+                             "of the weights with torch.optim.swa_utils.AveragedModel in a callback.")
+        if loss_scale_factor is not None:
+            raise ValueError("loss_scale_factor is not supported; compile(precision='mixed_float16') "
+                             "scales the loss (and unscales the gradients) for you.")
+        if gradient_accumulation_steps is not None:
+            raise ValueError("gradient_accumulation_steps belongs to compile() in kerasish: "
+                             f"compile(..., gradient_accumulation_steps={gradient_accumulation_steps!r}).")
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        # Kept only so that get_config() gives back what Keras's would (use_ema=True is refused).
+        self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
+        self.name = name or type(self).__name__.lower()
+
+    def _initial_lr(self) -> float:
+        if isinstance(self.learning_rate, LearningRateSchedule):
+            return float(self.learning_rate.lr_at(0))
+        return float(self.learning_rate)
+
+    def _torch_optimizer(self, parameters: list[Any], lr: float) -> tuple[torch.optim.Optimizer, bool]:
+        """Subclasses: the torch optimizer with Keras's rule, and whether the hook applies weight decay."""
+        raise NotImplementedError
+
+    def _adam_epsilon(self) -> tuple[float, float] | None:
+        return None
+
+    def build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:
+        """The torch optimizer for these parameters (a new one at each call).
+
+        Args:
+            parameters: parameters or param-group dicts.
+
+        Returns:
+            A torch optimizer whose param groups carry ``"iterations"`` (steps taken), with the
+            attribute ``learning_rate_schedule`` (the schedule, or ``None``).
+        """
+        optimizer, decay_in_hook = self._torch_optimizer(list(parameters), self._initial_lr())
+        _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer)
+        # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
+        # A kerasish attribute on torch's Optimizer (documented above and in docs/reference.md).
+        optimizer.learning_rate_schedule = (  # type: ignore[attr-defined]
+            self.learning_rate if isinstance(self.learning_rate, LearningRateSchedule) else None)
+        if isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None:
+            # A Python hyper-parameter that changes every step (the scheduled lr, Adam's corrected
+            # epsilon) would make torch.compile (jit_compile=True) recompile the step each time until
+            # its recompile limit; run this optimizer's step eagerly instead.
+            # A bound method still, as torch's LR schedulers expect (they wrap ``step.__func__``).
+            # Deliberately replaces this instance's step: mypy forbids assigning to a method.
+            optimizer.step = types.MethodType(  # type: ignore[method-assign]
+                torch.compiler.disable(type(optimizer).step), optimizer)
+        return optimizer
+
+    __call__ = build
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (a schedule as its own config), as Keras's ``get_config``."""
+        config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        if isinstance(self.learning_rate, LearningRateSchedule):
+            config["learning_rate"] = {"class_name": type(self.learning_rate).__name__,
+                                       "config": self.learning_rate.get_config()}
+        return config
+
+    def __repr__(self) -> str:
+        return f"ks.optimizers.{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
+    if isinstance(value, LearningRateSchedule):
+        return value
+    if keras_for(value) is not None:
+        return schedule_from_keras(value)
+    if callable(value):
+        raise TypeError(
+            "learning_rate must be a float or a ks.optimizers.schedules schedule; a plain callable "
+            f"({value!r}) would be called every step. Subclass ks.optimizers.schedules."
+            "LearningRateSchedule and implement lr_at(step) instead."
+        )
+    check_number(value, "learning_rate", low=0.0)
+    return float(value)
+
+
+class ArgumentsBesidesDecay(TypedDict, total=False):
+    """``KerasArguments`` less ``weight_decay``, which AdamW takes as its own (with a default)."""
+
+    clipnorm: float | None
+    clipvalue: float | None
+    global_clipnorm: float | None
+    use_ema: bool
+    ema_momentum: float
+    ema_overwrite_frequency: int | None
+    loss_scale_factor: float | None
+    gradient_accumulation_steps: int | None
+    name: str | None
+
+
+class KerasArguments(ArgumentsBesidesDecay, total=False):
+    """The arguments every Keras optimizer takes besides its own, by keyword (``ks.optimizers.Optimizer``
+    documents each). Declared once so that each optimizer's signature lists only what is its own."""
+
+    weight_decay: float | None
+
+
+class _KerasStep:
+    """What a Keras optimizer does around its update rule, as torch step hooks.
+
+    Before each step: clip the gradients (Keras's ``clipnorm`` per weight, ``global_clipnorm``,
+    ``clipvalue``), apply decoupled weight decay ``w -= lr * wd * w`` where the torch class does
+    not, and for Adam set torch's epsilon to Keras's ``epsilon / sqrt(1 - beta_2**t)``. After each
+    step: count it in every param group's ``"iterations"`` and set ``"lr"`` from the schedule.
+    Everything is Python arithmetic or device ops: no host read. The counter lives in the param
+    groups, so it round-trips through ``optimizer.state_dict()``.
+    """
+
+    def __init__(self, config: Optimizer, decay_in_hook: bool, adam_epsilon: tuple[float, float] | None):
+        rate = config.learning_rate
+        self.schedule = rate if isinstance(rate, LearningRateSchedule) else None
+        self.clipnorm = config.clipnorm
+        self.global_clipnorm = config.global_clipnorm
+        self.clipvalue = config.clipvalue
+        self.weight_decay = config.weight_decay if decay_in_hook else None
+        self.adam_epsilon = adam_epsilon
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        for group in optimizer.param_groups:
+            group.setdefault("iterations", 0)
+        optimizer.register_step_pre_hook(self.before_step)
+        optimizer.register_step_post_hook(self.after_step)
+
+    @torch.compiler.disable  # Python bookkeeping: keep it out of a compiled optimizer step
+    @torch.no_grad()
+    def before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            # An fp16 GradScaler hands a fused optimizer scaled gradients and the scale as
+            # ``optimizer.grad_scale`` (unscaling happens in the kernel): clip at the scaled limit.
+            self._clip(grads, getattr(optimizer, "grad_scale", None))
+        for group in optimizer.param_groups:
+            if self.weight_decay:
+                params, _ = with_grads(group)
+                if params:
+                    torch._foreach_mul_(params, 1.0 - float(group["lr"]) * self.weight_decay)
+            if self.adam_epsilon is not None:
+                epsilon, beta_2 = self.adam_epsilon
+                group["eps"] = epsilon / math.sqrt(1.0 - beta_2 ** (group.get("iterations", 0) + 1))
+
+    @torch.compiler.disable
+    def after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        for group in optimizer.param_groups:
+            group["iterations"] = group.get("iterations", 0) + 1
+            if self.schedule is not None:
+                _set_lr(group, self.schedule.lr_at(group["iterations"]))
+
+    def _clip(self, grads: list[torch.Tensor], scale: torch.Tensor | None) -> None:
+        if not grads:
+            return
+        if self.clipvalue:
+            if scale is None:
+                torch._foreach_clamp_min_(grads, -self.clipvalue)
+                torch._foreach_clamp_max_(grads, self.clipvalue)
+            else:
+                bound = scale * self.clipvalue
+                for grad in grads:
+                    grad.clamp_(min=-bound.to(grad.device), max=bound.to(grad.device))
+            return
+        norms: Sequence[torch.Tensor] = torch._foreach_norm(grads)
+        limit_value = self.clipnorm or self.global_clipnorm
+        # before_step calls _clip only when clipnorm, global_clipnorm or clipvalue is set, and a
+        # clipvalue returned above: one of the two norms is set here.
+        assert limit_value is not None
+        limit: float | torch.Tensor = limit_value if scale is None else scale * limit_value
+        if self.global_clipnorm:
+            total = torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]))
+            norms = [total.to(n.device) for n in norms]
+        # Keras: g * limit / max(norm, limit); the factors stay on the device.
+        if isinstance(limit, torch.Tensor):
+            factors = [(limit.to(n.device) / n.clamp_min(limit.to(n.device))) for n in norms]
+        else:
+            factors = [limit / n.clamp_min(limit) for n in norms]
+        torch._foreach_mul_(grads, factors)
+
+
+def _set_lr(group: dict[str, Any], value: float) -> None:
+    if isinstance(group["lr"], torch.Tensor):
+        group["lr"].fill_(value)
+    else:
+        group["lr"] = value

@@ -1,0 +1,215 @@
+"""From what ``compile(optimizer=...)`` is given to a torch optimizer: a Keras name (with Keras's
+defaults), a ``ks.optimizers`` object, a Keras optimizer (translated by ``from_keras``), a torch
+optimizer, or a class or factory taking the parameters.
+
+A new Keras name goes in ``_KERAS_DEFAULTS``; a new ``ks.optimizers`` class in
+``KERAS_OPTIMIZERS``, which ``from_keras`` reads to translate Keras's class of the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import torch
+
+from kerasish._keras_interop import keras_for, require_torch_backend
+from kerasish.optimizers.adadelta import Adadelta
+from kerasish.optimizers.adagrad import Adagrad
+from kerasish.optimizers.adam import Adam, Adamax, AdamW, Nadam, fusable
+from kerasish.optimizers.base import Optimizer
+from kerasish.optimizers.rmsprop import RMSprop
+from kerasish.optimizers.schedules import from_keras as schedule_from_keras
+from kerasish.optimizers.sgd import SGD
+
+# name -> (torch class, Keras 3 defaults expressed as torch keyword arguments)
+_KERAS_DEFAULTS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
+    "sgd": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.0, "nesterov": False}),
+    "adam": (torch.optim.Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "adamw": (
+        torch.optim.AdamW,
+        {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004},
+    ),
+    "rmsprop": (
+        torch.optim.RMSprop,
+        {"lr": 0.001, "alpha": 0.9, "eps": 1e-7, "momentum": 0.0, "centered": False},
+    ),
+    "adagrad": (
+        torch.optim.Adagrad,
+        {"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7},
+    ),
+    "adadelta": (torch.optim.Adadelta, {"lr": 0.001, "rho": 0.95, "eps": 1e-7}),
+    "adamax": (torch.optim.Adamax, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
+    # Keras's Nadam decays its momentum with 0.96 ** step: torch's momentum_decay=1.0 (torch's own
+    # default, 0.004, is a much slower schedule).
+    "nadam": (torch.optim.NAdam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "momentum_decay": 1.0}),
+}
+
+KNOWN_OPTIMIZERS = tuple(sorted(_KERAS_DEFAULTS))
+
+# Names built on torch's fused kernel wherever ``fusable`` takes the parameters.
+_FUSED = frozenset({"adam", "adamw"})
+
+
+class KerasOptimizerLike(Protocol):
+    """What kerasish reads of a ``keras.optimizers.Optimizer`` (Keras is not a dependency): its
+    settings, from which ``from_keras`` builds the ``ks.optimizers`` equivalent."""
+
+    def get_config(self) -> dict[str, Any]:
+        """The optimizer's constructor arguments, as Keras returns them."""
+        ...
+
+
+# A name, a torch optimizer, a class or factory params -> optimizer (a ks.optimizers object is
+# such a factory), or a Keras optimizer.
+OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer] | KerasOptimizerLike
+
+# Keras's class name -> the ks.optimizers class with its arguments and rule.
+KERAS_OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam)
+}
+
+
+def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """Return a torch optimizer for a Keras name, a ``ks.optimizers`` or Keras optimizer, an
+    optimizer instance, or a class/factory.
+
+    Args:
+        spec: a name (``KNOWN_OPTIMIZERS``, Keras's defaults), a ``ks.optimizers`` object, a
+            ``keras.optimizers.Optimizer`` object, a torch optimizer (used as is), or a class or
+            function called with the parameters.
+        parameters: the parameters to optimise.
+
+    Returns:
+        The torch optimizer.
+
+    Raises:
+        ValueError: an unknown name.
+        TypeError: anything else, or a Keras optimizer kerasish cannot reproduce.
+
+    Example:
+        optimizer = get_optimizer(ks.optimizers.Adam(learning_rate=3e-4), module.parameters())
+    """
+    if isinstance(spec, torch.optim.Optimizer):
+        return spec
+    if isinstance(spec, Optimizer):
+        return spec.build(parameters)
+    if isinstance(spec, str):
+        key = spec.lower()
+        if key not in _KERAS_DEFAULTS:
+            raise ValueError(
+                f"optimizer={spec!r} is not a known optimizer name. Use one of "
+                f"{', '.join(KNOWN_OPTIMIZERS)}, a torch.optim.Optimizer instance, or an "
+                "optimizer class such as torch.optim.AdamW."
+            )
+        cls, defaults = _KERAS_DEFAULTS[key]
+        parameters = list(parameters)
+        if key in _FUSED and fusable(parameters):
+            defaults = {**defaults, "fused": True}
+        return cls(parameters, **defaults)
+    keras = keras_for(spec)
+    if keras is not None:
+        return from_keras(spec).build(parameters)
+    if callable(spec):
+        optimizer = spec(list(parameters))
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer={spec!r} was called with the module's parameters and returned "
+                f"{type(optimizer).__name__}, not a torch.optim.Optimizer. Pass a class such as "
+                "torch.optim.Adam or a function `params -> Optimizer`."
+            )
+        return optimizer
+    raise TypeError(
+        f"optimizer must be a name ({', '.join(KNOWN_OPTIMIZERS)}), a torch.optim.Optimizer "
+        f"or a class/factory taking the parameters; got {type(spec).__name__}."
+    )
+
+
+def describe_optimizer(optimizer: torch.optim.Optimizer) -> str:
+    """A short name for logs and configs: the torch optimizer's class name.
+
+    Args:
+        optimizer: a torch optimizer (what ``compile`` built or was given).
+
+    Returns:
+        The class name, e.g. ``"Adam"`` for ``compile("adam")``, ``"KerasRMSprop"`` for
+        ``ks.optimizers.RMSprop()``.
+
+    Example:
+        >>> describe_optimizer(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1))
+        'SGD'
+    """
+    return type(optimizer).__name__
+
+
+def from_keras(optimizer: Any) -> Optimizer:
+    """The ``ks.optimizers`` object with a Keras optimizer's settings (class, learning rate or
+    schedule, betas, epsilon, weight decay, momentum, clipping, ...).
+
+    The Keras optimizer's own state (moments, ``iterations``) is not carried over: training starts
+    from a fresh optimizer, as compiling a new Keras model would.
+
+    Args:
+        optimizer: a ``keras.optimizers.Optimizer`` object of one of Keras's classes.
+
+    Returns:
+        The ``ks.optimizers`` factory; ``compile`` builds the torch optimizer from it.
+
+    Raises:
+        TypeError: a class, a subclass of your own, a Keras optimizer without a ``ks`` equivalent
+            (Ftrl, Lion, ...), a learning rate kerasish cannot step without a host read, or a
+            Keras backend other than torch.
+
+    Example:
+        model.compile(keras.optimizers.Adam(learning_rate=1e-3, clipnorm=1.0), "mse")
+    """
+    keras = keras_for(optimizer)
+    supported = ", ".join(f"ks.optimizers.{n}" for n in KERAS_OPTIMIZERS)
+    if keras is None:
+        raise TypeError(f"from_keras takes a keras.optimizers.Optimizer; got {type(optimizer).__name__}.")
+    if isinstance(optimizer, type):
+        raise TypeError(
+            f"optimizer is the Keras class {optimizer.__name__}; pass an instance "
+            f"(keras.optimizers.{optimizer.__name__}()) or ks.optimizers.{optimizer.__name__}(...)."
+        )
+    name = type(optimizer).__name__
+    ours = KERAS_OPTIMIZERS.get(name)
+    public = getattr(keras.optimizers, name, None)
+    # Keras's torch backend swaps in its own subclass (keras.src.backend.torch.optimizers....);
+    # a user's subclass lives outside keras and may change the update rule.
+    own = isinstance(public, type) and isinstance(optimizer, public) \
+        and type(optimizer).__module__.startswith("keras.")
+    if ours is None or not own:
+        raise TypeError(
+            f"optimizer is a Keras {name}, which kerasish cannot reproduce (only Keras's own classes "
+            f"with a ks equivalent are translated). Use one of {supported}, or a torch optimizer."
+        )
+    require_torch_backend(keras, f"optimizer {name}", f"ks.optimizers.{name}")
+    if getattr(optimizer, "_exclude_from_weight_decay", None) or \
+            getattr(optimizer, "_exclude_from_weight_decay_pattern", None) is not None:
+        raise TypeError(
+            f"the Keras {name} excludes variables from weight decay, which kerasish cannot map onto torch "
+            "parameters. Build a torch optimizer with param groups (weight_decay=0.0 for the excluded "
+            "ones) and pass it to compile."
+        )
+    try:
+        config = optimizer.get_config()
+    except Exception as error:  # e.g. a lambda learning rate, which Keras cannot serialise
+        raise TypeError(
+            f"the Keras {name}'s settings cannot be read ({type(error).__name__}: {error}). A callable "
+            "learning_rate is something kerasish cannot step without reading the device every step: "
+            "use a float or a ks.optimizers.schedules schedule."
+        ) from error
+    learning_rate = config["learning_rate"]
+    if isinstance(learning_rate, dict):  # a serialised schedule (or callable)
+        schedule = keras.optimizers.schedules.deserialize(learning_rate)
+        if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            raise TypeError(
+                f"the Keras {name}'s learning_rate is {schedule!r}, which kerasish cannot step without "
+                "reading the device every step. Use a float or a ks.optimizers.schedules schedule."
+            )
+        config["learning_rate"] = schedule_from_keras(schedule)
+    try:
+        return ours(**config)
+    except ValueError as error:
+        raise TypeError(f"the Keras {name} cannot be reproduced: {error}") from error
