@@ -8,16 +8,16 @@ only the user-facing API and the loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from kerasish import data as data_lib
 from kerasish.checks import check_int, is_int
-from kerasish.engine import CompiledLoss, CompiledMetrics
 from kerasish.losses import get_loss
 from kerasish.metrics import TorchMetricsAdapter, get_metric
+from kerasish.trainer.compile_utils import CompiledLoss, CompiledMetrics
 from kerasish.tree import map_structure
 
 
@@ -241,3 +241,33 @@ def validation_schedule(validation_freq: Any) -> Callable[[int], bool]:
         "validation_freq must be an integer (validate every N epochs) or a list of 1-based epochs; "
         f"got {validation_freq!r}."
     )
+
+
+class FitCounts(NamedTuple):
+    """``fit``'s counts, checked: ``None`` where the user left one to its default."""
+
+    batch_size: int | None
+    steps_per_epoch: int | None
+    validation_batch_size: int | None
+    validation_steps: int | None
+    epochs: int
+    initial_epoch: int
+
+
+def check_fit_counts(batch_size: Any, steps_per_epoch: Any, validation_batch_size: Any,
+                     validation_steps: Any, epochs: Any, initial_epoch: Any) -> FitCounts:
+    """``fit``'s batch sizes and step counts are integers >= 1 (or ``None``), its epochs >= 0."""
+    def size(value: Any, name: str) -> int | None:
+        return check_int(value, name, least=1, allow_none=True)
+
+    return FitCounts(size(batch_size, "batch_size"), size(steps_per_epoch, "steps_per_epoch"),
+                     size(validation_batch_size, "validation_batch_size"),
+                     size(validation_steps, "validation_steps"),
+                     check_int(epochs, "epochs", least=0),
+                     check_int(initial_epoch, "initial_epoch", least=0))
+
+
+def check_shuffle(shuffle: Any) -> None:
+    """``shuffle`` is ``True``, ``False`` or ``"batch"``, as in Keras."""
+    if shuffle not in (True, False, "batch"):
+        raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}.")

@@ -1,9 +1,8 @@
 """The argument checks many modules share: an integer in a range, a number in a range.
 
 Keras code passes counts and sizes as Python ints, NumPy integers (``np.int64`` from an array's
-shape or a config) and, by mistake, bools or floats. Every constructor and method that takes such
-an argument used to repeat the same test and word its error its own way; here it is written once,
-so every argument accepts the same values and every message has the same form:
+shape or a config) and, by mistake, bools or floats. The test is written once, here, so every
+argument accepts the same values and every message has the same form:
 ``"[Owner: ]name must be <what>[ or None]; got <value>."``.
 
 This module imports nothing from kerasish, so any module (callbacks, optimizers, metrics, utils)

@@ -9,6 +9,10 @@ keeps some (``Callback.state_dict()``). So a backup loads with ``load_weights``,
 Loading checks everything it can before it changes anything: a file that does not match the module
 or the optimizer is refused with a ``ValueError`` and leaves the model as it was.
 
+This module is the file format only: it writes and reads what an owner of a training state (a
+``ks.Model``, through the ``TrainingStateOwner`` protocol) gives and takes, and never looks inside
+the owner.
+
 Files of the earlier formats (``kerasish.full.v1`` from ``Model.save``, ``kerasish.backup.v1`` from
 ``BackupAndRestore``) still load; they are converted when read.
 """
@@ -19,7 +23,7 @@ import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -28,25 +32,59 @@ from kerasish.io import atomic_torch_save, verify_zip
 
 if TYPE_CHECKING:
     from kerasish.callbacks.base import Callback
-    from kerasish.model import Model
 
-__all__ = ["FORMAT", "capture", "load_into", "read", "resume", "save"]
+__all__ = ["FORMAT", "TrainingStateOwner", "capture", "load_into", "read", "resume", "save"]
 
 FORMAT = "kerasish.state.v2"
 _LEGACY_FULL = "kerasish.full.v1"
 _LEGACY_BACKUP = "kerasish.backup.v1"
 
 
+
+
+class TrainingStateOwner(Protocol):
+    """What this module saves and loads: ``ks.Model`` is one.
+
+    ``training_state_dict`` returns the state (without ``"format"``, which this module adds);
+    ``load_training_state`` checks a state against the owner, then takes it (with ``resume``, also
+    the random states and the position the next ``fit`` continues from).
+    """
+
+    @property
+    def is_main_process(self) -> bool:
+        """Whether this process writes the file (rank 0 under torchrun)."""
+        ...
+
+    def training_state_dict(self, all_ranks: bool = False) -> dict[str, Any]:
+        """The state to save.
+
+        Args:
+            all_ranks: gather every rank's random states, data position and metric states.
+        """
+        ...
+
+    def load_training_state(self, state: Mapping[str, Any], filepath: str | os.PathLike,
+                            resume: bool = False) -> None:
+        """Check ``state`` against the owner, then take it.
+
+        Args:
+            state: what ``read`` returned.
+            filepath: the file it came from, named in error messages.
+            resume: also take the random states and the position the next ``fit`` starts from.
+        """
+        ...
+
+
 # ---------------------------------------------------------------------------- writing
 
-def capture(model: Model) -> dict[str, Any]:
+def capture(model: TrainingStateOwner) -> dict[str, Any]:
     """The whole training state of ``model`` as a ``torch.save``-able dict (tensors, numbers, strings).
 
     Inside ``fit`` it records where training stands and the state of the fit's callbacks; outside,
     the same keys with the position training stopped at.
 
     Args:
-        model: the ``ks.Model``.
+        model: the ``ks.Model`` (any ``TrainingStateOwner``).
 
     Returns:
         The state dict, in the current ``FORMAT``.
@@ -54,30 +92,14 @@ def capture(model: Model) -> dict[str, Any]:
     Example:
         state = kerasish.state.capture(model)
     """
-    engine = model._engine
-    return {
-        "format": FORMAT,
-        "module": model.module.state_dict(),
-        "optimizer": None if model.optimizer is None else model.optimizer.state_dict(),
-        "scaler": None if engine is None else engine.scaler.state_dict(),
-        "epoch": int(model.epoch),
-        "step_in_epoch": int(model.step_in_epoch),
-        "optimizer_steps": int(model.optimizer_steps),
-        "data_seed": int(model._data_seed),
-        "rng": rng_states(),
-        "callbacks": callback_states(model._callbacks),
-        "metrics": metric_states(model.metrics),
-        "data": None if model._train_batches is None else model._train_batches.state(),
-        "accumulation": None if engine is None else engine.window_state(),
-        "compile": dict(model.compile_config),
-    }
+    return {"format": FORMAT, **model.training_state_dict()}
 
 
-def save(model: Model, filepath: str | os.PathLike, all_ranks: bool = False) -> None:
+def save(model: TrainingStateOwner, filepath: str | os.PathLike, all_ranks: bool = False) -> None:
     """Write ``capture(model)`` atomically: the file appears whole or not at all.
 
     Args:
-        model: the ``ks.Model``.
+        model: the ``ks.Model`` (any ``TrainingStateOwner``).
         filepath: where to write (any suffix; folders are created).
         all_ranks: under torchrun, every rank calls this together: each rank's random states and
             data position are gathered into the file (rank 0 writes it), so that each rank
@@ -87,12 +109,9 @@ def save(model: Model, filepath: str | os.PathLike, all_ranks: bool = False) -> 
     Example:
         kerasish.state.save(model, "run/state.pt")   # what model.save does
     """
-    state = capture(model)
-    group = model._group
-    if all_ranks and group is not None:
-        state["ranks"] = group.gather({key: state[key] for key in ("rng", "data", "metrics")})
-        if not group.is_main:
-            return
+    state = {"format": FORMAT, **model.training_state_dict(all_ranks=all_ranks)}
+    if "ranks" in state and not model.is_main_process:
+        return
     atomic_torch_save(state, filepath)
 
 
@@ -203,37 +222,23 @@ def read(filepath: str | os.PathLike, map_location: Any = "cpu") -> dict[str, An
     return {"format": None, "module": state}
 
 
-def load_into(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) -> None:
+def load_into(model: TrainingStateOwner, state: Mapping[str, Any], filepath: str | os.PathLike) -> None:
     """Load weights, and for a full state the optimizer, scaler and epoch, into ``model``.
 
     Everything is checked first; a mismatch raises ``ValueError`` and changes nothing.
 
     Args:
-        model: the ``ks.Model`` to load into.
+        model: the ``ks.Model`` to load into (any ``TrainingStateOwner``).
         state: what ``read`` returned.
         filepath: the file it came from, named in error messages.
 
     Raises:
         ValueError: the module or the optimizer does not match the file.
     """
-    weights = state["module"]
-    check_module_matches(model.module, weights, filepath)
-    optimizer_state = state.get("optimizer")
-    if model.optimizer is not None and optimizer_state is not None:
-        check_optimizer_matches(model.optimizer, optimizer_state, filepath)
-    model.module.load_state_dict(weights)
-    if state.get("format") is None:
-        return
-    if model.optimizer is not None and optimizer_state is not None:
-        model.optimizer.load_state_dict(optimizer_state)
-    if model._engine is not None and state.get("scaler"):
-        model._engine.scaler.load_state_dict(state["scaler"])
-    model._epoch = int(state.get("epoch", 0))
-    if model._engine is not None and "optimizer_steps" in state:
-        model._engine.optimizer_steps = int(state["optimizer_steps"])
+    model.load_training_state(state, filepath)
 
 
-def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) -> None:
+def resume(model: TrainingStateOwner, state: Mapping[str, Any], filepath: str | os.PathLike) -> None:
     """Make the next (or the starting) ``fit`` continue exactly where ``state`` was captured.
 
     Loads the weights, optimizer and scaler, restores the random states and the shuffle seed, and
@@ -242,7 +247,7 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
     ``on_train_begin``; any callback may do the same.
 
     Args:
-        model: the ``ks.Model`` about to train.
+        model: the ``ks.Model`` about to train (any ``TrainingStateOwner``).
         state: what ``read`` returned (a full state, not bare weights).
         filepath: the file it came from, named in error messages.
 
@@ -259,18 +264,7 @@ def resume(model: Model, state: Mapping[str, Any], filepath: str | os.PathLike) 
             f"{os.fspath(filepath)!r} holds weights only; resuming needs a file written by "
             "model.save() or BackupAndRestore."
         )
-    load_into(model, state, filepath)
-    group = model._group
-    ranks = state.get("ranks")
-    if group is not None and ranks is not None and len(ranks) == group.world_size:
-        state = {**state, **ranks[group.rank]}  # this rank's own random states, data, metrics
-    if state.get("rng") is not None:
-        set_rng_states(state["rng"])
-    if state.get("data_seed") is not None:
-        model._data_seed = int(state["data_seed"])
-    model._resume = state  # fit applies the position, data, callback and metric states
-    if model._engine is not None:
-        model._engine.load_window_state(state.get("accumulation"))
+    model.load_training_state(state, filepath, resume=True)
 
 
 def check_module_matches(module: torch.nn.Module, weights: Mapping, filepath: str | os.PathLike) -> None:

@@ -4,8 +4,8 @@ fail loudly when a new release of the library moves them."""
 import pytest
 import torch
 
-from kerasish.engine import scale_tensor
 from kerasish.losses.adapters import is_torch_loss_module
+from kerasish.trainer.engine import scale_tensor
 
 
 def test_the_gradient_scalers_scale_is_a_tensor_equal_to_get_scale():

@@ -35,7 +35,7 @@ def test_full_save_restores_optimizer_so_training_continues_identically(tmp_path
     first.save(tmp_path / "full.ckpt")
     resumed = ks.Model(mlp()).compile("adam", "cross_entropy")
     resumed.load_weights(tmp_path / "full.ckpt")
-    assert resumed._epoch == 1
+    assert resumed.epoch == 1
     resumed.fit(x, y, epochs=2, initial_epoch=1, shuffle=False, verbose=0)
     assert same_weights(weights_of(straight.module), weights_of(resumed.module))
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from kerasish.engine import call_module
 from kerasish.summary import build_example, summarize, zeros_input
+from kerasish.trainer.engine import call_module
 
 
 def embedding_net() -> torch.nn.Module:

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from kerasish import state as training_state
+from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import SaveSchedule
 
@@ -88,7 +88,7 @@ class BackupAndRestore(Callback):
         if found is not None:
             state, path = found
             try:
-                training_state.resume(self.model, state, path)
+                state_lib.resume(self.model, state, path)
             except ValueError as error:
                 raise ValueError(
                     f"BackupAndRestore: the backup does not match this model or optimizer: {error} "
@@ -126,7 +126,7 @@ class BackupAndRestore(Callback):
         """
         if self.model.is_main_process and self.double_checkpoint and self.latest_path.exists():
             os.replace(self.latest_path, self.previous_path)  # atomic: the old one stays whole
-        training_state.save(self.model, self.latest_path, all_ranks=True)
+        state_lib.save(self.model, self.latest_path, all_ranks=True)
 
     # ------------------------------------------------------------------ restoring
 
@@ -176,7 +176,7 @@ def _check_writable(folder: str) -> None:
 def _load(path: Path) -> dict[str, Any]:
     """The backup at ``path``; a ValueError naming the file if it is damaged or not a full state."""
     try:
-        state = training_state.read(path)
+        state = state_lib.read(path)
     except ValueError as error:
         raise ValueError(f"BackupAndRestore: the backup {str(path)!r} is unreadable ({error}).") from error
     if state.get("format") is None:

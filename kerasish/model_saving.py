@@ -1,0 +1,278 @@
+"""Weights, the training state, export and summary of ``ks.Model`` (``Model`` inherits them).
+
+The training state is the model's to give and take (``training_state_dict`` /
+``load_training_state``); ``kerasish.state`` only writes and reads the file, on that protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from kerasish import console
+from kerasish import state as state_lib
+from kerasish.io import atomic_torch_save
+from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
+from kerasish.trainer.engine import Engine, call_module, is_keras_model
+from kerasish.trainer.run_state import RunState
+
+if TYPE_CHECKING:
+    from kerasish.distributed import Group
+    from kerasish.metrics import Metric
+
+
+class ModelSaving:
+    """Weights in and out, the whole training state, ONNX export and the summary; see ``ks.Model``."""
+
+    if TYPE_CHECKING:  # provided by Model
+        module: torch.nn.Module
+        device: torch.device
+        optimizer: torch.optim.Optimizer | None
+        compile_config: dict[str, Any]
+        _engine: Engine | None
+        _run: RunState
+        _group: Group | None
+
+        @property
+        def metrics(self) -> list[Metric]: ...
+
+        @property
+        def is_main_process(self) -> bool: ...
+
+    # ------------------------------------------------------------------ the training state
+
+    def training_state_dict(self, all_ranks: bool = False) -> dict[str, Any]:
+        """Everything a run needs to continue, as tensors, numbers and strings (``kerasish.state``).
+
+        Args:
+            all_ranks: under torchrun, every rank calls this together and each rank's random
+                states, data position and metric states are gathered under ``"ranks"``.
+
+        Returns:
+            The weights, optimizer, engine (scaler, steps, accumulation window), run position,
+            random states, metric states and compile settings.
+        """
+        state: dict[str, Any] = {
+            "module": self.module.state_dict(),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "scaler": None, "optimizer_steps": 0, "accumulation": None,
+            **({} if self._engine is None else self._engine.state_dict()),
+            **self._run.state_dict(),
+            "rng": state_lib.rng_states(),
+            "metrics": state_lib.metric_states(self.metrics),
+            "compile": dict(self.compile_config),
+        }
+        if all_ranks and self._group is not None:
+            state["ranks"] = self._group.gather({key: state[key] for key in ("rng", "data", "metrics")})
+        return state
+
+    def load_training_state(self, state: Mapping[str, Any], filepath: str | os.PathLike,
+                            resume: bool = False) -> None:
+        """Load what ``training_state_dict`` gave (or bare weights); check everything first.
+
+        Args:
+            state: the state, as ``kerasish.state.read`` returns it.
+            filepath: the file it came from, named in error messages.
+            resume: also restore the random states, the shuffle seed and an accumulation window,
+                and leave the position for the next ``fit`` to continue from.
+
+        Raises:
+            ValueError: the module or the optimizer does not match the state; nothing changed.
+        """
+        weights = state["module"]
+        state_lib.check_module_matches(self.module, weights, filepath)
+        optimizer_state = state.get("optimizer")
+        if self.optimizer is not None and optimizer_state is not None:
+            state_lib.check_optimizer_matches(self.optimizer, optimizer_state, filepath)
+        self.module.load_state_dict(weights)
+        if state.get("format") is None:
+            return  # bare weights
+        if self.optimizer is not None and optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+        engine = self._engine
+        if engine is not None and state.get("scaler"):
+            engine.scaler.load_state_dict(state["scaler"])
+        if engine is not None and "optimizer_steps" in state:
+            engine.optimizer_steps = int(state["optimizer_steps"])
+        if resume:
+            ranks = state.get("ranks")
+            group = self._group
+            if group is not None and ranks is not None and len(ranks) == group.world_size:
+                state = {**state, **ranks[group.rank]}  # this rank's random states, data, metrics
+            if state.get("rng") is not None:
+                state_lib.set_rng_states(state["rng"])
+            if engine is not None:
+                engine.load_window_state(state.get("accumulation"))
+        self._run.load_state_dict(state, resume=resume)
+
+    # ------------------------------------------------------------------ weights and files
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every tensor of the module's state (parameters and buffers) as NumPy arrays."""
+        return [t.detach().cpu().numpy().copy() for t in self.module.state_dict().values()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Set the module's parameters and buffers from a list of arrays: ``get_weights``'s inverse.
+
+        Args:
+            weights: one array (or tensor) per entry of the module's ``state_dict``, in its order
+                and with its shapes, as ``get_weights()`` returns them; each is cast to the
+                entry's dtype.
+
+        Raises:
+            ValueError: a different number of arrays, or an array whose shape differs (named by
+                its ``state_dict`` key). The module is left unchanged.
+
+        Example:
+            twin = ks.Model(make_net())
+            twin.set_weights(model.get_weights())
+        """
+        state = self.module.state_dict()
+        if len(weights) != len(state):
+            raise ValueError(
+                f"set_weights got {len(weights)} arrays but the module has {len(state)} state "
+                "tensors (parameters and buffers, in state_dict order); pass get_weights()'s list."
+            )
+        new_state = {}
+        for (key, current), value in zip(state.items(), weights):
+            tensor = torch.as_tensor(np.asarray(value))
+            if tuple(tensor.shape) != tuple(current.shape):
+                raise ValueError(
+                    f"set_weights: {key!r} has shape {tuple(current.shape)}, got "
+                    f"{tuple(tensor.shape)}."
+                )
+            new_state[key] = tensor.to(dtype=current.dtype)
+        self.module.load_state_dict(new_state)
+
+    def save_weights(self, filepath: str | os.PathLike) -> None:
+        """Write the module's ``state_dict`` (parameters and buffers) and nothing else.
+
+        The file is a plain ``torch.save`` of it, so ``module.load_state_dict(torch.load(path))``
+        reads it without kerasish; ``load_weights`` reads it too. It is written atomically, like
+        every kerasish file.
+
+        Args:
+            filepath: the file to write; any suffix, and missing folders are created.
+
+        Example:
+            model.save_weights("weights/final.pt")
+        """
+        atomic_torch_save(self.module.state_dict(), filepath)
+
+    def save(self, filepath: str | os.PathLike) -> None:
+        """Write the whole training state to one torch file, in the format ``BackupAndRestore`` writes.
+
+        The file holds the weights, the optimizer and gradient-scaler states, the epoch and the
+        batches done in it, the optimizer steps, the shuffle seed, the random-number states, the
+        running metric states, a half-filled accumulation window, the compile settings and, when
+        called from inside ``fit`` (a callback), each callback's ``state_dict()``. It is written to
+        a temporary file and moved into place, so a crash never leaves a torn file.
+
+        Args:
+            filepath: where to write; any suffix, and missing folders are created.
+
+        Example:
+            model.save("run/state.pt")
+            restored = ks.Model(make_net()).compile("adam", "cross_entropy")
+            restored.load_weights("run/state.pt")   # weights, optimizer, scaler, epoch
+        """
+        state_lib.save(self, filepath)
+
+    def load_weights(self, filepath: str | os.PathLike) -> None:
+        """Load a file written by ``save``, ``save_weights``, ``BackupAndRestore`` or ``torch.save``.
+
+        The weights always load. A full training state also sets ``model.epoch`` and, on a
+        compiled model, restores the optimizer and gradient-scaler states and
+        ``model.optimizer_steps``; the next ``fit`` still starts at its ``initial_epoch`` (pass
+        ``initial_epoch=model.epoch`` to continue, or resume with ``BackupAndRestore``). Files of
+        earlier kerasish versions load too. Everything is checked before anything changes.
+
+        Args:
+            filepath: the file to read: a kerasish state, or a bare ``state_dict``.
+
+        Raises:
+            FileNotFoundError: there is no file at ``filepath``.
+            ValueError: the file is damaged, holds no ``state_dict`` or comes from a newer
+                kerasish; its keys or shapes do not match the module; or its optimizer state
+                does not fit the compiled optimizer. The model is left as it was.
+
+        Example:
+            model.load_weights("ckpt/best.pt")
+        """
+        try:
+            state = state_lib.read(filepath, map_location=self.device)
+        except ValueError as error:
+            raise ValueError(f"load_weights: {error}") from error.__cause__
+        try:
+            state_lib.load_into(self, state, filepath)
+        except ValueError as error:
+            raise ValueError(f"load_weights: {error}") from error
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, filepath: str | os.PathLike, format: str = "onnx",  # noqa: A002 - Keras's name
+               input_signature: Any = None, verbose: bool = True) -> list[str]:
+        """Export the module for inference as one ONNX file with its weights inside (Keras 3's name).
+
+        Args:
+            filepath: the ``.onnx`` file to write.
+            format: ``"onnx"``.
+            input_signature: the input shapes (``None`` for a dynamic dimension) or example
+                tensors; ``None`` uses ``example_input``, a sample of the last batch ``fit`` saw.
+            verbose: print what was written.
+
+        Returns:
+            The files written.
+
+        Example:
+            model.export("model.onnx", input_signature=(None, 1, 28, 28))
+        """
+        from kerasish.export import export
+
+        return export(self, filepath, format=format, input_signature=input_signature, verbose=verbose)
+
+    # ------------------------------------------------------------------ summary
+
+    def summary(self, input_shape: ShapeSpec | None = None,
+                print_fn: Callable[[str], Any] | None = None, *,
+                input_dtype: DtypeSpec = torch.float32, example_input: Any = None) -> None:
+        """Print a Keras-style table of layers, output shapes and parameter counts.
+
+        A wrapped Keras model prints Keras's own summary. For a torch module, output shapes come
+        from one forward pass in eval mode without gradients, on
+        ``example_input``, else on zeros of ``input_shape``, else on one sample of the last batch
+        ``fit`` saw; without any, they show as "?".
+
+        Args:
+            input_shape: the shape of one sample, without the batch dimension; a list of shapes
+                for several positional inputs, a dict of shapes for keyword inputs.
+            print_fn: called with the whole table; by default it is printed (nothing on non-zero
+                torchrun ranks, ASCII rules where stdout cannot encode Keras's).
+            input_dtype: the dtype of the zeros (``torch.long`` for token ids into an
+                ``Embedding``): one, or a list / dict matching ``input_shape``.
+            example_input: a real batch, passed to the module as ``fit`` passes ``x``.
+
+        Raises:
+            ValueError: a malformed ``input_shape`` / ``input_dtype``, or a forward pass that
+                failed (the message says which argument to pass).
+
+        Example:
+            model.summary(input_shape=(16,), input_dtype=torch.long)
+        """
+        if is_keras_model(self.module):  # Keras's own table of its layers, as keras_model.summary()
+            lines: list[str] = []
+            keras_summary = getattr(self.module, "summary")  # noqa: B009 - Keras's, unknown to torch's types
+            keras_summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+            text = "\n".join(lines)
+        else:
+            example = build_example(input_shape, input_dtype, example_input,
+                                    seen_input=self._run.example_input, device=self.device)
+            text = summarize(self.module, example, call_module)
+        if print_fn is None:
+            console.print_line(text, model=self)
+        else:
+            print_fn(text)

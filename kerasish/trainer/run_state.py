@@ -1,0 +1,75 @@
+"""Where a run stands: the one owner of a fit's position, shuffle seed and pending resume.
+
+``Model`` holds one ``RunState``; the fit loop moves it forward, ``Model.training_state_dict``
+saves it and ``Model.load_training_state`` puts it back (a resume leaves the saved state pending
+here, for the next fit to apply after its callbacks' ``on_train_begin``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kerasish import state as state_lib
+
+if TYPE_CHECKING:
+    from kerasish.callbacks.base import Callback
+    from kerasish.data import EpochIterator
+
+
+@dataclass
+class RunState:
+    """The position of a fit, what a backup saves of it, and a resume waiting to be applied.
+
+    Attributes:
+        epoch: the epoch being trained (0-based); after an epoch ends, the next one.
+        step_in_epoch: batches finished in the current epoch.
+        data_seed: seeds this fit's shuffling: epoch ``e``'s order comes from ``data_seed + e``.
+        pending_resume: a saved state the next (or the starting) fit continues from.
+        callbacks: the running fit's callbacks, whose ``state_dict()`` a save records.
+        train_batches: the running fit's data, whose position a save records.
+        example_input: one sample of the last training batch seen, for ``summary`` and ``export``.
+    """
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    data_seed: int = 0
+    pending_resume: Mapping[str, Any] | None = None
+    callbacks: list[Callback] = field(default_factory=list)
+    train_batches: EpochIterator | None = None
+    example_input: Any = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The run's part of a saved training state."""
+        return {
+            "epoch": int(self.epoch),
+            "step_in_epoch": int(self.step_in_epoch),
+            "data_seed": int(self.data_seed),
+            "callbacks": state_lib.callback_states(self.callbacks),
+            "data": None if self.train_batches is None else self.train_batches.state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], resume: bool = False) -> None:
+        """Take back the epoch; with ``resume``, also the seed, and keep the state for the next fit."""
+        self.epoch = int(state.get("epoch", 0))
+        if not resume:
+            return
+        if state.get("data_seed") is not None:
+            self.data_seed = int(state["data_seed"])
+        self.pending_resume = state
+
+    def take_resume(self) -> Mapping[str, Any] | None:
+        """The pending resume, handed to the fit that applies it (and forgotten here)."""
+        resume, self.pending_resume = self.pending_resume, None
+        return resume
+
+    @contextlib.contextmanager
+    def running(self, callbacks: list[Callback], batches: EpochIterator) -> Iterator[None]:
+        """While a fit runs, its callbacks and data position belong to the saved training state."""
+        self.callbacks, self.train_batches = callbacks, batches
+        try:
+            yield
+        finally:
+            self.callbacks, self.train_batches = [], None
