@@ -16,7 +16,7 @@ import torch
 from kerasish import data as data_lib
 from kerasish.checks import check_int, is_int
 from kerasish.losses import get_loss
-from kerasish.metrics import TorchMetricsAdapter, get_metric
+from kerasish.metrics import TorchMetric, get_metric
 from kerasish.trainer.compile_utils import CompiledLoss, CompiledMetrics
 from kerasish.tree import map_structure
 
@@ -126,7 +126,7 @@ def metric_entries(spec: Any, weighted: bool) -> list:
         specs = specs if isinstance(specs, (list, tuple)) else [specs]
         for item in specs:
             metric = get_metric(item)
-            if weighted and isinstance(metric, TorchMetricsAdapter):
+            if weighted and isinstance(metric, TorchMetric):
                 raise TypeError(
                     f"weighted_metrics cannot hold the torchmetrics object {metric.name!r}: "
                     "torchmetrics takes no sample weights. Put it in metrics instead."

@@ -81,8 +81,7 @@ class TorchMetric(Metric):
         self.metric.reset()
 
 
-# TorchMetric's earlier name, still exported for users' code (docs/reference.md) and still the
-# name kerasish.arguments imports.
+# TorchMetric's earlier name, still exported for users' code (docs/reference.md).
 TorchMetricsAdapter = TorchMetric
 
 
