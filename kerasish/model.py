@@ -315,8 +315,10 @@ class Model(KerasStepAPI, ModelSaving):
         out of range raise with no weight changed. Validation data given as arrays, a
         ``TensorDataset`` or a generator gets the same checks up front; the batches of other
         Datasets and DataLoaders are not checked (a bad label there fails in the loss at the
-        first validation). The module is in train mode during the epochs and in eval mode during
-        validation. Shuffling follows ``torch.manual_seed``.
+        first validation). The module is in train mode during the epochs, except the submodules
+        you put in eval mode (a frozen BatchNorm base stays frozen; a module left wholly in eval
+        mode is put in train mode), and in eval mode during validation, after which every
+        submodule's mode is put back. Shuffling follows ``torch.manual_seed``.
 
         Args:
             x: the inputs: a NumPy array or torch tensor; a tuple or list of them (passed to the
@@ -451,7 +453,8 @@ class Model(KerasStepAPI, ModelSaving):
 
         The metrics are reset first, and class weights never apply (as in Keras). The data gets
         the checks ``fit`` gives its first batch. The values are the means over every batch
-        evaluated; with an overridden ``test_step``, what its last call returned.
+        evaluated; with an overridden ``test_step``, what its last call returned. Each
+        submodule's train/eval mode is put back afterwards.
 
         Args:
             x: the inputs, in any form ``fit`` takes; a generator that is already exhausted is a
@@ -498,7 +501,7 @@ class Model(KerasStepAPI, ModelSaving):
         engine.expect_first_batch(source.targets())
         cbs = loops.callback_list(self, callbacks, None, verbose,
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
-        with loops.reporting_errors(cbs):
+        with loops.ModuleModes(self.module).kept(), loops.reporting_errors(cbs):
             logs = loops.evaluate(self, engine, batches, cbs, group, step_functions)
         return keras_results([m.name for m in self.metrics], logs, return_dict)
 
@@ -514,7 +517,7 @@ class Model(KerasStepAPI, ModelSaving):
 
         Works without ``compile``. The batches' outputs are concatenated along the first
         dimension; float16 and bfloat16 outputs come back as float32. Under torchrun every rank
-        returns every sample, in order.
+        returns every sample, in order. Each submodule's train/eval mode is put back afterwards.
 
         Args:
             x: the inputs, in any form ``fit`` takes; targets that a Dataset, DataLoader or
@@ -546,7 +549,9 @@ class Model(KerasStepAPI, ModelSaving):
         step_functions = self._choose_steps(self._predictor())
         cbs = loops.callback_list(self, callbacks, None, verbose,
                                   {"verbose": verbose, "epochs": 1, "steps": batches.steps})
-        predictions = concat_to_numpy(loops.predict(self, batches, cbs, step_functions))
+        with loops.ModuleModes(self.module).kept():
+            outputs = loops.predict(self, batches, cbs, step_functions)
+        predictions = concat_to_numpy(outputs)
         if group is not None and isinstance(source, data_lib.ArraySource | data_lib.DatasetSource):
             predictions = interleave(group.gather(predictions))  # every rank gets all, in order
         return predictions

@@ -399,10 +399,6 @@ class CompiledMetrics:
                     "fits these targets (e.g. 'accuracy' for class labels), or reshape the targets."
                 ) from error
 
-    def reset(self) -> None:
-        for entry in self.entries:
-            entry.metric.reset_state()
-
     def build(self, y_pred: Any) -> list[Any]:
         """Pair the metrics with the outputs of ``y_pred``; returns the output keys they need.
 

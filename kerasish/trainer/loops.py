@@ -35,6 +35,30 @@ if TYPE_CHECKING:
 Logs = dict[str, float]
 
 
+class ModuleModes:
+    """The train/eval mode of every submodule, taken before a loop sets eval mode and put back after.
+
+    A user who froze part of a module with ``submodule.eval()`` (a BatchNorm base being
+    fine-tuned) keeps it frozen: ``fit`` trains in the modes the user (or a callback) set, and
+    validation, ``evaluate`` and ``predict`` put them back when they end, as Lightning 2.2+ does.
+    """
+
+    def __init__(self, module: torch.nn.Module):
+        self.modes = [(m, m.training) for m in module.modules()]
+
+    def restore(self) -> None:
+        for module, training in self.modes:
+            module.training = training
+
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[None]:
+        """Whatever the loop inside sets, the modes are the user's again afterwards."""
+        try:
+            yield
+        finally:
+            self.restore()
+
+
 class FitLoop:
     """One ``fit``: its epochs, each epoch's steps, and validation after them.
 
@@ -51,6 +75,8 @@ class FitLoop:
             validate_on: Callable[[int], bool]) -> None:
         """Epochs ``initial_epoch`` (or a resume's epoch) to ``epochs - 1``, with their callbacks."""
         model, run, group = self.model, self.run, self.group
+        if not model.module.training:  # left in eval mode (e.g. by the user): train it all
+            model.module.train()
         with run.running(cbs.callbacks, train_batches), \
                 reporting_errors(cbs, cleanup=self.engine.discard_window), \
                 counting_optimizer_steps(self.engine, model.optimizer, self.steps.custom_train):
@@ -66,7 +92,6 @@ class FitLoop:
                     state_lib.load_metric_states(model.metrics, resume.get("metrics") or {},
                                                  model.device)
                 cbs.on_epoch_begin(epoch, {})
-                model.module.train()
                 first_step, start_step = start_step, 0
                 results = self.train_epoch(train_batches.epoch(epoch, first_step), cbs)
                 if results is None and first_step == 0:
@@ -75,7 +100,7 @@ class FitLoop:
                                             group, reduce=not self.steps.custom_train)
                 if val_batches is not None and validate_on(epoch):
                     val_batches.rewind()
-                    with self.engine.without_class_weight():
+                    with self.engine.without_class_weight(), ModuleModes(model.module).kept():
                         val_logs = evaluate(model, self.engine, val_batches, cbs, group, self.steps)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 # The epoch is done: a save from on_epoch_end records that training continues at
@@ -276,7 +301,7 @@ def check_validation_data(model: Model, engine: Engine, source: Any) -> None:
     if batch is None:
         return
     xb, yb, _ = batch
-    modes = [(m, m.training) for m in model.module.modules()]
+    modes = ModuleModes(model.module)
     model.module.eval()
     try:
         with torch.inference_mode():
@@ -298,8 +323,7 @@ def check_validation_data(model: Model, engine: Engine, source: Any) -> None:
             except (ValueError, TypeError) as error:
                 raise type(error)(f"validation_data: {error}") from error
     finally:
-        for module, training in modes:
-            module.training = training
+        modes.restore()
 
 
 def warn_nothing_to_train() -> None:
