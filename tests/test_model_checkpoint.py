@@ -50,7 +50,7 @@ def test_save_freq_one_saves_after_every_batch(tmp_path):
 def test_a_batch_template_does_not_read_batch_logs(tmp_path):
     class AssertUnread(ks.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            assert logs._values is None   # LazyLogs not materialised: no host read per batch
+            assert not logs._read   # LazyLogs not materialised: no host read per batch
 
     fit([ks.callbacks.ModelCheckpoint(tmp_path / "{batch}.pt", save_freq=2), AssertUnread()],
         epochs=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,62 +29,108 @@ def materialize(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: floats[k] for k in resolved}
 
 
-class LazyLogs(MutableMapping):
+class LazyLogs(dict):
     """Batch logs whose values are read from the device only when a callback looks at them.
 
-    A fit whose callbacks never read batch logs therefore performs no host read per step. The
-    values are computed at the first read, which callbacks do inside their hook; all keys are read
-    together in one transfer. It behaves as a mutable mapping (callbacks may add, change or pop
-    keys, as Keras callbacks do with a dict), and ``copy()`` returns a plain dict.
+    A ``dict``, as Keras's batch logs are (``isinstance(logs, dict)`` holds in ported callbacks),
+    whose keys are there from the start and whose values are read at the first look, all together
+    in one transfer: a fit whose callbacks never read batch values performs no host read per step.
+    Callbacks may add, change or pop keys as with any dict; a key set before the first read keeps
+    the value set. ``copy()`` returns a plain dict.
+
+    Every Python-level read goes through the methods below. C code that reads a dict's storage
+    directly (``json.dumps``) sees the running-value getters until something has read the logs;
+    ``json.dumps(logs.copy())`` is always right.
     """
 
-    __slots__ = ("_fns", "_values", "_extra")
+    __slots__ = ("_fns", "_set_early", "_read")
 
     def __init__(self, fns: Mapping[str, Any]):
+        super().__init__(fns)  # keys now; each value is its getter until the first read
         self._fns = fns
-        self._values: dict[str, Any] | None = None
-        self._extra: dict[str, Any] = {}  # keys set before any read: adding one costs no read
+        self._set_early: set[str] = set()  # keys a callback set before the first read
+        self._read = False
 
-    def _materialized(self) -> dict[str, Any]:
-        if self._values is None:
-            values = materialize(self._fns)
-            values.update(self._extra)
-            self._values = values
-        return self._values
+    def _fill(self) -> None:
+        if self._read:
+            return
+        self._read = True
+        pending = {k: v for k, v in self._fns.items() if k not in self._set_early}
+        for key, value in materialize(pending).items():
+            if dict.__contains__(self, key):  # a callback may have popped it
+                dict.__setitem__(self, key, value)
 
     def __getitem__(self, key: str) -> Any:
-        if self._values is None and key in self._extra:
-            return self._extra[key]
-        return self._materialized()[key]
+        if not self._read and key in self._set_early:
+            return dict.__getitem__(self, key)
+        self._fill()
+        return dict.__getitem__(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if self._values is None:
-            self._extra[key] = value
-        else:
-            self._values[key] = value
+        if not self._read:
+            self._set_early.add(key)
+        dict.__setitem__(self, key, value)
 
     def __delitem__(self, key: str) -> None:
-        del self._materialized()[key]
+        self._fill()
+        dict.__delitem__(self, key)
 
-    def _keys(self):
-        if self._values is not None:
-            return self._values.keys()
-        return list(self._fns) + [k for k in self._extra if k not in self._fns]
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.keys(self))  # keys need no read (and dict(logs) then reads values here)
 
-    def __iter__(self):
-        return iter(self._keys())
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return dict.__eq__(self, other)
 
-    def __len__(self) -> int:
-        return len(self._keys())
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def values(self):
+        self._fill()
+        return dict.values(self)
+
+    def items(self):
+        self._fill()
+        return dict.items(self)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._fill()
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._fill()
+        return dict.popitem(self)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
 
     def copy(self) -> dict[str, Any]:
-        return dict(self._materialized())
+        self._fill()
+        return dict(dict.items(self))
+
+    __copy__ = copy
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        return {**self.copy(), **other}
+
+    def __ror__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        return {**other, **self.copy()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (self.copy(),)  # pickled and deep-copied as the plain dict it reads as
 
     def __repr__(self) -> str:
-        return f"LazyLogs({dict(self)!r})"
+        return f"LazyLogs({self.copy()!r})"
 
 
 def step_logs(results: Any, step: str) -> Mapping[str, Any]:
