@@ -109,7 +109,11 @@ class KerasMetric(Metric):
         self.metric.update_state(y_true, y_pred, sample_weight=sample_weight)
 
     def result(self) -> torch.Tensor:
-        return torch.as_tensor(self.metric.result())
+        value = self.metric.result()
+        # A metric may return one of its Keras Variables itself (Keras reads it as a tensor): its
+        # current value, copied, so a later reset or update does not change what was logged.
+        value = getattr(value, "value", value)
+        return torch.as_tensor(value).detach().clone()
 
     def reset_state(self) -> None:
         self.metric.reset_state()
