@@ -5,6 +5,7 @@ from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.csv_logger import CSVLogger
 from kerasish.callbacks.early_stopping import EarlyStopping
 from kerasish.callbacks.history import History
+from kerasish.callbacks.keras_callback import KerasCallback
 from kerasish.callbacks.lambda_callback import LambdaCallback
 from kerasish.callbacks.learning_rate_scheduler import LearningRateScheduler
 from kerasish.callbacks.loop_timer import LoopTimer
@@ -19,7 +20,7 @@ from kerasish.callbacks.wandb import WandbCallback
 from kerasish.callbacks.wandb_metrics_logger import WandbMetricsLogger
 from kerasish.callbacks.wandb_model_checkpoint import WandbModelCheckpoint
 
-__all__ = ["BackupAndRestore", "CSVLogger", "EarlyStopping", "LambdaCallback",
+__all__ = ["BackupAndRestore", "CSVLogger", "EarlyStopping", "KerasCallback", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "PredictionSamples",
            "ReduceLROnPlateau", "TerminateOnNaN",
            "Callback", "CallbackList", "History", "LoopTimer", "ProgbarLogger",

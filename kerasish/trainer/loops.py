@@ -21,6 +21,7 @@ from kerasish import data as data_lib
 from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
+from kerasish.callbacks.keras_callback import KerasCallback, is_keras_callback
 from kerasish.callbacks.progbar import ProgbarLogger
 from kerasish.distributed import Group
 from kerasish.trainer.engine import Engine
@@ -233,17 +234,18 @@ def reporting_errors(cbs: CallbackList, cleanup: Callable[[], None] | None = Non
 
 # ---------------------------------------------------------------------------- before the loop
 
-def callback_list(model: Model, callbacks: Callback | list[Callback] | None,
+def callback_list(model: Model, callbacks: Any,
                   history: History | None, verbose: int, params: dict[str, Any]) -> CallbackList:
     """The user's callbacks, checked, plus ``History`` and the progress bar; rank 0's only ones
     are dropped on the other ranks."""
-    if isinstance(callbacks, Callback):
+    if isinstance(callbacks, Callback) or is_keras_callback(callbacks):
         callbacks = [callbacks]  # Keras takes a single callback as well as a list
-    callbacks = list(callbacks or [])
+    callbacks = [KerasCallback(cb) if is_keras_callback(cb) else cb for cb in callbacks or []]
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(
-                f"callbacks must be ks.callbacks.Callback instances; got {type(cb).__name__}."
+                f"callbacks must be ks.callbacks.Callback (or keras.callbacks.Callback) instances; "
+                f"got {type(cb).__name__}."
             )
     main_process = model.is_main_process
     if not main_process:  # callbacks that write files or print act on rank 0 only
