@@ -2,16 +2,22 @@
 
 A file is written to a temporary sibling, flushed to disk, then moved over the target with
 ``os.replace`` (atomic on POSIX and Windows). A process killed at any instant leaves either the
-previous good file or the new one, never a torn one.
+previous good file or the new one, never a torn one. A record appended to a log (a CSV row) is
+in the file whole or not at all, and a writer's background thread can be made to die quietly when
+its caller reports the failure itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import os
 import tempfile
+import threading
+import weakref
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -95,17 +101,98 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def append_record(path: str | os.PathLike, text: str) -> None:
-    """Append ``text`` (one record, e.g. a CSV row) with a single ``write`` system call.
+    """Append ``text`` (one record, e.g. a CSV row) whole, or leave the file as it was.
 
-    A process killed at any instant either wrote the whole record or none of it: the kernel
-    copies one ``write`` on a regular file completely before the process can die, so no torn row
-    is left, and nothing earlier in the file is touched. Much cheaper than rewriting the file.
+    One ``write`` system call normally copies the whole record: a process killed at any instant
+    leaves whole records only, and nothing earlier in the file is touched. A write the kernel cuts
+    short (a file-size limit, a full disk) is continued; when that fails, the file is truncated
+    back to its size before the record, so no torn record stays (only a kill between the short
+    write and the truncation could leave one), and the ``OSError`` names the file.
+
+    Args:
+        path: the file, created if missing (its folder must exist).
+        text: the record, written as UTF-8.
+
+    Raises:
+        OSError: the record could not be appended (the file is as it was before the call).
     """
     data = text.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        written = os.write(fd, data)
-        if written != len(data):  # only on a full disk or similar: report it, never tear silently
-            raise OSError(f"could only append {written} of {len(data)} bytes to {os.fspath(path)!r}")
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+        except OSError as error:
+            undone = _truncate(fd, size)
+            raise OSError(error.errno, f"{error.strerror} (appending a {len(data)}-byte record; "
+                          f"{undone})", os.fspath(path)) from error
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "the write made no progress")
+        view = view[written:]
+
+
+def _truncate(fd: int, size: int) -> str:
+    """Cut what a failed append left; say whether the file is back as it was."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as error:
+        return f"the file may end with part of it: truncating back failed with {error}"
+    return "the file is as it was before"
+
+
+_QUIET_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_OPEN_BLOCKS: list[set[threading.Thread]] = []  # per open block: the threads alive when it began
+_QUIET_HOOKS: weakref.WeakSet[Callable[..., object]] = weakref.WeakSet()
+
+
+@contextlib.contextmanager
+def quiet_writer_threads() -> Iterator[None]:
+    """Threads started inside this block die without printing their exception.
+
+    For a writer whose background thread keeps its failure and raises it again from the writer's
+    next call (TensorBoard's event file writer does), so that the caller reports it once (a
+    warning) instead of the thread also printing it as an uncaught traceback. It puts a filter in
+    front of ``threading.excepthook``; every other thread's exception reaches the hook as before
+    (while the block runs, any thread that starts and dies in it is taken as the writer's).
+
+    Example:
+        with quiet_writer_threads():
+            writer = SummaryWriter(log_dir)
+    """
+    _install_quiet_hook()
+    before = set(threading.enumerate())
+    _OPEN_BLOCKS.append(before)
+    try:
+        yield
+    finally:
+        _QUIET_THREADS.update(t for t in threading.enumerate() if t not in before)
+        _OPEN_BLOCKS.remove(before)
+
+
+def _is_quiet(thread: threading.Thread | None) -> bool:
+    if thread is None:
+        return False
+    return thread in _QUIET_THREADS or any(thread not in before for before in list(_OPEN_BLOCKS))
+
+
+def _install_quiet_hook() -> None:
+    """Put the filter in front of the current ``threading.excepthook``, unless it is there already
+    (pytest and others replace the hook and put theirs back; each gets its own filter)."""
+    current = threading.excepthook
+    if current in _QUIET_HOOKS:
+        return
+
+    def hook(args: threading.ExceptHookArgs, previous: Callable[..., object] = current) -> None:
+        if not _is_quiet(args.thread):
+            previous(args)
+
+    _QUIET_HOOKS.add(hook)
+    threading.excepthook = hook

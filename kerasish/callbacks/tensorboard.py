@@ -13,7 +13,8 @@ Steps never go backwards in a log directory: batch steps continue across fits (a
 model's ``optimizer_steps``, and after what the directory already holds), epoch steps are the
 epochs ``fit`` reports, shifted past the epochs already written when a fit would repeat them.
 Batch values are read from the device only on the batches that are written (``update_freq``).
-A write that fails (unwritable folder, full disk) warns once and training goes on.
+A write that fails (unwritable folder, full disk) warns once and training goes on; the writers'
+background threads print no traceback of their own (their failure is that one warning).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int, is_int
+from kerasish.io import quiet_writer_threads
 from kerasish.tree import map_structure
 
 _OWNER = "TensorBoardCallback"
@@ -165,18 +167,20 @@ class TensorBoardCallback(Callback):
         if run not in self._writers:
             # After a resume, each run's first writer hides what followed the backup, once.
             purge_step = self._purge_step if run in self._purge_pending else None
-            self._writers[run] = self._writer_class(log_dir=os.path.join(self.log_dir, run),
-                                                    purge_step=purge_step)
+            with quiet_writer_threads():  # a failure comes back from the writer's next call
+                self._writers[run] = self._writer_class(log_dir=os.path.join(self.log_dir, run),
+                                                        purge_step=purge_step)
             self._purge_pending.discard(run)
         return self._writers[run]
 
     def _close_writers(self) -> None:
+        """Close every writer; a close that fails (its final flush) is a failed write."""
         writers, self._writers = self._writers, {}
         for writer in writers.values():
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001 - a writer that already failed has warned
-                pass
+            except Exception as error:  # noqa: BLE001 - warns once, unless a failure already did
+                self._fail(error)
 
     def _safely(self, action, *args) -> None:
         """Run one write; the first failure warns once, closes the writers and stops writing."""
@@ -185,12 +189,17 @@ class TensorBoardCallback(Callback):
         try:
             action(*args)
         except Exception as error:  # noqa: BLE001 - TensorBoard must never stop training
-            self._failed = True
-            self._close_writers()
-            warnings.warn(
-                f"{_OWNER} stopped writing to {self.log_dir!r}: {type(error).__name__}: "
-                f"{str(error)[:300]}. Training goes on.", RuntimeWarning, stacklevel=3,
-            )
+            self._fail(error)
+
+    def _fail(self, error: Exception) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        self._close_writers()
+        warnings.warn(
+            f"{_OWNER} stopped writing to {self.log_dir!r}: {type(error).__name__}: "
+            f"{str(error)[:300]}. Training goes on.", RuntimeWarning, stacklevel=4,
+        )
 
     # ------------------------------------------------------------------ steps
 
@@ -237,7 +246,6 @@ class TensorBoardCallback(Callback):
         self._purge_step = self._steps.value + 1  # TensorBoard hides events from this step on
         self._purge_pending = {"train", "validation"}
         self._close_writers()  # reopened with purge_step on the next write
-
 
     # ------------------------------------------------------------------ hooks
 
@@ -447,7 +455,9 @@ class TensorBoardCallback(Callback):
         metrics = {f"hparams/{k}": float(v) for k, v in logs.items()}
         experiment, start, end = hparams_summaries(values, metrics)
         step = self._last_epoch_written or 0
-        with self._writer_class(log_dir=self.log_dir) as writer:
+        with quiet_writer_threads():
+            hparams_writer = self._writer_class(log_dir=self.log_dir)
+        with hparams_writer as writer:
             for summary in (experiment, start, end):
                 writer.file_writer.add_summary(summary, step)
             for tag, value in metrics.items():
@@ -540,8 +550,6 @@ def _one_sample(leaf: Any) -> Any:
     if isinstance(leaf, torch.Tensor):
         return leaf.detach()[:1].clone() if leaf.dim() else leaf.detach().clone()
     return leaf
-
-
 
 
 def _rng_devices(module: torch.nn.Module) -> list:

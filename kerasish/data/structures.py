@@ -119,7 +119,22 @@ def check_lengths(x, y, sample_weight) -> int:
 
 
 def split_for_validation(x, y, sample_weight, validation_split: float):
-    """Keras's ``validation_split``: the last fraction of the arrays, taken before shuffling."""
+    """Keras's ``validation_split``: the last fraction of the arrays, taken before shuffling.
+
+    Keras 3's rule (``train_validation_split``): the first ``floor(n * (1 - validation_split))``
+    samples train and the rest validate, so the training count rounds down and the validation
+    count takes what is left (10 samples at 0.25: 7 train, 3 validate). A split that leaves
+    either side empty is a ``ValueError``.
+
+    Args:
+        x: the inputs (arrays or tensors, or a structure of them); their first dimension is ``n``.
+        y: the targets, or ``None``.
+        sample_weight: the sample weights, or ``None``.
+        validation_split: the fraction in (0, 1) to validate on.
+
+    Returns:
+        ``((x, y, sample_weight) to train on, (x, y, sample_weight) to validate on)``.
+    """
     n = num_samples(x, "x")
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
