@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback
@@ -30,6 +33,15 @@ class BackupAndRestore(Callback):
     Every backup is written to a temporary file and moved into place, so a process killed at any
     instant leaves the previous backup intact. At the end of a successful fit the backup is
     deleted (``delete_checkpoint``); a fit that raised keeps it.
+
+    When a callback stops training (``EarlyStopping``, ``TerminateOnNaN``, ``model.stop_training``)
+    the state at that epoch's end is backed up (whatever ``save_freq``; under torchrun, on the
+    ``save_freq`` schedule only) and marked finished. A
+    rerun that finds such a backup (the job was interrupted in ``on_train_end``, or
+    ``delete_checkpoint=False`` kept it) loads it and trains nothing more: it runs
+    ``on_train_end`` only, so ``EarlyStopping(restore_best_weights=True)`` puts back its best
+    weights and the backup is deleted, as after the uninterrupted run. (``model.epoch`` is then
+    ``epochs``.) Use a new ``backup_dir`` to train further.
 
     Under torchrun every rank's random states and data position are gathered into the backup,
     rank 0 writes it, and every rank resumes from it with its own states, so a resumed
@@ -87,6 +99,7 @@ class BackupAndRestore(Callback):
         found = self._read_backup()
         if found is not None:
             state, path = found
+            state = self._unless_finished(state)
             try:
                 state_lib.resume(self.model, state, path)
             except ValueError as error:
@@ -103,7 +116,11 @@ class BackupAndRestore(Callback):
     def on_epoch_end(self, epoch, logs=None):
         # With an integer save_freq a backup taken on the epoch's last batch is refreshed as "epoch
         # done", so a resume does not replay an empty remainder of the epoch.
-        if self._schedule.per_epoch or self._schedule.batches_since_save == 0:
+        # A stopped fit is backed up here too, so a rerun after an interrupted on_train_end finds
+        # it finished. (Not under torchrun: there the ranks agree on stopping only after this
+        # hook, and a backup is written by all of them together.)
+        if self._schedule.per_epoch or self._schedule.batches_since_save == 0 or \
+                self.model.stop_training and not _distributed():
             self._write_backup()
 
     def on_train_end(self, logs=None):
@@ -115,6 +132,13 @@ class BackupAndRestore(Callback):
             os.rmdir(self.backup_dir)  # only if nothing else lives there
         except OSError:
             pass
+
+    def state_dict(self) -> dict[str, Any]:
+        # Saved at an epoch end after a callback stopped training: the run is finished.
+        model = self.model
+        if model is not None and model.stop_training and model.step_in_epoch == 0:
+            return {"training_stopped": True}
+        return {}
 
     # ------------------------------------------------------------------ saving
 
@@ -129,6 +153,22 @@ class BackupAndRestore(Callback):
         state_lib.save(self.model, self.latest_path, all_ranks=True)
 
     # ------------------------------------------------------------------ restoring
+
+    def _unless_finished(self, state: dict[str, Any]) -> dict[str, Any]:
+        """``state``, or for a backup of a stopped fit, ``state`` placed after the last epoch.
+
+        Every ``BackupAndRestore`` of the fit saved the same mark (``state_dict``), so any entry of
+        this class says so. Resumed after the last epoch, the fit trains nothing and runs
+        ``on_train_end``; the callback states still come back (``EarlyStopping``'s best weights).
+        """
+        prefix = f"{type(self).__name__}#"
+        stopped = any(key.startswith(prefix) and isinstance(value, Mapping)
+                      and value.get("training_stopped")
+                      for key, value in (state.get("callbacks") or {}).items())
+        epochs = self.params.get("epochs")
+        if not stopped or epochs is None:
+            return state
+        return {**state, "epoch": max(int(state.get("epoch", 0)), int(epochs)), "step_in_epoch": 0}
 
     def _read_backup(self) -> tuple[dict[str, Any], Path] | None:
         latest, previous = self.latest_path, self.previous_path
@@ -157,6 +197,10 @@ class BackupAndRestore(Callback):
                 stacklevel=2,
             )
             return _load(previous), previous
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def _check_writable(folder: str) -> None:

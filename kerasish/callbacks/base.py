@@ -24,6 +24,7 @@ _ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_
 
 
 _SAVE_POINTS = ("on_train_batch_end", "on_epoch_end")
+_RESTORE_POINTS = ("on_train_begin",)
 
 
 class Callback:
@@ -48,10 +49,12 @@ class Callback:
     Attributes:
         rank_zero_only: ``True`` for callbacks that write files or print: under torchrun they run
             on rank 0 only.
-        saves_training_state: ``True`` for callbacks that save the training state at batch and
-            epoch ends (``BackupAndRestore``): they run after every other callback's
+        saves_training_state: ``True`` for callbacks that save and restore the training state
+            (``BackupAndRestore``): their ``on_train_begin`` runs before every other callback's,
+            so whatever the list order, the others start from the restored model (its weights,
+            learning rate and ``optimizer_steps``); and they run after every other callback's
             ``on_train_batch_end`` and ``on_epoch_end``, so the callback states they save include
-            that batch or epoch.
+            that batch or epoch. Every other hook runs in list order, as in Keras.
 
     Example:
         class PrintLoss(ks.callbacks.Callback):
@@ -247,7 +250,8 @@ class CallbackList:
 
     The per-hook listener lists are built once, so a hook nobody overrides costs one empty loop;
     ``wants(hook)`` lets the loop skip building logs for hooks nobody listens to. Listeners run in
-    list order, except that callbacks with ``saves_training_state`` run last at batch and epoch
+    list order, except that callbacks with ``saves_training_state`` run first at ``on_train_begin``
+    (a resume is restored before any other callback reads the model) and last at batch and epoch
     ends. ``fit``, ``evaluate`` and ``predict`` build one per call; a loop of your own may too.
     Its hook methods (``on_train_begin`` ... ``on_predict_batch_end``) take the arguments of the
     ``Callback`` hooks of the same names and pass them on.
@@ -280,6 +284,8 @@ class CallbackList:
             listeners = [cb for cb in self.callbacks if overrides(cb, hook)]
             if hook in _SAVE_POINTS:  # state savers last: what they save includes this hook
                 listeners.sort(key=lambda cb: cb.saves_training_state)
+            elif hook in _RESTORE_POINTS:  # ...and first here: the others see the restored model
+                listeners.sort(key=lambda cb: not cb.saves_training_state)
             self._listeners[hook] = [getattr(cb, hook) for cb in listeners]
 
     def wants(self, hook: str) -> bool:

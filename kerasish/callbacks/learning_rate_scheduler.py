@@ -24,6 +24,12 @@ class LearningRateScheduler(Callback):
     or every batch (``interval="batch"``). The learning rate in effect during the epoch is written
     to the logs as ``learning_rate``. A torch scheduler's state is saved by ``BackupAndRestore``.
 
+    A run resumed by ``BackupAndRestore`` follows the schedule of an uninterrupted one: the
+    schedule function is not called again for an epoch it was already called for (the resumed
+    epoch keeps the rate restored with the optimizer, so a relative schedule such as
+    ``lambda epoch, lr: lr * 0.9`` is not applied twice), and a per-batch torch scheduler
+    continues from the optimizer-step count it had seen.
+
     Args:
         schedule: a function of the epoch (and the current learning rate), or a torch
             ``LRScheduler``.
@@ -76,9 +82,17 @@ class LearningRateScheduler(Callback):
         else:
             self._schedule_fn = schedule
             self._takes_lr = _takes_two_arguments(schedule)
+        # Where this fit stands: the optimizer-step count seen at the last batch end, the epoch
+        # the schedule function was last called for, and (from a resume) an epoch already done.
+        self._optimizer_steps = 0
+        self._scheduled_epoch: int | None = None
+        self._resumed_epoch: int | None = None
 
     def on_train_begin(self, logs=None):
+        # Read after a BackupAndRestore's resume (savers' on_train_begin runs first); a resume's
+        # load_state_dict then puts back the exact count this callback had seen.
         self._optimizer_steps = self.model.optimizer_steps
+        self._scheduled_epoch = self._resumed_epoch = None
         if self._scheduler is not None and self._scheduler.optimizer is not self.model.optimizer:
             raise ValueError(
                 "LearningRateScheduler: the torch scheduler was built on another optimizer than "
@@ -88,7 +102,11 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._schedule_fn is not None:
-            self.model.learning_rate = self._scheduled_lr(epoch)
+            # A resumed epoch whose schedule already ran keeps the restored rate: calling
+            # schedule(epoch, lr) again on it would apply a relative schedule twice.
+            if epoch != self._resumed_epoch:
+                self.model.learning_rate = self._scheduled_lr(epoch)
+            self._scheduled_epoch, self._resumed_epoch = epoch, None
         if self.verbose:
             console.print_line(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
                                f"{self.model.learning_rate}.", model=self.model)
@@ -143,12 +161,24 @@ class LearningRateScheduler(Callback):
     # ------------------------------------------------------------------ BackupAndRestore
 
     def state_dict(self) -> dict[str, Any]:
-        # A schedule function is stateless (the epoch says it all); a torch scheduler is not.
-        return {"scheduler": self._scheduler.state_dict()} if self._scheduler is not None else {}
+        # The epoch whose schedule already ran (its rate is in the saved optimizer), the step
+        # count seen at the last batch end, and a torch scheduler's own state.
+        state: dict[str, Any] = {}
+        if self.interval == "batch":
+            state["optimizer_steps"] = int(self._optimizer_steps)
+        if self._scheduled_epoch is not None:
+            state["scheduled_epoch"] = int(self._scheduled_epoch)
+        if self._scheduler is not None:
+            state["scheduler"] = self._scheduler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self._scheduler is not None and "scheduler" in state:
             self._scheduler.load_state_dict(state["scheduler"])
+        if "optimizer_steps" in state:
+            self._optimizer_steps = int(state["optimizer_steps"])
+        scheduled = state.get("scheduled_epoch")
+        self._resumed_epoch = self._scheduled_epoch = None if scheduled is None else int(scheduled)
 
 
 def _takes_two_arguments(fn: Callable[..., Any]) -> bool | None:
