@@ -68,7 +68,10 @@ class KerasStepAPI:
                      sample_weight: Any = None, training: bool = True) -> torch.Tensor:
         """The compiled loss of ``y_pred`` against ``y``; also updates the loss tracker.
 
-        The first call of a fit checks the targets against the outputs (one host read).
+        For a wrapped Keras model the total also holds ``model.losses`` (``add_loss`` calls and
+        regularizers from the model's last call), each summed, as Keras 3's ``compute_loss`` adds
+        them; the loss tracker logs that total, as Keras's steps do. The first call of a fit checks
+        the targets against the outputs (one host read).
 
         Args:
             x: the inputs (unused by the compiled loss; Keras passes them for overrides).
@@ -78,7 +81,7 @@ class KerasStepAPI:
             training: whether the step trains (Keras's argument; the loss is the same).
 
         Returns:
-            The loss, a 0-d tensor that can be back-propagated.
+            The total loss, a 0-d tensor that can be back-propagated.
         """
         engine = self._require_compiled("compute_loss")
         y_pred = engine.named(y_pred)  # a Keras model's list outputs, for losses keyed by name
@@ -86,6 +89,8 @@ class KerasStepAPI:
             engine.check_first_batch(y, y_pred)
         assert engine.loss is not None  # _require_compiled("compute_loss") checked it
         loss = engine.loss(y, y_pred, sample_weight)
+        if engine.layer_losses is not None:  # a Keras model's own losses
+            loss = engine.layer_losses.add_to(loss)
         engine.loss_tracker.update(loss, batch_size_of(y_pred))
         return loss
 

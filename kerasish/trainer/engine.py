@@ -68,6 +68,30 @@ def is_keras_model(module: torch.nn.Module) -> bool:
     return isinstance(layer, type) and isinstance(module, layer)
 
 
+class LayerLosses:
+    """A Keras model's own losses, ``model.losses``, added to the compiled loss as Keras 3 adds them.
+
+    ``model.losses`` holds what its layers' ``call`` gave ``add_loss`` in the model's last call
+    (``activity_regularizer=`` among them) and the weight penalties (``kernel_regularizer=``...),
+    computed when read. Keras's ``compute_loss`` sums each to a scalar (cast to ``floatx`` when it
+    is not a float) and then sums them with the compiled loss; its ``train_step`` and
+    ``test_step`` track that total, so ``loss`` and ``val_loss`` include them. Built only for a
+    Keras model: a torch module's step never looks.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model: Any = model  # a keras.Model: its ``losses`` is a list of tensors
+        keras = sys.modules["keras"]  # a Keras model was given, so Keras is imported
+        self.floatx = getattr(torch, keras.config.floatx())
+
+    def add_to(self, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` plus the model's losses from its last call, summed in Keras's order."""
+        extra = self.model.losses
+        if not extra:
+            return loss
+        scalars = [(t if t.is_floating_point() else t.to(self.floatx)).sum() for t in extra]
+        return torch.stack([loss, *scalars]).sum()
+
 
 class NamedMetric(NamedTuple):
     """A compiled metric with its log key."""
@@ -139,11 +163,14 @@ class Engine:
         # batch then pairs and checks losses, metrics, outputs and targets before any step.
         self.first_batch: FirstBatchCheck | None = None
         self._running: dict[str, Callable[[], torch.Tensor]] = {}  # result_fns(), refreshed
-        self._forward = self._forward_and_loss
+        # A Keras model's own losses (add_loss, regularizers) join its loss, as in Keras; a torch
+        # module keeps the plain forward and pays nothing for them.
+        self.layer_losses = LayerLosses(module) if self.keras else None
+        self._forward = self._keras_forward_and_loss if self.keras else self._forward_and_loss
         self._predict = self.raw_outputs
         self._step_optimizer = self._optimizer_step
         if jit_compile:
-            self._forward = torch.compile(self._forward_and_loss)
+            self._forward = torch.compile(self._forward)
             self._predict = torch.compile(self.raw_outputs)
             # A compiled step fuses the per-parameter update loops into one kernel: on a small
             # model it is most of what compiling saves. A changed learning rate recompiles once,
@@ -196,6 +223,13 @@ class Engine:
             sample_weight = self.class_weight[_class_labels(y)]
         return y_pred, self._loss_fn(y, y_pred, sample_weight), sample_weight
 
+    def _keras_forward_and_loss(self, module, x, y, sample_weight):
+        """``_forward_and_loss`` for a Keras model: its loss includes ``model.losses`` (Keras's
+        ``compute_loss``), so the step trains on it and the loss tracker logs it."""
+        y_pred, loss, sample_weight = self._forward_and_loss(module, x, y, sample_weight)
+        assert self.layer_losses is not None  # built for every Keras model
+        return y_pred, self.layer_losses.add_to(loss), sample_weight
+
     def _checked_forward_and_loss(self, module, x, y, sample_weight):
         """The first batch: everything that can fail on user input runs before the optimizer step.
 
@@ -213,6 +247,8 @@ class Engine:
                 self.class_weight = torch.cat([self.class_weight, pad])
         sample_weight = self.class_sample_weight(y, sample_weight)
         loss = self._loss_fn(y, y_pred, sample_weight)
+        if self.layer_losses is not None:  # a Keras model's own losses, as in the later steps
+            loss = self.layer_losses.add_to(loss)
         if self.metrics.entries:
             self.metrics.update_checked(y, y_pred, sample_weight)
         return y_pred, loss, sample_weight
