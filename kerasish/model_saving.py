@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -54,7 +54,9 @@ class ModelSaving:
 
         Returns:
             The weights, optimizer, engine (scaler, steps, accumulation window), run position,
-            random states, metric states and compile settings.
+            random states, metric states, compile settings, and under ``"owned"`` every other
+            optimizer and LR scheduler the model holds as an attribute (a custom ``train_step``'s
+            own), keyed by attribute name, each as ``{"type": class name, "state": state_dict}``.
         """
         state: dict[str, Any] = {
             "module": self.module.state_dict(),
@@ -65,6 +67,8 @@ class ModelSaving:
             "rng": state_lib.rng_states(),
             "metrics": state_lib.metric_states(self.metrics),
             "compile": dict(self.compile_config),
+            "owned": {name: {"type": type(held).__name__, "state": held.state_dict()}
+                      for name, held in self._held_optimizers().items()},
         }
         if all_ranks and self._group is not None:
             state["ranks"] = self._group.gather({key: state[key] for key in ("rng", "data", "metrics")})
@@ -81,33 +85,64 @@ class ModelSaving:
                 and leave the position for the next ``fit`` to continue from.
 
         Raises:
-            ValueError: the module or the optimizer does not match the state; nothing changed.
+            ValueError: the module or an optimizer does not match the state, or a part of it is
+                malformed; nothing changed.
         """
-        weights = state["module"]
-        state_lib.check_module_matches(self.module, weights, filepath)
-        optimizer_state = state.get("optimizer")
-        if self.optimizer is not None and optimizer_state is not None:
-            state_lib.check_optimizer_matches(self.optimizer, optimizer_state, filepath)
-        self.module.load_state_dict(weights)
+        if resume:  # this rank's random states, data and metrics
+            group = self._group
+            rank, world_size = (0, 1) if group is None else (group.rank, group.world_size)
+            state = state_lib.for_rank(state, rank, world_size, filepath)
+        held = self._check_training_state(state, filepath, resume)
+        self.module.load_state_dict(state["module"])
         if state.get("format") is None:
             return  # bare weights
-        if self.optimizer is not None and optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state)
+        if self.optimizer is not None and state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        for entry in held:
+            entry.target.load_state_dict(entry.state)
         engine = self._engine
         if engine is not None and state.get("scaler"):
             engine.scaler.load_state_dict(state["scaler"])
         if engine is not None and "optimizer_steps" in state:
             engine.optimizer_steps = int(state["optimizer_steps"])
         if resume:
-            ranks = state.get("ranks")
-            group = self._group
-            if group is not None and ranks is not None and len(ranks) == group.world_size:
-                state = {**state, **ranks[group.rank]}  # this rank's random states, data, metrics
             if state.get("rng") is not None:
                 state_lib.set_rng_states(state["rng"])
             if engine is not None:
                 engine.load_window_state(state.get("accumulation"))
         self._run.load_state_dict(state, resume=resume)
+
+    def _check_training_state(self, state: Mapping[str, Any], filepath: str | os.PathLike,
+                              resume: bool) -> list[HeldState]:
+        """Every part of ``state`` checked against this model before any is loaded; returns the
+        saved states of the optimizers and LR schedulers held as attributes, paired with them."""
+        state_lib.check_state(state, self.module, self.optimizer, filepath, resume=resume)
+        if state.get("format") is None:
+            return []
+        RunState.check_state_dict(state, filepath, resume=resume)
+        if resume and self._engine is not None:
+            params = [p for p in self.module.parameters() if p.requires_grad]  # as the engine took them
+            _check_window(state.get("accumulation"), params, self._engine.accumulation, filepath)
+        return _held_states(self._held_optimizers(), state.get("owned"), filepath)
+
+    def _held_optimizers(self) -> dict[str, Any]:
+        """The optimizers and LR schedulers this model holds as attributes besides ``optimizer`` (a
+        custom ``train_step``'s own), by attribute name; a list, tuple or dict attribute's entries
+        as ``name[i]`` / ``name['key']``."""
+        found: dict[str, Any] = {}
+        seen = {id(self.optimizer)}
+        for name, value in vars(self).items():
+            if isinstance(value, Mapping):
+                entries = {f"{name}[{key!r}]": entry for key, entry in value.items()}
+            elif isinstance(value, (list, tuple)):
+                entries = {f"{name}[{i}]": entry for i, entry in enumerate(value)}
+            else:
+                entries = {name: value}
+            for key, entry in entries.items():
+                if isinstance(entry, _HELD_TYPES) and id(entry) not in seen:
+                    found[key] = entry
+                    seen.add(id(entry))
+        return found
 
     # ------------------------------------------------------------------ weights and files
 
@@ -166,11 +201,13 @@ class ModelSaving:
     def save(self, filepath: str | os.PathLike) -> None:
         """Write the whole training state to one torch file, in the format ``BackupAndRestore`` writes.
 
-        The file holds the weights, the optimizer and gradient-scaler states, the epoch and the
-        batches done in it, the optimizer steps, the shuffle seed, the random-number states, the
-        running metric states, a half-filled accumulation window, the compile settings and, when
-        called from inside ``fit`` (a callback), each callback's ``state_dict()``. It is written to
-        a temporary file and moved into place, so a crash never leaves a torn file.
+        The file holds the weights, the optimizer and gradient-scaler states, the state of every
+        other optimizer and LR scheduler the model holds as an attribute (a custom
+        ``train_step``'s own, by attribute name), the epoch and the batches done in it, the
+        optimizer steps, the shuffle seed, the random-number states, the running metric states, a
+        half-filled accumulation window, the compile settings and, when called from inside
+        ``fit`` (a callback), each callback's ``state_dict()``. It is written to a temporary file
+        and moved into place, so a crash never leaves a torn file.
 
         Args:
             filepath: where to write; any suffix, and missing folders are created.
@@ -186,10 +223,11 @@ class ModelSaving:
         """Load a file written by ``save``, ``save_weights``, ``BackupAndRestore`` or ``torch.save``.
 
         The weights always load. A full training state also sets ``model.epoch`` and, on a
-        compiled model, restores the optimizer and gradient-scaler states and
-        ``model.optimizer_steps``; the next ``fit`` still starts at its ``initial_epoch`` (pass
-        ``initial_epoch=model.epoch`` to continue, or resume with ``BackupAndRestore``). Files of
-        earlier kerasish versions load too. Everything is checked before anything changes.
+        compiled model, restores the optimizer and gradient-scaler states, the optimizers and LR
+        schedulers held as attributes, and ``model.optimizer_steps``; the next ``fit`` still starts
+        at its ``initial_epoch`` (pass ``initial_epoch=model.epoch`` to continue, or resume with
+        ``BackupAndRestore``). Files of earlier kerasish versions load too. Everything is checked
+        before anything changes.
 
         Args:
             filepath: the file to read: a kerasish state, or a bare ``state_dict``.
@@ -197,8 +235,11 @@ class ModelSaving:
         Raises:
             FileNotFoundError: there is no file at ``filepath``.
             ValueError: the file is damaged, holds no ``state_dict`` or comes from a newer
-                kerasish; its keys or shapes do not match the module; or its optimizer state
-                does not fit the compiled optimizer. The model is left as it was.
+                kerasish; its keys or shapes do not match the module; its optimizer state does not
+                fit the compiled optimizer (another type, such as AdamW's state for Adam, or
+                another shape); or a part is malformed (a weight that is not a tensor, a
+                non-integer epoch, garbage optimizer state). The message names the file and the
+                part. The model is left as it was.
 
         Example:
             model.load_weights("ckpt/best.pt")
@@ -276,3 +317,81 @@ class ModelSaving:
             console.print_line(text, model=self)
         else:
             print_fn(text)
+
+
+# What a model may hold besides ``model.optimizer`` whose state a resume needs.
+_HELD_TYPES = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
+               torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+class HeldState(NamedTuple):
+    """An optimizer or LR scheduler held as an attribute, and the saved state it is to load.
+
+    Args:
+        target: the optimizer or LR scheduler.
+        state: its saved ``state_dict()``, checked against it.
+    """
+
+    target: Any
+    state: Mapping[str, Any]
+
+
+def _held_states(held: Mapping[str, Any], saved: Any, filepath: str | os.PathLike) -> list[HeldState]:
+    """Each held optimizer or LR scheduler checked against its entry in the file's ``"owned"``.
+
+    One the file has no entry for (a file written before kerasish saved them, or before the
+    attribute was set) keeps its state; an entry for no attribute here is not loaded.
+    """
+    if saved is None:
+        return []
+    loads = []
+    for name, target in held.items():
+        entry = saved.get(name)
+        if entry is None:
+            continue
+        key = f"'owned'[{name!r}]"
+        saved_type, state = entry.get("type"), entry.get("state")
+        if not isinstance(saved_type, str) or not isinstance(state, Mapping):
+            raise state_lib.malformed(filepath, key, "must be a dict with a 'type' name and a 'state' dict")
+        here = type(target).__name__
+        if saved_type != here:
+            raise ValueError(
+                f"{os.fspath(filepath)!r} holds the state of model.{name} as saved by {saved_type}, "
+                f"and model.{name} is {here} here. Create model.{name} as the {saved_type} the run "
+                "that wrote the file had, or load the file before creating it."
+            )
+        if isinstance(target, torch.optim.Optimizer):
+            state_lib.check_optimizer_matches(target, state, filepath, saved_type=saved_type,
+                                              key=f"{key}['state']", role=f"model.{name}")
+        loads.append(HeldState(target, state))
+    return loads
+
+
+def _check_window(window: Any, params: Sequence[torch.Tensor], accumulation: int,
+                  filepath: str | os.PathLike) -> None:
+    """A saved half-filled accumulation window fits: fewer batches than a window, and one gradient
+    of each parameter's shape (or ``None``) per trainable parameter."""
+    if not window:
+        return
+    state_lib.check_dict(window, "'accumulation'", filepath)
+    count, grads = window.get("window"), window.get("grads")
+    if not state_lib.is_int(count) or count < 1:
+        raise state_lib.malformed(filepath, "'accumulation'['window']",
+                                  f"must be a positive integer, found {state_lib.describe(count)}")
+    if count >= accumulation:
+        raise ValueError(
+            f"{os.fspath(filepath)!r} holds a half-filled accumulation window of {count} batches, "
+            f"which does not fit this model's gradient_accumulation_steps={accumulation}. Compile with "
+            "the gradient_accumulation_steps of the run that wrote the file."
+        )
+    if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
+        raise ValueError(
+            f"{os.fspath(filepath)!r}: 'accumulation'['grads'] holds {state_lib.describe(grads)}, not "
+            f"one gradient for each of this model's {len(params)} trainable parameters. Load it into "
+            "the model, with the same trainable parameters, that wrote it."
+        )
+    for i, (grad, param) in enumerate(zip(grads, params)):
+        if grad is not None and (not isinstance(grad, torch.Tensor) or grad.shape != param.shape):
+            raise state_lib.malformed(filepath, f"'accumulation'['grads'][{i}]",
+                                      f"must be None or a tensor of shape {tuple(param.shape)}, found "
+                                      f"{state_lib.describe(grad)}")

@@ -1,16 +1,20 @@
 """Where a run stands: the one owner of a fit's position, shuffle seed and pending resume.
 
 ``Model`` holds one ``RunState``; the fit loop moves it forward, ``Model.training_state_dict``
-saves it and ``Model.load_training_state`` puts it back (a resume leaves the saved state pending
-here, for the next fit to apply after its callbacks' ``on_train_begin``).
+saves it and ``Model.load_training_state`` checks it (``check_state_dict``), then puts it back (a
+resume leaves the saved state pending here, for the next fit to apply after its callbacks'
+``on_train_begin``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from kerasish import state as state_lib
 
@@ -59,6 +63,39 @@ class RunState:
         if state.get("data_seed") is not None:
             self.data_seed = int(state["data_seed"])
         self.pending_resume = state
+
+    @staticmethod
+    def check_state_dict(state: Mapping[str, Any], filepath: str | os.PathLike, resume: bool = False) -> None:
+        """Refuse a malformed run part of a saved state before anything is loaded.
+
+        Args:
+            state: the saved training state (for a resume, with this rank's part merged).
+            filepath: the file it came from, named in error messages.
+            resume: also check what the resumed fit takes: callback, metric and data states.
+
+        Raises:
+            ValueError: naming the file and the malformed key.
+        """
+        state_lib.check_count(state, "epoch", filepath)
+        state_lib.check_count(state, "step_in_epoch", filepath)
+        state_lib.check_count(state, "data_seed", filepath, optional=True)
+        if not resume:
+            return
+        state_lib.check_dict(state.get("callbacks"), "'callbacks'", filepath, values_too=True)
+        state_lib.check_dict(state.get("metrics"), "'metrics'", filepath, values_too=True)
+        data = state.get("data")
+        if data is None:
+            return
+        state_lib.check_dict(data, "'data'", filepath)
+        for key in ("pass", "read"):
+            if not state_lib.is_int(data.get(key)) or data[key] < 0:
+                raise state_lib.malformed(filepath, f"'data'[{key!r}]", "must be a non-negative integer, "
+                                          f"found {state_lib.describe(data.get(key))}")
+        generators = data.get("generators", [])
+        if not isinstance(generators, (list, tuple)) or not all(
+                isinstance(g, torch.Tensor) for g in generators):
+            raise state_lib.malformed(filepath, "'data'['generators']",
+                                      f"must be a list of tensors, found {state_lib.describe(generators)}")
 
     def take_resume(self) -> Mapping[str, Any] | None:
         """The pending resume, handed to the fit that applies it (and forgotten here)."""
