@@ -79,6 +79,7 @@ class LossPlan(NamedTuple):
     loss: Loss
     weight: float
     tracker: LossTracker | None  # logs the loss unweighted, when there are several
+    position: Any  # the output's place, for sample weights given as a list (None: one output)
 
 
 class MetricEntry(NamedTuple):
@@ -105,6 +106,7 @@ class MetricPlan(NamedTuple):
     target: Any
     metric: Metric
     weighted: bool
+    position: Any  # the output's place, for sample weights given as a list (None: one output)
 
 
 class CompiledLoss:
@@ -135,7 +137,7 @@ class CompiledLoss:
         )
         # The plan before the first batch: what the spec alone says (remade by ``bind``).
         trackers: list[LossTracker | None] = list(self.trackers) or [None] * len(self.losses)
-        self._plan = [LossPlan(leaf.key, leaf.key, leaf.loss, leaf.weight, tracker)
+        self._plan = [LossPlan(leaf.key, leaf.key, leaf.loss, leaf.weight, tracker, leaf.key)
                       for leaf, tracker in zip(self.losses, trackers)]
         self.single: Loss | None = None
         if form == "one" and self.losses[0].weight == 1.0:
@@ -154,10 +156,10 @@ class CompiledLoss:
         n = batch_size_of(y_pred)
         total: Any = 0.0  # a tensor from the first loss on
         per_output_weights = type(sample_weight) in CompiledLoss.PER_OUTPUT
-        for pred_key, true_key, loss, weight, tracker in self._plan:
+        for pred_key, true_key, loss, weight, tracker, position in self._plan:
             p = y_pred if pred_key is None else y_pred[pred_key]
             t = y_true if true_key is None else y_true[true_key]
-            sw = sample_weight[pred_key] if per_output_weights else sample_weight
+            sw = output_weights(sample_weight, pred_key, position) if per_output_weights else sample_weight
             value = loss(t, p, sw)
             if tracker is not None:
                 tracker.update(value, n)
@@ -243,6 +245,7 @@ class CompiledLoss:
              y_pred: Any) -> None:
         """Make the step plan from ``assign``'s pairs and the target of each output, then check the
         targets (the whole arrays when known) against the first batch's outputs."""
+        positions = {key: i for i, key in enumerate(self.output_keys(y_pred))}
         plan = []
         for pred_key, loss, weight, tracker in assigned:
             true_key = true_keys[pred_key]
@@ -252,7 +255,7 @@ class CompiledLoss:
             if resolve is not None:  # "crossentropy": the variant follows the shapes
                 loss = resolve(t, p)
             loss.check_targets(t, p)
-            plan.append(LossPlan(pred_key, true_key, loss, weight, tracker))
+            plan.append(LossPlan(pred_key, true_key, loss, weight, tracker, positions[pred_key]))
         self._plan = plan
         first = plan[0]
         self.single = first.loss if (len(plan) == 1 and first.output is None and first.target is None
@@ -313,6 +316,14 @@ class CompiledLoss:
                                     y_pred if plan.output is None else y_pred[plan.output])
 
 
+def output_weights(sample_weight: Any, output: Any, position: Any) -> Any:
+    """One output's sample weights out of per-output ones: a dict by the output's key, a list or
+    tuple by the output's place (named outputs take their weights in the outputs' order)."""
+    if type(sample_weight) is dict:
+        return sample_weight[output]
+    return sample_weight[output if position is None else position]
+
+
 def key_name(key: Any) -> str:
     """How an output's key prefixes its log keys: ``output_0`` for a position, the name for a key."""
     return f"output_{key}" if isinstance(key, int) else str(key)
@@ -358,18 +369,18 @@ class CompiledMetrics:
                     forms[argument] = ("dict", len(set(keys)))
         self.forms = dict(forms)
         self._spec_entries = list(entries)
-        self._plan = [MetricPlan(key, key, metric, weighted) for key, metric, weighted in entries]
+        self._plan = [MetricPlan(key, key, metric, weighted, key) for key, metric, weighted in entries]
         self._assigned: list[AssignedMetric] = []
         self.names = log_names(entries)
 
     def update(self, y_true, y_pred, sample_weight) -> None:
-        for pred_key, true_key, metric, weighted in self._plan:
+        for pred_key, true_key, metric, weighted, position in self._plan:
             p = y_pred if pred_key is None else y_pred[pred_key]
             t = y_true if true_key is None else y_true[true_key]
             if not weighted:
                 metric.update_state(t, p.detach(), None)
             elif type(sample_weight) in CompiledLoss.PER_OUTPUT:  # one weight array per output
-                metric.update_state(t, p.detach(), sample_weight[pred_key])
+                metric.update_state(t, p.detach(), output_weights(sample_weight, pred_key, position))
             else:
                 metric.update_state(t, p.detach(), sample_weight)
 
@@ -381,12 +392,12 @@ class CompiledMetrics:
         The first step calls this instead of ``update``, so the batch counts once.
         """
         per_output_weights = type(sample_weight) in CompiledLoss.PER_OUTPUT
-        for (pred_key, true_key, metric, weighted), name in zip(self._plan, self.names):
+        for (pred_key, true_key, metric, weighted, position), name in zip(self._plan, self.names):
             p = y_pred if pred_key is None else y_pred[pred_key]
             t = y_true if true_key is None else y_true[true_key]
             sw = None
             if weighted:
-                sw = sample_weight[pred_key] if per_output_weights else sample_weight
+                sw = output_weights(sample_weight, pred_key, position) if per_output_weights else sample_weight
             try:
                 metric.update_state(t, p.detach(), sw)
             except (RuntimeError, IndexError) as error:
@@ -452,10 +463,11 @@ class CompiledMetrics:
         self.names = log_names(self.entries)
         return [a.output for a in assigned]
 
-    def bind(self, true_keys: Mapping[Any, Any]) -> None:
-        """The step plan: ``build``'s pairs with the place of each output's target in ``y``."""
-        self._plan = [MetricPlan(a.output, true_keys[a.output], a.metric, a.weighted)
-                      for a in self._assigned]
+    def bind(self, true_keys: Mapping[Any, Any], positions: Mapping[Any, int]) -> None:
+        """The step plan: ``build``'s pairs with the place of each output's target in ``y`` (and
+        of its sample weights in a list of them)."""
+        self._plan = [MetricPlan(a.output, true_keys[a.output], a.metric, a.weighted,
+                                 positions[a.output]) for a in self._assigned]
 
 
 def log_names(entries: list[MetricEntry]) -> list[str]:

@@ -140,12 +140,10 @@ class Engine:
         self.device = device
         self.autocast_dtype = PRECISIONS[precision]
         self._direct_call = self.autocast_dtype is None and not self.keras
-        # A Keras model with list outputs, compiled with losses or metrics keyed by output names:
-        # its outputs are named (in its own order) for the loss and metrics, as Keras does.
+        # A Keras model with several outputs: its outputs are named (in its own order) for the loss
+        # and metrics, as Keras does: `<name>_loss` logs, dict targets and specs keyed by name.
         names = list(getattr(module, "output_names", None) or []) if self.keras else []
-        keyed = (loss is not None and loss.form == "dict") or any(
-            isinstance(entry.key, str) for entry in metrics.entries)
-        self.output_names = names if len(names) > 1 and keyed else None
+        self.output_names = names if len(names) > 1 else None
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.accumulation = gradient_accumulation_steps
@@ -281,7 +279,7 @@ class Engine:
         wanted = {a.output for a in assigned} | set(self.metrics.build(y_pred))
         true_keys = CompiledLoss.target_keys(targets, y_pred, [k for k in outputs if k in wanted])
         self.loss.bind(assigned, true_keys, targets, y_pred)
-        self.metrics.bind(true_keys)
+        self.metrics.bind(true_keys, {key: i for i, key in enumerate(outputs)})
         loss_fn: Callable[..., Any] = self.loss.single or self.loss
         if not any(p.requires_grad for p in self.module.parameters()):
             # Nothing to train (Keras warns and still reports the loss): the loss gets a gradient
