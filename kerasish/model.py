@@ -93,6 +93,7 @@ class Model(KerasStepAPI, ModelSaving):
         self._run = RunState()  # the running (or last) fit's position, seed and pending resume
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
+        self._optimizer_is_ours = False
 
     # ------------------------------------------------------------------ public training state
 
@@ -267,6 +268,9 @@ class Model(KerasStepAPI, ModelSaving):
         if not parameters:  # Keras compiles a model without weights (and warns in fit)
             parameters = [torch.nn.Parameter(torch.zeros((), device=self.device), requires_grad=False)]
         self.optimizer = get_optimizer(optimizer, parameters)
+        # Built here on the trainable parameters (not the user's own instance): a parameter
+        # unfrozen later joins it at the next fit, as Keras builds its optimizer at the first fit.
+        self._optimizer_is_ours = not isinstance(optimizer, torch.optim.Optimizer)
         compiled_loss = None if loss is None else args_lib.compile_loss(loss, loss_weights)
         compiled_metrics = args_lib.compile_metrics(metrics, weighted_metrics)
         self._engine = Engine(
@@ -410,6 +414,7 @@ class Model(KerasStepAPI, ModelSaving):
                 (x, y, sample_weight), validation_data = data_lib.split_for_validation(
                     x, y, sample_weight, validation_split)
 
+        self._take_in_unfrozen_parameters(engine)
         group = self._start_process(engine)
         args_lib.no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,

@@ -40,6 +40,7 @@ class KerasStepAPI:
         optimizer: torch.optim.Optimizer | None
         _engine: Engine | None
         _ddp: torch.nn.Module | None
+        _optimizer_is_ours: bool
 
         @property
         def metrics(self) -> list[Metric]: ...
@@ -236,6 +237,23 @@ class KerasStepAPI:
         keras = is_keras_model(self.module)
         return [p for p in self.module.parameters()
                 if (p.is_floating_point() or p.is_complex()) and (p.requires_grad or not keras)]
+
+    def _take_in_unfrozen_parameters(self, engine: Engine) -> None:
+        """Parameters made trainable after ``compile`` (a Keras layer's ``trainable = True``,
+        ``requires_grad_(True)``) join the optimizer kerasish built, with its first group's settings.
+
+        Keras builds its optimizer at the first fit, on the variables trainable then, so unfreezing
+        between ``compile`` and ``fit`` trains the layer; here it does at any later fit too. A torch
+        optimizer instance you passed is left as you built it.
+        """
+        engine.refresh_parameters()
+        if not self._optimizer_is_ours or self.optimizer is None:
+            return
+        known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        new = [p for p in self._trainable_parameters() if p.requires_grad and id(p) not in known]
+        if new:
+            settings = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
+            self.optimizer.add_param_group({**settings, "params": new})
 
     # ------------------------------------------------------------------ single batches
 

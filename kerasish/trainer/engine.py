@@ -371,6 +371,11 @@ class Engine:
             return sample_weight
         return self.class_weight[_class_labels(y)]
 
+    def refresh_parameters(self) -> None:
+        """Take the module's trainable parameters again (once per fit): one unfrozen after compile
+        is clipped, accumulated and saved with the others."""
+        self._params = [p for p in self.module.parameters() if p.requires_grad]
+
     def state_dict(self) -> dict[str, Any]:
         """What a saved training state holds of the engine: the scaler, the step count, and a
         half-filled accumulation window."""
