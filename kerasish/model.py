@@ -93,7 +93,6 @@ class Model(KerasStepAPI, ModelSaving):
         self._run = RunState()  # the running (or last) fit's position, seed and pending resume
         self._group: Group | None = None  # the torchrun process group, joined on first fit
         self._ddp: torch.nn.Module | None = None
-        self._optimizer_is_ours = False
 
     # ------------------------------------------------------------------ public training state
 
@@ -268,9 +267,6 @@ class Model(KerasStepAPI, ModelSaving):
         if not parameters:  # Keras compiles a model without weights (and warns in fit)
             parameters = [torch.nn.Parameter(torch.zeros((), device=self.device), requires_grad=False)]
         self.optimizer = get_optimizer(optimizer, parameters)
-        # Built here on the trainable parameters (not the user's own instance): a parameter
-        # unfrozen later joins it at the next fit, as Keras builds its optimizer at the first fit.
-        self._optimizer_is_ours = not isinstance(optimizer, torch.optim.Optimizer)
         compiled_loss = None if loss is None else args_lib.compile_loss(loss, loss_weights)
         compiled_metrics = args_lib.compile_metrics(metrics, weighted_metrics)
         self._engine = Engine(
@@ -278,6 +274,9 @@ class Model(KerasStepAPI, ModelSaving):
             precision=precision, clipnorm=clipnorm, clipvalue=clipvalue,
             gradient_accumulation_steps=gradient_accumulation_steps, jit_compile=jit_compile,
         )
+        # Built here on the trainable parameters (not the user's own instance): one unfrozen or
+        # created later (a Keras model without keras.Input) joins it at the next fit's start.
+        self._engine.takes_in_new_parameters = not isinstance(optimizer, torch.optim.Optimizer)
         self.compile_config = {
             "optimizer": type(self.optimizer).__name__,
             "loss": args_lib.describe(loss),
@@ -414,7 +413,7 @@ class Model(KerasStepAPI, ModelSaving):
                 (x, y, sample_weight), validation_data = data_lib.split_for_validation(
                     x, y, sample_weight, validation_split)
 
-        self._take_in_unfrozen_parameters(engine)
+        engine.take_in_new_parameters()  # unfrozen since compile
         group = self._start_process(engine)
         args_lib.no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
@@ -426,8 +425,8 @@ class Model(KerasStepAPI, ModelSaving):
         val_batches = None if validation_data is None else loops.validation_batches(
             self, engine, steps, validation_data, counts.validation_batch_size or batch_size,
             counts.validation_steps, self._shard(group, pad=False))
-        if not custom_train and not any(p.requires_grad for p in self.module.parameters()):
-            loops.warn_nothing_to_train()
+        if not custom_train:
+            loops.warn_if_nothing_to_train(self.module)
 
         engine.set_class_weight(class_weight, source.targets())
         engine.expect_first_batch(source.targets())

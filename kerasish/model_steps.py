@@ -40,7 +40,6 @@ class KerasStepAPI:
         optimizer: torch.optim.Optimizer | None
         _engine: Engine | None
         _ddp: torch.nn.Module | None
-        _optimizer_is_ours: bool
 
         @property
         def metrics(self) -> list[Metric]: ...
@@ -238,23 +237,6 @@ class KerasStepAPI:
         return [p for p in self.module.parameters()
                 if (p.is_floating_point() or p.is_complex()) and (p.requires_grad or not keras)]
 
-    def _take_in_unfrozen_parameters(self, engine: Engine) -> None:
-        """Parameters made trainable after ``compile`` (a Keras layer's ``trainable = True``,
-        ``requires_grad_(True)``) join the optimizer kerasish built, with its first group's settings.
-
-        Keras builds its optimizer at the first fit, on the variables trainable then, so unfreezing
-        between ``compile`` and ``fit`` trains the layer; here it does at any later fit too. A torch
-        optimizer instance you passed is left as you built it.
-        """
-        engine.refresh_parameters()
-        if not self._optimizer_is_ours or self.optimizer is None:
-            return
-        known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
-        new = [p for p in self._trainable_parameters() if p.requires_grad and id(p) not in known]
-        if new:
-            settings = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
-            self.optimizer.add_param_group({**settings, "params": new})
-
     # ------------------------------------------------------------------ single batches
 
     def train_on_batch(self, x: Nested, y: Targets = None, sample_weight: SampleWeights = None,
@@ -293,8 +275,8 @@ class KerasStepAPI:
         args_lib.check_class_weight(class_weight, sample_weight)
         xb, yb, swb = self._single_batch(engine, "train_on_batch", custom, x, y, sample_weight,
                                          class_weight)
-        if not custom and not any(p.requires_grad for p in self.module.parameters()):
-            loops.warn_nothing_to_train()
+        if not custom:
+            loops.warn_if_nothing_to_train(self.module)
         self.module.train()
         with steps_lib.counting_optimizer_steps(engine, self.optimizer, custom):
             results = steps.train(xb, yb, swb)

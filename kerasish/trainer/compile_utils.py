@@ -396,8 +396,10 @@ class CompiledMetrics:
             p = y_pred if pred_key is None else y_pred[pred_key]
             t = y_true if true_key is None else y_true[true_key]
             sw = None
-            if weighted:
-                sw = output_weights(sample_weight, pred_key, position) if per_output_weights else sample_weight
+            if weighted and per_output_weights:
+                sw = output_weights(sample_weight, pred_key, position)
+            elif weighted:
+                sw = sample_weight
             try:
                 metric.update_state(t, p.detach(), sw)
             except (RuntimeError, IndexError) as error:

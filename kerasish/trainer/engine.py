@@ -156,6 +156,8 @@ class Engine:
         self.counts_steps = True  # False while a custom step's optimizer steps are counted by a hook
         self._skipped: torch.Tensor | None = None  # did the scaler skip the last step (fp16)
         self._params = [p for p in module.parameters() if p.requires_grad]
+        # Set by Model when it built the optimizer: parameters that become trainable later join it.
+        self.takes_in_new_parameters = False
         self._plain = not use_scaler and self.accumulation == 1 and clipnorm is None and clipvalue is None
         # Armed by expect_first_batch at the start of every fit/evaluate/single batch: the first
         # batch then pairs and checks losses, metrics, outputs and targets before any step.
@@ -237,6 +239,8 @@ class Engine:
         does not update the metrics again with this batch.
         """
         y_pred = self.outputs(x, module)
+        if self.takes_in_new_parameters and torch.is_grad_enabled():
+            self.take_in_new_parameters()  # a Keras model built by this first call
         self.check_first_batch(y, y_pred)
         if self.class_weight is not None and isinstance(y_pred, torch.Tensor) and y_pred.dim() > 0:
             classes = y_pred.shape[-1] if y_pred.shape[-1] > 1 else 2  # (N, 1) outputs: labels 0/1
@@ -371,10 +375,22 @@ class Engine:
             return sample_weight
         return self.class_weight[_class_labels(y)]
 
-    def refresh_parameters(self) -> None:
-        """Take the module's trainable parameters again (once per fit): one unfrozen after compile
-        is clipped, accumulated and saved with the others."""
+    def take_in_new_parameters(self) -> None:
+        """Take the module's trainable parameters again (at a fit's start and first batch).
+
+        One unfrozen after compile, or created by a Keras model's first call (a model built
+        without ``keras.Input``), is clipped, accumulated and saved with the others and, when the
+        optimizer is kerasish's own (``takes_in_new_parameters``), joins it with its first group's
+        settings, before the first optimizer step, as Keras builds its optimizer at the first fit.
+        """
         self._params = [p for p in self.module.parameters() if p.requires_grad]
+        if not self.takes_in_new_parameters or self.optimizer is None:
+            return
+        known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        new = [p for p in self._params if (p.is_floating_point() or p.is_complex()) and id(p) not in known]
+        if new:
+            settings = {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
+            self.optimizer.add_param_group({**settings, "params": new})
 
     def state_dict(self) -> dict[str, Any]:
         """What a saved training state holds of the engine: the scaler, the step count, and a

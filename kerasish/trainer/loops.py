@@ -328,8 +328,11 @@ def check_validation_data(model: Model, engine: Engine, source: Any) -> None:
         modes.restore()
 
 
-def warn_nothing_to_train() -> None:
-    """Keras's default train step warns when no weight can change."""
+def warn_if_nothing_to_train(module: torch.nn.Module) -> None:
+    """Keras's default train step warns when no weight can change (a Keras model not built yet
+    gets its weights at its first call, so it is not warned about)."""
+    if not getattr(module, "built", True) or any(p.requires_grad for p in module.parameters()):
+        return
     warnings.warn(
         "The model does not have any trainable weights: fit reports the loss and metrics but "
         "changes no weight (every parameter has requires_grad=False, or there is none).",

@@ -6,6 +6,8 @@ it at ``compile`` and takes in parameters made trainable since at the start of e
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -49,3 +51,26 @@ def test_a_torch_optimizer_instance_is_left_as_the_user_built_it():
     base = net[0].weight.detach().clone()
     model.fit(np.ones((8, 3), np.float32), np.ones((8, 1), np.float32), verbose=0)
     assert len(optimizer.param_groups) == 1 and torch.equal(net[0].weight, base)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_keras_model_built_at_its_first_call_trains_as_in_keras(optimizer):
+    # No keras.Input: the weights are created by the first call, after compile, as in Keras.
+    def lazy_model():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 3), dtype=np.float32), rng.random((16, 1), dtype=np.float32)
+    theirs = lazy_model()
+    theirs.compile(optimizer, "mse")
+    their_loss = theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+
+    keras_model = lazy_model()
+    model = ks.Model(keras_model, device="cpu").compile(optimizer, "mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "nothing to train" warning
+        our_loss = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(our_loss, their_loss, rtol=1e-5)
+    for ours_w, theirs_w in zip(keras_model.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(ours_w, theirs_w, rtol=1e-5, atol=1e-6)
