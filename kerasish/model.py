@@ -413,7 +413,6 @@ class Model(KerasStepAPI, ModelSaving):
                 (x, y, sample_weight), validation_data = data_lib.split_for_validation(
                     x, y, sample_weight, validation_split)
 
-        engine.take_in_new_parameters()  # unfrozen since compile
         group = self._start_process(engine)
         args_lib.no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
@@ -577,12 +576,13 @@ class Model(KerasStepAPI, ModelSaving):
         return self._ddp
 
     def _start_process(self, engine: Engine) -> Group | None:
-        """This process's part of a fit: the torchrun group (``None`` alone), the module DDP
-        trains, and the shuffle seed.
+        """This process's part of a fit: the parameters to train (one unfrozen since compile joins
+        them), the torchrun group (``None`` alone), the module DDP trains, and the shuffle seed.
 
         Shuffling follows torch.manual_seed; a resuming callback may replace the seed. Under
         torchrun every rank takes rank 0's seed, so all shards come from one permutation.
         """
+        engine.take_in_new_parameters()
         group = self._process_group()
         self._run.data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         if group is not None:

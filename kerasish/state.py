@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from kerasish.io import atomic_torch_save, verify_zip
+from kerasish.optimizers.saved_state import upgrade_saved_state
 
 if TYPE_CHECKING:
     from kerasish.callbacks.base import Callback
@@ -400,6 +401,11 @@ def check_optimizer_matches(optimizer: torch.optim.Optimizer, saved: Any, filepa
         role: what ``optimizer`` is, for the message.
     """
     _check_optimizer_form(saved, key, filepath)
+    try:  # a state saved in torch's form by an earlier kerasish, for a rule now Keras's own
+        saved, saved_type = upgrade_saved_state(optimizer, saved, saved_type)
+    except ValueError as error:
+        raise ValueError(f"the optimizer state in {os.fspath(filepath)!r} does not fit {role} "
+                         f"({type(optimizer).__name__}): {error}") from None
     name = type(optimizer).__name__
     problem = _optimizer_fit_problem(optimizer.param_groups, saved["param_groups"], name, saved_type)
     if problem:

@@ -1,5 +1,7 @@
 """compile(): optimizer names with Keras defaults, loss/metric/precision resolution."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -12,23 +14,23 @@ from helpers import classification_data, mlp, same_weights, weights_of
 @pytest.mark.parametrize(
     "name, cls, expected",
     [
-        ("sgd", torch.optim.SGD, {"lr": 0.01, "momentum": 0.0}),
+        ("sgd", ks.optimizers.KerasSGD, {"lr": 0.01, "momentum": 0.0, "nesterov": False}),
         ("adam", torch.optim.Adam, {"lr": 0.001, "eps": 1e-7, "betas": (0.9, 0.999)}),
         ("adamw", torch.optim.AdamW, {"lr": 0.001, "eps": 1e-7, "weight_decay": 0.004}),
-        ("rmsprop", torch.optim.RMSprop, {"lr": 0.001, "alpha": 0.9, "eps": 1e-7}),
-        ("adagrad", torch.optim.Adagrad, {"lr": 0.001, "initial_accumulator_value": 0.1}),
+        ("rmsprop", ks.optimizers.KerasRMSprop, {"lr": 0.001, "rho": 0.9, "eps": 1e-7}),
+        ("adagrad", ks.optimizers.KerasAdagrad, {"lr": 0.001, "initial_accumulator_value": 0.1}),
         ("adadelta", torch.optim.Adadelta, {"lr": 0.001, "rho": 0.95, "eps": 1e-7}),
-        ("adamax", torch.optim.Adamax, {"lr": 0.001, "eps": 1e-7}),
-        ("nadam", torch.optim.NAdam, {"lr": 0.001, "eps": 1e-7}),
+        ("adamax", ks.optimizers.KerasAdamax, {"lr": 0.001, "eps": 1e-7}),
+        ("nadam", torch.optim.NAdam, {"lr": 0.001, "eps": 1e-7, "momentum_decay": 1.0}),
     ],
 )
 def test_optimizer_names_get_keras_defaults(name, cls, expected):
     model = ks.Model(mlp(), device="cpu").compile(name.upper() if name == "adam" else name, "mse")
-    assert type(model.optimizer) is cls
+    assert isinstance(model.optimizer, cls)
+    assert type(model.optimizer).__name__ == cls.__name__  # what logs and state files record
     group = model.optimizer.param_groups[0]
     for key, value in expected.items():
         assert group[key] == value, key
-
 
 def test_optimizer_instance_class_and_factory():
     net = mlp()
@@ -112,12 +114,25 @@ def test_model_rejects_a_non_module():
 
 @pytest.mark.parametrize("name", ["adam", "adamw"])
 def test_named_adam_gets_the_fused_kernel_and_trains_like_the_looped_one(name):
-    """Fused and looped Adam are the same update rounded differently."""
+    """Fused and looped Adam are the same update rounded differently (Keras's epsilon in both)."""
     x, y = classification_data(n=96)
     looped = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {"weight_decay": 0.004})}
     cls, kwargs = looped[name]
+
+    def keras_adam(parameters):  # torch's looped Adam with Keras's epsilon, eps / sqrt(1 - beta_2**t)
+        optimizer = cls(parameters, lr=0.001, eps=1e-7, **kwargs)
+        steps = [0]
+
+        def keras_epsilon(opt, args, kw):
+            steps[0] += 1
+            for group in opt.param_groups:
+                group["eps"] = 1e-7 / math.sqrt(1 - 0.999 ** steps[0])
+
+        optimizer.register_step_pre_hook(keras_epsilon)
+        return optimizer
+
     trained = []
-    for optimizer in (name, lambda p: cls(p, lr=0.001, eps=1e-7, **kwargs)):
+    for optimizer in (name, keras_adam):
         torch.manual_seed(0)
         model = ks.Model(mlp(), device="cpu").compile(optimizer, "cross_entropy")
         model.fit(x, y, batch_size=16, epochs=3, verbose=0)
@@ -125,7 +140,6 @@ def test_named_adam_gets_the_fused_kernel_and_trains_like_the_looped_one(name):
     assert trained[0].optimizer.defaults["fused"] is True
     assert trained[1].optimizer.defaults["fused"] is None  # a user's factory is used as given
     assert same_weights(weights_of(trained[0].module), weights_of(trained[1].module), atol=1e-6)
-
 
 def test_optimizers_without_a_fused_kernel_or_parameters_it_cannot_take_are_looped():
     assert ks.Model(mlp(), device="cpu").compile("sgd", "mse").optimizer.defaults.get("fused") is None

@@ -14,7 +14,13 @@ import kerasish as ks
 from helpers import classification_data, mlp, same_weights, weights_of
 
 
-def train(jit_compile, optimizer="adam", epochs=3, callbacks=(), n=100, validate=True,
+def torch_adam(module):
+    """torch's fused Adam with Keras's numbers: a step torch.compile compiles. A named "adam" builds
+    Keras's Adam, whose per-step epsilon makes its step run eagerly (tested below)."""
+    return torch.optim.Adam(module.parameters(), lr=0.001, eps=1e-7, fused=True)
+
+
+def train(jit_compile, optimizer=torch_adam, epochs=3, callbacks=(), n=100, validate=True,
           **compile_kwargs):
     x, y = classification_data(n=n)
     torch.manual_seed(3)
@@ -46,6 +52,13 @@ def test_jit_compile_trains_like_eager_with_sgd():
 def test_jit_compile_trains_like_eager_with_adam(kwargs):
     """100 samples in batches of 16: the partial last batch runs through the compiled step too."""
     assert_same_training(train(False, **kwargs), train(True, **kwargs))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "nadam"])
+def test_a_named_adam_runs_its_step_eagerly_and_trains_like_eager(name):
+    """Keras's Adam changes torch's epsilon every step: its optimizer step runs eagerly inside the
+    compiled step (ks.optimizers.Optimizer.build) and still trains as the eager fit does."""
+    assert_same_training(train(False, name, epochs=1), train(True, name, epochs=1))
 
 
 def test_the_optimizer_step_is_compiled():
@@ -100,7 +113,8 @@ def test_a_torch_scheduler_per_batch_drives_the_compiled_step():
 def test_a_learning_rate_of_zero_freezes_compiled_training(device):
     """A compiled step must read the current learning rate, not the one it was built with."""
     x, y = classification_data(n=64)
-    model = ks.Model(mlp(), device=device).compile("adam", "cross_entropy", jit_compile=True)
+    model = ks.Model(mlp(), device=device)
+    model.compile(torch_adam(model.module), "cross_entropy", jit_compile=True)
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     model.learning_rate = 0.0
     before = weights_of(model.module)

@@ -1,14 +1,16 @@
 """Optimizers with Keras 3's names, arguments and update rules, resolved to torch optimizers.
 
 Keras and torch disagree on several defaults (Adam's epsilon is 1e-7 in Keras and 1e-8 in torch,
-Adadelta's learning rate is 0.001 in Keras and 1.0 in torch, ...). Code ported from Keras must
-train the same way, so a Keras name gets Keras's numbers.
+Adadelta's learning rate is 0.001 in Keras and 1.0 in torch, ...) and on several update rules.
+Code ported from Keras must train the same way, so a Keras name (``compile("rmsprop")``) builds
+exactly what its ``ks.optimizers`` class with the default arguments builds
+(``ks.optimizers.RMSprop()``): Keras's numbers and Keras's rule.
 
-A named Adam or AdamW also gets torch's fused kernel where the parameters allow it: the same
-update in one kernel instead of a loop over parameters, equal to the looped update up to float
-rounding, where torch's default Adam loops over the parameters (what that saves is measured in
-``benchmarks/step_variants.py``; figures in ``benchmarks/RESULTS.md``). A user's own optimizer
-instance, class or factory is used exactly as given.
+Adam and AdamW, by name or by class, run on torch's fused kernel where the parameters allow it:
+the same update in one kernel instead of a loop over parameters, equal to the looped update up to
+float rounding (what that saves is measured in ``benchmarks/step_variants.py``; figures in
+``benchmarks/RESULTS.md``). A user's own optimizer instance, class or factory is used exactly as
+given.
 
 ``ks.optimizers.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``Adamax`` and
 ``Nadam`` take Keras's constructor arguments and follow Keras's update rules, which differ from
@@ -18,7 +20,9 @@ every optimizer, and folds the learning rate into SGD's momentum. Where torch's 
 (Adadelta, Nadam with ``momentum_decay=1``, Adam with a per-step epsilon) the torch optimizer is
 used, fused when it can be; elsewhere a small foreach implementation of Keras's rule is. They
 are factories: ``compile`` calls them with the module's parameters. ``learning_rate`` may be a
-``ks.optimizers.schedules`` object, stepped once per optimizer step from a Python counter.
+``ks.optimizers.schedules`` object, stepped once per optimizer step from a Python counter. The
+torch optimizers they build (by name or by class) take Keras's ``optimizer.learning_rate``: read,
+it is the current rate; set, every param group's (refused under a schedule, as in Keras).
 
 ``compile(optimizer=keras.optimizers.Adam(...))`` builds the same thing from a Keras optimizer's
 settings, or refuses with the ``ks`` class to use.
@@ -30,13 +34,17 @@ The modules, one optimizer family per file:
 - ``rules``: ``KerasRule``, the step shared by Keras's update rules written in torch.
 - ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``adam`` (Adam, AdamW, Adamax, Nadam): each
   family's Keras-named class and, where torch's rule differs from Keras's, its torch optimizer.
+- ``attributes``: what every torch optimizer built here has besides torch's (``KerasAttributes``:
+  Keras's ``optimizer.learning_rate``, the older saved states it loads), and torch's Adam, AdamW,
+  NAdam and Adadelta with it.
+- ``saved_state``: ``upgrade_saved_state``, the older state forms brought to the current one.
 - ``resolve``: ``get_optimizer`` (what ``compile`` calls), ``describe_optimizer``, the Keras names
-  with their defaults, and ``from_keras``.
+  and ``from_keras``.
 - ``schedules``: the learning-rate schedules.
 
 A new optimizer goes in its family's file (or a new file for a new family): add the class,
-re-export it here (and in ``__all__``), and register its Keras string: the name with Keras's
-defaults in ``resolve._KERAS_DEFAULTS`` and the class in ``resolve.KERAS_OPTIMIZERS``.
+re-export it here (and in ``__all__``), and register it in ``resolve.KERAS_OPTIMIZERS`` and,
+under its Keras string, in ``resolve._BY_NAME``.
 
 Example:
     >>> import torch

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from typing_extensions import Unpack
 
 from kerasish.checks import check_number
+from kerasish.optimizers import attributes
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.schedules import LearningRateSchedule
 
@@ -32,4 +32,4 @@ class Adadelta(Optimizer):
         self.rho, self.epsilon = rho, epsilon
 
     def _torch_optimizer(self, parameters, lr):
-        return torch.optim.Adadelta(parameters, lr=lr, rho=self.rho, eps=self.epsilon), True
+        return attributes.Adadelta(parameters, lr=lr, rho=self.rho, eps=self.epsilon), True

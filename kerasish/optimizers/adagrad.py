@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 from kerasish.checks import check_number
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.rules import KerasRule, states
+from kerasish.optimizers.saved_state import TorchForm
 from kerasish.optimizers.schedules import LearningRateSchedule
 
 
@@ -55,6 +56,11 @@ class KerasAdagrad(KerasRule):
     Example:
         optimizer = KerasAdagrad(module.parameters(), lr=1e-3)
     """
+
+    # What compile("adagrad") built before: the same accumulator.
+    torch_form = TorchForm("Adagrad", {"lr": "lr", "initial_accumulator_value": "initial_accumulator_value",
+                                       "eps": "eps"}, {"sum": "accumulator"},
+                           neutral={"weight_decay": 0, "maximize": False, "lr_decay": 0})
 
     def __init__(self, params: Iterable[Any], lr: float = 0.001, initial_accumulator_value: float = 0.1,
                  eps: float = 1e-7):

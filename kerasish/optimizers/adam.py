@@ -14,27 +14,30 @@ import torch
 from typing_extensions import Unpack
 
 from kerasish.checks import check_number
+from kerasish.optimizers import attributes
 from kerasish.optimizers.base import ArgumentsBesidesDecay, KerasArguments, Optimizer
 from kerasish.optimizers.rules import KerasRule, states
+from kerasish.optimizers.saved_state import TorchForm
 from kerasish.optimizers.schedules import LearningRateSchedule
 
 # Devices on which torch's fused Adam kernel runs for floating-point parameters.
 _FUSED_DEVICES = frozenset({"cpu", "cuda"})
 
 
-def fusable(parameters: list[torch.nn.Parameter]) -> bool:
+def fusable(parameters: list[Any]) -> bool:
     """Whether torch's fused Adam kernel takes these parameters (it would fail at the first step).
 
     Args:
-        parameters: the parameters to optimise.
+        parameters: the parameters to optimise, or param groups (dicts whose ``"params"`` are lists).
 
     Returns:
         ``True`` if there are any and all are dense floating-point tensors on a device the kernel
         runs on.
     """
-    return bool(parameters) and all(
+    tensors = [p for item in parameters for p in (item["params"] if isinstance(item, dict) else [item])]
+    return bool(tensors) and all(
         p.is_floating_point() and p.device.type in _FUSED_DEVICES and not p.is_sparse
-        for p in parameters
+        for p in tensors
     )
 
 
@@ -84,8 +87,8 @@ class Adam(_Moments):
         if fusable(parameters):  # the fused kernel, as for the name "adam" (clipping is scale-aware)
             kwargs["fused"] = True
         if self.weight_decay:
-            return torch.optim.AdamW(parameters, weight_decay=self.weight_decay, **kwargs), False
-        return torch.optim.Adam(parameters, **kwargs), False
+            return attributes.AdamW(parameters, weight_decay=self.weight_decay, **kwargs), False
+        return attributes.Adam(parameters, **kwargs), False
 
     def _adam_epsilon(self) -> tuple[float, float] | None:
         return (self.epsilon, self.beta_2)
@@ -146,8 +149,8 @@ class Nadam(_Moments):
     """
 
     def _torch_optimizer(self, parameters, lr):
-        return torch.optim.NAdam(parameters, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
-                                 momentum_decay=1.0), True
+        return attributes.NAdam(parameters, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
+                                momentum_decay=1.0), True
 
 
 class KerasAdamax(KerasRule):
@@ -165,6 +168,10 @@ class KerasAdamax(KerasRule):
     Example:
         optimizer = KerasAdamax(module.parameters(), lr=1e-3)
     """
+
+    # What compile("adamax") built before (torch folds eps into its norm: the norms carry over).
+    torch_form = TorchForm("Adamax", {"lr": "lr", "betas": "betas", "eps": "eps"},
+                           {"exp_avg": "momentum", "exp_inf": "norm"}, step_setting="step")
 
     def __init__(self, params: Iterable[Any], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-7):

@@ -18,6 +18,7 @@ import torch
 
 from kerasish._keras_interop import keras_for
 from kerasish.checks import check_number
+from kerasish.optimizers.attributes import set_lr
 from kerasish.optimizers.rules import with_grads
 from kerasish.optimizers.schedules import LearningRateSchedule
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
@@ -105,16 +106,20 @@ class Optimizer:
             parameters: parameters or param-group dicts.
 
         Returns:
-            A torch optimizer whose param groups carry ``"iterations"`` (steps taken), with the
-            attribute ``learning_rate_schedule`` (the schedule, or ``None``).
+            A torch optimizer whose param groups carry ``"iterations"`` (steps taken) from the
+            first step on, with the attribute ``learning_rate_schedule`` (the schedule, or
+            ``None``) and, for the optimizers kerasish defines (``ks.optimizers.KerasSGD``, ...,
+            torch's Adam, AdamW, NAdam and Adadelta with ``KerasAttributes``), Keras's
+            ``optimizer.learning_rate``.
         """
-        optimizer, decay_in_hook = self._torch_optimizer(list(parameters), self._initial_lr())
-        _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer)
+        optimizer, decay_in_hook = self._torch_optimizer(_listed(parameters), self._initial_lr())
+        eager = isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None
+        _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer, inside_eager_step=eager)
         # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
         # A kerasish attribute on torch's Optimizer (documented above and in docs/reference.md).
         optimizer.learning_rate_schedule = (  # type: ignore[attr-defined]
             self.learning_rate if isinstance(self.learning_rate, LearningRateSchedule) else None)
-        if isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None:
+        if eager:
             # A Python hyper-parameter that changes every step (the scheduled lr, Adam's corrected
             # epsilon) would make torch.compile (jit_compile=True) recompile the step each time until
             # its recompile limit; run this optimizer's step eagerly instead.
@@ -136,6 +141,18 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"ks.optimizers.{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+def _listed(parameters: Iterable[Any]) -> list[Any]:
+    """The parameters as a list, a param group's own ``"params"`` too (a generator there would be
+    spent by a first look, such as ``fusable``'s)."""
+    listed = []
+    for item in parameters:
+        if isinstance(item, dict):
+            params = item["params"]
+            item = {**item, "params": [params] if isinstance(params, torch.Tensor) else list(params)}
+        listed.append(item)
+    return listed
 
 
 def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
@@ -194,35 +211,45 @@ class _KerasStep:
         self.weight_decay = config.weight_decay if decay_in_hook else None
         self.adam_epsilon = adam_epsilon
 
-    def attach(self, optimizer: torch.optim.Optimizer) -> None:
-        for group in optimizer.param_groups:
-            group.setdefault("iterations", 0)
-        optimizer.register_step_pre_hook(self.before_step)
-        optimizer.register_step_post_hook(self.after_step)
+    def attach(self, optimizer: torch.optim.Optimizer, inside_eager_step: bool) -> None:
+        # "iterations" joins the groups at the first step: a state saved before it had the key
+        # (by a torch optimizer a name built) still fits a fresh optimizer.
+        before, after = self.before_step, self.after_step
+        if not inside_eager_step:  # Python bookkeeping: keep it out of a compiled optimizer step
+            before, after = torch.compiler.disable(before), torch.compiler.disable(after)
+        # (Inside a step that already runs eagerly the hooks do too; a second disable would cost
+        # a few microseconds a step, about what a plain Adam's hooks cost themselves.)
+        optimizer.register_step_pre_hook(before)
+        optimizer.register_step_post_hook(after)
 
-    @torch.compiler.disable  # Python bookkeeping: keep it out of a compiled optimizer step
-    @torch.no_grad()
     def before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay:
+            # Only here: entering no_grad costs more than the rest of a plain Adam's hook.
+            with torch.no_grad():
+                self._clip_and_decay(optimizer)
+        if self.adam_epsilon is not None:
+            epsilon, beta_2 = self.adam_epsilon
+            for group in optimizer.param_groups:
+                group["eps"] = epsilon / math.sqrt(1.0 - beta_2 ** (group.get("iterations", 0) + 1))
+
+    def _clip_and_decay(self, optimizer: torch.optim.Optimizer) -> None:
         if self.clipnorm or self.global_clipnorm or self.clipvalue:
             grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
             # An fp16 GradScaler hands a fused optimizer scaled gradients and the scale as
             # ``optimizer.grad_scale`` (unscaling happens in the kernel): clip at the scaled limit.
             self._clip(grads, getattr(optimizer, "grad_scale", None))
+        if not self.weight_decay:
+            return
         for group in optimizer.param_groups:
-            if self.weight_decay:
-                params, _ = with_grads(group)
-                if params:
-                    torch._foreach_mul_(params, 1.0 - float(group["lr"]) * self.weight_decay)
-            if self.adam_epsilon is not None:
-                epsilon, beta_2 = self.adam_epsilon
-                group["eps"] = epsilon / math.sqrt(1.0 - beta_2 ** (group.get("iterations", 0) + 1))
+            params, _ = with_grads(group)
+            if params:
+                torch._foreach_mul_(params, 1.0 - float(group["lr"]) * self.weight_decay)
 
-    @torch.compiler.disable
     def after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         for group in optimizer.param_groups:
             group["iterations"] = group.get("iterations", 0) + 1
             if self.schedule is not None:
-                _set_lr(group, self.schedule.lr_at(group["iterations"]))
+                set_lr(group, self.schedule.lr_at(group["iterations"]))
 
     def _clip(self, grads: list[torch.Tensor], scale: torch.Tensor | None) -> None:
         if not grads:
@@ -251,10 +278,3 @@ class _KerasStep:
         else:
             factors = [limit / n.clamp_min(limit) for n in norms]
         torch._foreach_mul_(grads, factors)
-
-
-def _set_lr(group: dict[str, Any], value: float) -> None:
-    if isinstance(group["lr"], torch.Tensor):
-        group["lr"].fill_(value)
-    else:
-        group["lr"] = value

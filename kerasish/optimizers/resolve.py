@@ -1,9 +1,10 @@
-"""From what ``compile(optimizer=...)`` is given to a torch optimizer: a Keras name (with Keras's
-defaults), a ``ks.optimizers`` object, a Keras optimizer (translated by ``from_keras``), a torch
+"""From what ``compile(optimizer=...)`` is given to a torch optimizer: a Keras name (the
+``ks.optimizers`` class of that name with its default arguments, so Keras's defaults and update
+rule), a ``ks.optimizers`` object, a Keras optimizer (translated by ``from_keras``), a torch
 optimizer, or a class or factory taking the parameters.
 
-A new Keras name goes in ``_KERAS_DEFAULTS``; a new ``ks.optimizers`` class in
-``KERAS_OPTIMIZERS``, which ``from_keras`` reads to translate Keras's class of the same name.
+A new ``ks.optimizers`` class goes in ``KERAS_OPTIMIZERS``, which ``from_keras`` reads to
+translate Keras's class of the same name, and under its Keras name in ``_BY_NAME``.
 """
 
 from __future__ import annotations
@@ -16,39 +17,11 @@ import torch
 from kerasish._keras_interop import keras_for, require_torch_backend
 from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad
-from kerasish.optimizers.adam import Adam, Adamax, AdamW, Nadam, fusable
+from kerasish.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from kerasish.optimizers.base import Optimizer
 from kerasish.optimizers.rmsprop import RMSprop
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
 from kerasish.optimizers.sgd import SGD
-
-# name -> (torch class, Keras 3 defaults expressed as torch keyword arguments)
-_KERAS_DEFAULTS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
-    "sgd": (torch.optim.SGD, {"lr": 0.01, "momentum": 0.0, "nesterov": False}),
-    "adam": (torch.optim.Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
-    "adamw": (
-        torch.optim.AdamW,
-        {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004},
-    ),
-    "rmsprop": (
-        torch.optim.RMSprop,
-        {"lr": 0.001, "alpha": 0.9, "eps": 1e-7, "momentum": 0.0, "centered": False},
-    ),
-    "adagrad": (
-        torch.optim.Adagrad,
-        {"lr": 0.001, "initial_accumulator_value": 0.1, "eps": 1e-7},
-    ),
-    "adadelta": (torch.optim.Adadelta, {"lr": 0.001, "rho": 0.95, "eps": 1e-7}),
-    "adamax": (torch.optim.Adamax, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
-    # Keras's Nadam decays its momentum with 0.96 ** step: torch's momentum_decay=1.0 (torch's own
-    # default, 0.004, is a much slower schedule).
-    "nadam": (torch.optim.NAdam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7, "momentum_decay": 1.0}),
-}
-
-KNOWN_OPTIMIZERS = tuple(sorted(_KERAS_DEFAULTS))
-
-# Names built on torch's fused kernel wherever ``fusable`` takes the parameters.
-_FUSED = frozenset({"adam", "adamw"})
 
 
 class KerasOptimizerLike(Protocol):
@@ -69,13 +42,22 @@ KERAS_OPTIMIZERS: dict[str, type[Optimizer]] = {
     cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam)
 }
 
+# Keras's optimizer names: each builds its class with the default arguments, as in Keras.
+_BY_NAME: dict[str, Callable[[], Optimizer]] = {
+    "sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+    "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam,
+}
+
+KNOWN_OPTIMIZERS = tuple(sorted(_BY_NAME))
+
 
 def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """Return a torch optimizer for a Keras name, a ``ks.optimizers`` or Keras optimizer, an
     optimizer instance, or a class/factory.
 
     Args:
-        spec: a name (``KNOWN_OPTIMIZERS``, Keras's defaults), a ``ks.optimizers`` object, a
+        spec: a name (``KNOWN_OPTIMIZERS``: what ``ks.optimizers.<Name>()`` builds, Keras's
+            defaults and rule), a ``ks.optimizers`` object, a
             ``keras.optimizers.Optimizer`` object, a torch optimizer (used as is), or a class or
             function called with the parameters.
         parameters: the parameters to optimise.
@@ -96,17 +78,13 @@ def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter])
         return spec.build(parameters)
     if isinstance(spec, str):
         key = spec.lower()
-        if key not in _KERAS_DEFAULTS:
+        if key not in _BY_NAME:
             raise ValueError(
                 f"optimizer={spec!r} is not a known optimizer name. Use one of "
                 f"{', '.join(KNOWN_OPTIMIZERS)}, a torch.optim.Optimizer instance, or an "
                 "optimizer class such as torch.optim.AdamW."
             )
-        cls, defaults = _KERAS_DEFAULTS[key]
-        parameters = list(parameters)
-        if key in _FUSED and fusable(parameters):
-            defaults = {**defaults, "fused": True}
-        return cls(parameters, **defaults)
+        return _BY_NAME[key]().build(parameters)
     keras = keras_for(spec)
     if keras is not None:
         return from_keras(spec).build(parameters)
@@ -132,8 +110,8 @@ def describe_optimizer(optimizer: torch.optim.Optimizer) -> str:
         optimizer: a torch optimizer (what ``compile`` built or was given).
 
     Returns:
-        The class name, e.g. ``"Adam"`` for ``compile("adam")``, ``"KerasRMSprop"`` for
-        ``ks.optimizers.RMSprop()``.
+        The class name, e.g. ``"Adam"`` for ``compile("adam")`` and ``ks.optimizers.Adam()``,
+        ``"KerasRMSprop"`` for ``compile("rmsprop")`` and ``ks.optimizers.RMSprop()``.
 
     Example:
         >>> describe_optimizer(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1))

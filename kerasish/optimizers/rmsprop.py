@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 from kerasish.checks import check_number
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.rules import KerasRule, states
+from kerasish.optimizers.saved_state import TorchForm
 from kerasish.optimizers.schedules import LearningRateSchedule
 
 
@@ -62,6 +63,12 @@ class KerasRMSprop(KerasRule):
     Example:
         optimizer = KerasRMSprop(module.parameters(), lr=1e-3)
     """
+
+    # What compile("rmsprop") built before; its momentum buffer leaves out the learning rate.
+    torch_form = TorchForm("RMSprop", {"lr": "lr", "alpha": "rho", "eps": "eps", "momentum": "momentum",
+                                       "centered": "centered"},
+                           {"square_avg": "velocity", "grad_avg": "average_gradient"},
+                           lr_scaled={"momentum_buffer": ("momentum", 1.0)})
 
     def __init__(self, params: Iterable[Any], lr: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  eps: float = 1e-7, centered: bool = False):

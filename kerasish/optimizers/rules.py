@@ -8,9 +8,12 @@ whole group, and keeps its per-parameter state as Keras keeps slot variables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+
+from kerasish.optimizers.attributes import KerasAttributes
+from kerasish.optimizers.saved_state import TorchForm
 
 
 def with_grads(group: dict[str, Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -48,9 +51,15 @@ def states(optimizer: torch.optim.Optimizer, params: list[torch.Tensor], key: st
     return out
 
 
-class KerasRule(torch.optim.Optimizer):
+class KerasRule(KerasAttributes, torch.optim.Optimizer):
     """The step shared by the Keras rules: each param group's parameters that have a
-    gradient go to ``_update`` together, for foreach ops over the whole group."""
+    gradient go to ``_update`` together, for foreach ops over the whole group.
+
+    With ``KerasAttributes`` (``optimizer.learning_rate``, ...); ``torch_form`` names the torch
+    optimizer the rule replaced in ``compile(name)`` and how its saved state maps onto the rule's.
+    """
+
+    torch_form: ClassVar[TorchForm | None] = None
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

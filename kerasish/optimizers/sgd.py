@@ -11,6 +11,7 @@ from typing_extensions import Unpack
 from kerasish.checks import check_number
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.rules import KerasRule, states
+from kerasish.optimizers.saved_state import TorchForm
 from kerasish.optimizers.schedules import LearningRateSchedule
 
 
@@ -56,6 +57,11 @@ class KerasSGD(KerasRule):
     Example:
         optimizer = KerasSGD(module.parameters(), lr=0.01, momentum=0.9)
     """
+
+    # What compile("sgd") built before; Keras's momentum is -lr times torch's buffer.
+    torch_form = TorchForm("SGD", {"lr": "lr", "momentum": "momentum", "nesterov": "nesterov"}, {},
+                           lr_scaled={"momentum_buffer": ("momentum", -1.0)},
+                           neutral={"weight_decay": 0, "maximize": False, "dampening": 0})
 
     def __init__(self, params: Iterable[Any], lr: float = 0.01, momentum: float = 0.0,
                  nesterov: bool = False):
