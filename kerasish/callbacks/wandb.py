@@ -385,7 +385,8 @@ class WandbCallback(Callback):
     def _training_config(self) -> dict[str, Any]:
         compiled = getattr(self.model, "compile_config", {}) or {}
         config = {
-            "optimizer": compiled.get("optimizer"),
+            # Keras's name for a Keras rule (compile("sgd") trains Keras's SGD: "SGD", not "KerasSGD").
+            "optimizer": getattr(type(self.model.optimizer), "keras_name", None) or compiled.get("optimizer"),
             "learning_rate": self.model.learning_rate if self.model.optimizer is not None else None,
             "loss": compiled.get("loss"),
             "metrics": compiled.get("metrics"),

@@ -58,6 +58,7 @@ class KerasAdagrad(KerasRule):
     """
 
     # What compile("adagrad") built before: the same accumulator.
+    keras_name = "Adagrad"
     torch_form = TorchForm("Adagrad", {"lr": "lr", "initial_accumulator_value": "initial_accumulator_value",
                                        "eps": "eps"}, {"sum": "accumulator"},
                            neutral={"weight_decay": 0, "maximize": False, "lr_decay": 0})

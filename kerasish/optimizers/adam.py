@@ -170,6 +170,7 @@ class KerasAdamax(KerasRule):
     """
 
     # What compile("adamax") built before (torch folds eps into its norm: the norms carry over).
+    keras_name = "Adamax"
     torch_form = TorchForm("Adamax", {"lr": "lr", "betas": "betas", "eps": "eps"},
                            {"exp_avg": "momentum", "exp_inf": "norm"}, step_setting="step")
 

@@ -65,6 +65,7 @@ class KerasRMSprop(KerasRule):
     """
 
     # What compile("rmsprop") built before; its momentum buffer leaves out the learning rate.
+    keras_name = "RMSprop"
     torch_form = TorchForm("RMSprop", {"lr": "lr", "alpha": "rho", "eps": "eps", "momentum": "momentum",
                                        "centered": "centered"},
                            {"square_avg": "velocity", "grad_avg": "average_gradient"},

@@ -60,6 +60,8 @@ class KerasRule(KerasAttributes, torch.optim.Optimizer):
     """
 
     torch_form: ClassVar[TorchForm | None] = None
+    # Keras's class of the rule ("SGD" for KerasSGD): the name logs and run configs report.
+    keras_name: ClassVar[str | None] = None
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

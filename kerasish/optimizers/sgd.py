@@ -59,6 +59,7 @@ class KerasSGD(KerasRule):
     """
 
     # What compile("sgd") built before; Keras's momentum is -lr times torch's buffer.
+    keras_name = "SGD"
     torch_form = TorchForm("SGD", {"lr": "lr", "momentum": "momentum", "nesterov": "nesterov"}, {},
                            lr_scaled={"momentum_buffer": ("momentum", -1.0)},
                            neutral={"weight_decay": 0, "maximize": False, "dampening": 0})
