@@ -275,7 +275,7 @@ class Model(KerasStepAPI, ModelSaving):
             gradient_accumulation_steps=gradient_accumulation_steps, jit_compile=jit_compile,
         )
         # Built here on the trainable parameters (not the user's own instance): one unfrozen or
-        # created later (a Keras model without keras.Input) joins it at the next fit's start.
+        # created later (a Keras model without keras.Input) joins it at a run's first batch.
         self._engine.takes_in_new_parameters = not isinstance(optimizer, torch.optim.Optimizer)
         self.compile_config = {
             "optimizer": type(self.optimizer).__name__,
@@ -404,7 +404,7 @@ class Model(KerasStepAPI, ModelSaving):
         batch_size = counts.batch_size
         args_lib.check_shuffle(shuffle)
         args_lib.check_class_weight(class_weight, sample_weight)
-        if not custom_train:
+        if not steps.custom_train:
             args_lib.check_targets_given(x, y, "fit")
         validate_on = args_lib.validation_schedule(validation_freq)
         if validation_split:
@@ -424,7 +424,7 @@ class Model(KerasStepAPI, ModelSaving):
         val_batches = None if validation_data is None else loops.validation_batches(
             self, engine, steps, validation_data, counts.validation_batch_size or batch_size,
             counts.validation_steps, self._shard(group, pad=False))
-        if not custom_train:
+        if not steps.custom_train:
             loops.warn_if_nothing_to_train(self.module)
 
         engine.set_class_weight(class_weight, source.targets())
@@ -576,13 +576,12 @@ class Model(KerasStepAPI, ModelSaving):
         return self._ddp
 
     def _start_process(self, engine: Engine) -> Group | None:
-        """This process's part of a fit: the parameters to train (one unfrozen since compile joins
-        them), the torchrun group (``None`` alone), the module DDP trains, and the shuffle seed.
+        """This process's part of a fit: the torchrun group (``None`` alone), the module DDP
+        trains, and the shuffle seed.
 
         Shuffling follows torch.manual_seed; a resuming callback may replace the seed. Under
         torchrun every rank takes rank 0's seed, so all shards come from one permutation.
         """
-        engine.take_in_new_parameters()
         group = self._process_group()
         self._run.data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         if group is not None:

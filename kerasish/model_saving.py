@@ -16,32 +16,17 @@ import torch
 from kerasish import console
 from kerasish import state as state_lib
 from kerasish.io import atomic_torch_save
+from kerasish.model_parts import ModelParts
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
-from kerasish.trainer.engine import Engine, call_module, is_keras_model
+from kerasish.trainer.engine import call_module, is_keras_model
 from kerasish.trainer.run_state import RunState
 
 if TYPE_CHECKING:
-    from kerasish.distributed import Group
-    from kerasish.metrics import Metric
+    pass
 
 
-class ModelSaving:
+class ModelSaving(ModelParts):
     """Weights in and out, the whole training state, ONNX export and the summary; see ``ks.Model``."""
-
-    if TYPE_CHECKING:  # provided by Model
-        module: torch.nn.Module
-        device: torch.device
-        optimizer: torch.optim.Optimizer | None
-        compile_config: dict[str, Any]
-        _engine: Engine | None
-        _run: RunState
-        _group: Group | None
-
-        @property
-        def metrics(self) -> list[Metric]: ...
-
-        @property
-        def is_main_process(self) -> bool: ...
 
     # ------------------------------------------------------------------ the training state
 

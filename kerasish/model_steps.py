@@ -18,6 +18,7 @@ import torch
 
 from kerasish import arguments as args_lib
 from kerasish import data as data_lib
+from kerasish.model_parts import ModelParts
 from kerasish.trainer import loops
 from kerasish.trainer import step_functions as steps_lib
 from kerasish.trainer.compile_utils import CompiledMetrics, batch_size_of
@@ -31,20 +32,8 @@ if TYPE_CHECKING:
     from kerasish.metrics import Metric
 
 
-class KerasStepAPI:
+class KerasStepAPI(ModelParts):
     """Keras 3's step hooks and single-batch methods; see ``ks.Model``."""
-
-    if TYPE_CHECKING:  # provided by Model
-        module: torch.nn.Module
-        device: torch.device
-        optimizer: torch.optim.Optimizer | None
-        _engine: Engine | None
-        _ddp: torch.nn.Module | None
-
-        @property
-        def metrics(self) -> list[Metric]: ...
-
-        def reset_metrics(self) -> None: ...
 
     # ------------------------------------------------------------------ what the steps call
 

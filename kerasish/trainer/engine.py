@@ -239,8 +239,6 @@ class Engine:
         does not update the metrics again with this batch.
         """
         y_pred = self.outputs(x, module)
-        if self.takes_in_new_parameters and torch.is_grad_enabled():
-            self.take_in_new_parameters()  # a Keras model built by this first call
         self.check_first_batch(y, y_pred)
         if self.class_weight is not None and isinstance(y_pred, torch.Tensor) and y_pred.dim() > 0:
             classes = y_pred.shape[-1] if y_pred.shape[-1] > 1 else 2  # (N, 1) outputs: labels 0/1
@@ -261,7 +259,14 @@ class Engine:
         self.first_batch = FirstBatchCheck(targets)
 
     def check_first_batch(self, y: Any, y_pred: Any) -> None:
-        """Run the armed first-batch check on this batch, once (``check_targets``)."""
+        """Run the armed first-batch check on this batch, once (``check_targets``).
+
+        Training takes in the parameters that became trainable since compile first (one unfrozen,
+        or created by this first call of a Keras model built without ``keras.Input``), before the
+        optimizer steps: the fused step and a custom step's ``compute_loss`` both come here.
+        """
+        if torch.is_grad_enabled():
+            self.take_in_new_parameters()
         check = self.first_batch
         self.check_targets(y, y_pred, y if check is None or check.targets is None else check.targets)
         self.first_batch = None
@@ -376,7 +381,7 @@ class Engine:
         return self.class_weight[_class_labels(y)]
 
     def take_in_new_parameters(self) -> None:
-        """Take the module's trainable parameters again (at a fit's start and first batch).
+        """Take the module's trainable parameters again (at each run's first training batch).
 
         One unfrozen after compile, or created by a Keras model's first call (a model built
         without ``keras.Input``), is clipped, accumulated and saved with the others and, when the

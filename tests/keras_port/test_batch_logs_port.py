@@ -21,28 +21,25 @@ def record(seen: list, logs) -> None:
     seen.append((isinstance(logs, dict), dict(logs), {**logs}, json.dumps(logs.copy())))
 
 
-class RecordBatches(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seen: list = []
+def recorder(base: type) -> type:
+    """The same callback body under Keras's base class or kerasish's."""
 
-    def on_train_batch_end(self, batch, logs=None):
-        record(self.seen, logs)
+    class RecordBatches(base):
+        def __init__(self):
+            super().__init__()
+            self.seen: list = []
 
-    def on_test_batch_end(self, batch, logs=None):
-        record(self.seen, logs)
+        def on_train_batch_end(self, batch, logs=None):
+            record(self.seen, logs)
+
+        def on_test_batch_end(self, batch, logs=None):
+            record(self.seen, logs)
+
+    return RecordBatches
 
 
-class KsRecordBatches(ks.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seen: list = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        record(self.seen, logs)
-
-    def on_test_batch_end(self, batch, logs=None):
-        record(self.seen, logs)
+RecordBatches = recorder(keras.callbacks.Callback)
+KsRecordBatches = recorder(ks.callbacks.Callback)
 
 
 def test_batch_logs_are_dicts_with_kerass_numbers():
