@@ -190,6 +190,8 @@ RESUMED = {
     "callbacks-string": (_set("callbacks", "x"), "'callbacks'"),
     "callbacks-entry": (_set("callbacks", {"EarlyStopping#0": 1}), "'callbacks'['EarlyStopping#0']"),
     "metrics-entry": (_set("metrics", {"0:loss": 5}), "'metrics'['0:loss']"),
+    "last-logs-string": (_set("last_logs", "x"), "'last_logs'"),
+    "last-logs-value": (_set("last_logs", {"loss": "low"}), "'last_logs'"),
     "data-pass": (_set("data", {"pass": "a", "read": 0, "generators": []}), "'data'['pass']"),
     "data-generators": (_set("data", {"pass": 0, "read": 1, "generators": "g"}), "'data'['generators']"),
     "ranks-string": (_set("ranks", "x"), "'ranks'"),

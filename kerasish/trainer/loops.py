@@ -97,6 +97,8 @@ class FitLoop:
                 results = self.train_epoch(train_batches.epoch(epoch, first_step), cbs)
                 if results is None and first_step == 0:
                     break  # a one-shot iterator ran out (warned by the iterator)
+                if results is None:  # resumed after the epoch's last batch (during validation)
+                    results = self._finished_epoch_results(resume)
                 epoch_logs = epoch_end_logs(self.engine, results if results is not None else {},
                                             group, reduce=not self.steps.custom_train)
                 if val_batches is not None and validate_on(epoch):
@@ -138,7 +140,7 @@ class FitLoop:
             results = train_step(xb, yb, swb)
             if clock is not None:
                 clock.step_ends()
-            run.step_in_epoch = step + 1
+            run.step_in_epoch, run.last_results = step + 1, results
             if wants_batch_end:  # logs are read from the device only if a callback looks
                 cbs.on_train_batch_end(step, LazyLogs(results))
             if clock is not None:
@@ -149,6 +151,13 @@ class FitLoop:
         if results is not None and run.example_input is None:
             run.example_input = map_structure(lambda t: t[:1], xb)
         return results
+
+    def _finished_epoch_results(self, resume: Mapping[str, Any] | None) -> StepResults:
+        """The logs of an epoch whose batches all ran before the interruption: the restored running
+        means for the default step, the saved last results for a custom ``train_step``."""
+        if not self.steps.custom_train:
+            return self.engine.result_fns()
+        return dict((resume or {}).get("last_logs") or {})
 
     def _apply_resume(self, resume: Mapping[str, Any] | None, cbs: CallbackList,
                       train_batches: data_lib.EpochIterator, initial_epoch: int) -> tuple[int, int]:

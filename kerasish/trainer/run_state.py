@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from kerasish import state as state_lib
+from kerasish.trainer.logs import materialize
 
 if TYPE_CHECKING:
     from kerasish.callbacks.base import Callback
@@ -35,6 +36,9 @@ class RunState:
         callbacks: the running fit's callbacks, whose ``state_dict()`` a save records.
         train_batches: the running fit's data, whose position a save records.
         example_input: one sample of the last training batch seen, for ``summary`` and ``export``.
+        last_results: the last training step's results (device values, read only when saved): a
+            backup taken after an epoch's last batch carries them as ``"last_logs"``, so a run
+            interrupted during that epoch's validation resumes with the epoch's logs.
     """
 
     epoch: int = 0
@@ -44,6 +48,7 @@ class RunState:
     callbacks: list[Callback] = field(default_factory=list)
     train_batches: EpochIterator | None = None
     example_input: Any = None
+    last_results: Mapping[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         """The run's part of a saved training state."""
@@ -53,6 +58,7 @@ class RunState:
             "data_seed": int(self.data_seed),
             "callbacks": state_lib.callback_states(self.callbacks),
             "data": None if self.train_batches is None else self.train_batches.state(),
+            "last_logs": numeric_logs(self.last_results) if self.step_in_epoch else None,
         }
 
     def load_state_dict(self, state: Mapping[str, Any], resume: bool = False) -> None:
@@ -83,6 +89,7 @@ class RunState:
             return
         state_lib.check_dict(state.get("callbacks"), "'callbacks'", filepath, values_too=True)
         state_lib.check_dict(state.get("metrics"), "'metrics'", filepath, values_too=True)
+        _check_last_logs(state.get("last_logs"), filepath)
         data = state.get("data")
         if data is None:
             return
@@ -109,4 +116,24 @@ class RunState:
         try:
             yield
         finally:
-            self.callbacks, self.train_batches = [], None
+            self.callbacks, self.train_batches, self.last_results = [], None, None
+
+
+def numeric_logs(results: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """The numeric entries of a step's results as floats (what a custom ``train_step`` returned
+    besides numbers, such as a string or a list, is not saved)."""
+    if results is None:
+        return None
+    numeric = {key: value for key, value in results.items()
+               if callable(value) or isinstance(value, (int, float)) and not isinstance(value, bool)
+               or isinstance(value, torch.Tensor) and value.numel() == 1}
+    return materialize(numeric)
+
+
+def _check_last_logs(logs: Any, filepath: str | os.PathLike) -> None:
+    if logs is None:
+        return
+    if not isinstance(logs, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) for k, v in logs.items()):
+        raise state_lib.malformed(filepath, "'last_logs'", "must be a dict of log names to numbers, "
+                                  f"found {state_lib.describe(logs)}")
