@@ -70,8 +70,8 @@ class Replaying:
     """A one-shot iterator made re-iterable the way Keras 3.15.1 does it.
 
     Keras peeks at a generator's first two batches (for their specs) and starts every pass with
-    them, followed by whatever the generator still yields: a generator given as ``validation_data``
-    is read in full on the first validation and gives its first two batches on the later ones.
+    them, followed by whatever the generator still yields (``fit``'s ``validation_data`` keeps
+    every batch instead: ``Keeping``).
 
     Args:
         iterator: the one-shot iterator (a generator).
@@ -86,12 +86,30 @@ class Replaying:
         return itertools.chain(self.peeked, self.iterator)
 
 
-def replayable(data: Any, argument: str) -> Any:
-    """``data`` itself, or a one-shot iterator as ``Replaying``; an empty one is a ``ValueError``
-    naming ``argument`` (Keras: "the generator must yield at least one batch")."""
+class Keeping(Replaying):
+    """A one-shot iterator whose every batch is kept, so each pass sees all the batches it gave.
+
+    For ``fit``'s ``validation_data``: Keras 3.15.1 validates later epochs on a generator's first
+    two batches only (and warns that the input ran out), so ``val_loss`` silently covers part of
+    the data. Kept whole, every validation is a full pass, at the cost of holding the batches.
+    """
+
+    def __iter__(self) -> Iterator:
+        kept = self.peeked
+        for batch in list(kept):
+            yield batch
+        for batch in self.iterator:  # batches no pass has read yet
+            kept.append(batch)
+            yield batch
+
+
+def replayable(data: Any, argument: str, keep_all: bool = False) -> Any:
+    """``data`` itself, or a one-shot iterator as ``Replaying`` (with ``keep_all``, ``Keeping``);
+    an empty one is a ``ValueError`` naming ``argument`` (Keras: "the generator must yield at
+    least one batch")."""
     if not isinstance(data, Iterator) or isinstance(data, Replaying):
         return data
-    replaying = Replaying(data)
+    replaying = (Keeping if keep_all else Replaying)(data)
     if not replaying.peeked:
         raise ValueError(
             f"{argument} is an iterator that yields no batch (is it already exhausted?): the "

@@ -290,9 +290,9 @@ def validation_source(validation_data: Any, batch_size: int | None, device: torc
             f"of length {len(validation_data)}."
         )
     args_lib.no_batch_size_for_iterables(validation_data, None)
-    # A generator is read in full on the first validation and gives its first two batches on
-    # the later ones, as in Keras 3.15.1 (an empty one is an error now, as in Keras).
-    validation_data = data_lib.replayable(validation_data, "validation_data")
+    # A generator's batches are kept, so that every validation is a full pass (Keras 3.15.1
+    # validates later epochs on its first two batches); an empty one is an error, as in Keras.
+    validation_data = data_lib.replayable(validation_data, "validation_data", keep_all=True)
     return data_lib.make_source(validation_data, None, None, batch_size=batch_size,
                                 shuffle=False, device=device, argument="validation_data",
                                 shard=shard)

@@ -168,19 +168,33 @@ def _two_batches(x, y):
         yield x[start:start + 8], y[start:start + 8]
 
 
-def test_one_shot_generator_as_validation_data():
-    x_val, y_val = X[::-1].copy(), Y_REG2
+def _batches_of_eight(x, y):
+    for start in range(0, len(x), 8):
+        yield x[start:start + 8], y[start:start + 8]
+
+
+def test_one_shot_generator_as_validation_data_validates_on_all_of_it():
+    """Every epoch's val_loss covers the whole generator, as Keras's does for the same arrays
+    (Keras itself, given the generator, validates epochs 2 and 3 on its first two batches)."""
+    rng = np.random.default_rng(5)  # five batches: more than the two Keras peeks at
+    x_val, y_val = rng.normal(size=(40, 3)).astype("float32"), rng.normal(size=(40, 1)).astype("float32")
     kmodel, twin = dense_model()
     kmodel.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     theirs = kmodel.fit(X, Y_REG, batch_size=8, epochs=3, shuffle=False, verbose=0,
-                        validation_data=_two_batches(x_val, y_val)).history
+                        validation_data=(x_val, y_val), validation_batch_size=8).history
     model = ks.Model(twin, device="cpu").compile(optimizer="sgd", loss="mse", metrics=["mae"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # Keras itself warns "ran out of data" here
-        ours = model.fit(X, Y_REG, batch_size=8, epochs=3, shuffle=False, verbose=0,
-                         validation_data=_two_batches(x_val, y_val)).history
+    ours = model.fit(X, Y_REG, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                     validation_data=_batches_of_eight(x_val, y_val)).history
     assert_logs_close(ours, theirs)
-    assert min(ours["val_loss"]) > 0.0
+    keras_on_the_generator, _ = dense_model()
+    keras_on_the_generator.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras: "Your input ran out of data"
+        partial = keras_on_the_generator.fit(
+            X, Y_REG, batch_size=8, epochs=3, shuffle=False, verbose=0,
+            validation_data=_batches_of_eight(x_val, y_val)).history
+    assert partial["val_loss"][0] == pytest.approx(theirs["val_loss"][0], rel=1e-5)
+    assert partial["val_loss"][2] != pytest.approx(theirs["val_loss"][2], rel=1e-3)
 
 
 def test_evaluate_on_an_exhausted_generator_raises():
