@@ -579,11 +579,13 @@ class Model(KerasStepAPI, ModelSaving):
         """This process's part of a fit: the torchrun group (``None`` alone), the module DDP
         trains, and the shuffle seed.
 
-        Shuffling follows torch.manual_seed; a resuming callback may replace the seed. Under
-        torchrun every rank takes rank 0's seed, so all shards come from one permutation.
+        Shuffling follows torch.manual_seed; a resume (pending from ``kerasish.state.resume``
+        before the fit, or set by a callback) keeps its saved seed and random states untouched.
+        Under torchrun every rank takes rank 0's seed, so all shards come from one permutation.
         """
         group = self._process_group()
-        self._run.data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        if not self._run.resume_pending:
+            self._run.data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         if group is not None:
             self._run.data_seed = group.broadcast(self._run.data_seed)
             engine.train_module = self._ddp_module()

@@ -104,6 +104,10 @@ class RunState:
             raise state_lib.malformed(filepath, "'data'['generators']",
                                       f"must be a list of tensors, found {state_lib.describe(generators)}")
 
+    @property
+    def resume_pending(self) -> bool:
+        return self.pending_resume is not None
+
     def take_resume(self) -> Mapping[str, Any] | None:
         """The pending resume, handed to the fit that applies it (and forgotten here)."""
         resume, self.pending_resume = self.pending_resume, None
