@@ -178,6 +178,8 @@ class Model(KerasStepAPI, ModelSaving):
     def learning_rate(self, value: float) -> None:
         if self.optimizer is None:
             raise ValueError("learning_rate can be set after compile(); call model.compile() first.")
+        if getattr(self.optimizer, "learning_rate_schedule", None) is not None:
+            self.optimizer.learning_rate = value  # type: ignore[attr-defined]  # raises TypeError, as Keras
         for group in self.optimizer.param_groups:
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(float(value))
@@ -495,6 +497,7 @@ class Model(KerasStepAPI, ModelSaving):
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
         if not custom_test:
             args_lib.check_targets_given(x, y, "evaluate")
+        args_lib.check_sample_weight(sample_weight)
         x = data_lib.replayable(x, "x")  # an exhausted generator is an error, as in Keras
         group = self._process_group()
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False,
