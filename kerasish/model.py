@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from kerasish import arguments as args_lib
-from kerasish import checks
+from kerasish import checks, console
 from kerasish import data as data_lib
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.history import History
@@ -164,6 +164,9 @@ class Model(KerasStepAPI, ModelSaving):
         for metric in self.metrics:
             metric.reset_state()
 
+    def __repr__(self) -> str:  # print(model): the module, and what compile chose
+        return console.model_repr(self)
+
     # ------------------------------------------------------------------ learning rate
 
     @property
@@ -178,8 +181,8 @@ class Model(KerasStepAPI, ModelSaving):
     def learning_rate(self, value: float) -> None:
         if self.optimizer is None:
             raise ValueError("learning_rate can be set after compile(); call model.compile() first.")
-        if getattr(self.optimizer, "learning_rate_schedule", None) is not None:
-            self.optimizer.learning_rate = value  # type: ignore[attr-defined]  # raises TypeError, as Keras
+        if getattr(self.optimizer, "learning_rate_schedule", None) is not None:  # not settable, as Keras
+            self.optimizer.learning_rate = value  # type: ignore[attr-defined]  # raises its TypeError
         for group in self.optimizer.param_groups:
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(float(value))

@@ -54,6 +54,7 @@ from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int
 from kerasish.io import quiet_writer_threads
+from kerasish.user_warnings import warn_user
 
 _OWNER = "TensorBoardCallback"
 
@@ -216,9 +217,9 @@ class TensorBoardCallback(Callback):
             return
         self._failed = True
         self._close_writers()
-        warnings.warn(
+        warn_user(
             f"{_OWNER} stopped writing to {self.log_dir!r}: {type(error).__name__}: "
-            f"{str(error)[:300]}. Training goes on.", RuntimeWarning, stacklevel=4,
+            f"{str(error)[:300]}. Training goes on.", RuntimeWarning,
         )
 
     # ------------------------------------------------------------------ steps
@@ -240,12 +241,12 @@ class TensorBoardCallback(Callback):
             last = self._last_epoch_step
             if last is not None and epoch + self._epoch_offset <= last:
                 self._epoch_offset = last + 1 - epoch
-                warnings.warn(
+                warn_user(
                     f"{_OWNER}: {self.log_dir!r} already holds epoch steps up to {last}, so this "
                     f"fit's epochs are written from step {last + 1} (epoch {epoch} at step "
                     f"{epoch + self._epoch_offset}) to keep the curves going forward. Pass "
                     "initial_epoch to fit to continue a run, or use a new log_dir to start at 0.",
-                    UserWarning, stacklevel=3,
+                    UserWarning,
                 )
         return epoch + self._epoch_offset
 
@@ -460,10 +461,10 @@ class TensorBoardCallback(Callback):
         self._graph_written = True
         module = self.model.module
         if first.kwargs:
-            warnings.warn(
+            warn_user(
                 "TensorBoardCallback: the model graph is not written because the module takes "
                 "keyword inputs, which torch.jit.trace cannot record. Pass write_graph=False to "
-                "silence this.", stacklevel=2,
+                "silence this.",
             )
             return
         args = first.args[0] if len(first.args) == 1 else first.args
@@ -482,10 +483,10 @@ class TensorBoardCallback(Callback):
                 warnings.simplefilter("ignore")  # tracer warnings are about the trace, not the user
                 writer.add_graph(module, args)
         except Exception as error:  # noqa: BLE001 - any tracing failure: warn, keep training
-            warnings.warn(
+            warn_user(
                 f"TensorBoardCallback could not trace the module to write its graph "
                 f"({type(error).__name__}: {str(error)[:300]}). Training goes on; pass "
-                "write_graph=False to skip the graph.", stacklevel=2,
+                "write_graph=False to skip the graph.",
             )
         finally:
             module.train(was_training)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
 from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction, warn_missing_monitor
 from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int
+from kerasish.user_warnings import warn_user
 
 _WATCH = (None, "gradients", "parameters", "all")
 _HISTOGRAM_BINS = 64
@@ -134,7 +134,8 @@ class WandbCallback(Callback):
             ``epoch_N_batch_M``, and ``latest``).
         monitor: the epoch log key whose best value and epoch go to the run summary (losses
             lowest, accuracy-like metrics highest, as ModelCheckpoint's ``mode="auto"``). A key
-            missing from the logs warns once.
+            missing from the logs warns once, except ``"val_loss"`` (the default) in a fit
+            without validation data.
         log_batch: ``"running"`` logs the batch logs' running means; ``"step"`` logs each logged
             step's own loss.
         log_optimizer_params: with batch rows and epoch rows, also log every param group's
@@ -209,9 +210,9 @@ class WandbCallback(Callback):
             return action(*args)
         except Exception as error:  # noqa: BLE001 - W&B must never stop training
             self._failed = True
-            warnings.warn(
+            warn_user(
                 f"WandbCallback stopped logging: W&B failed ({type(error).__name__}: "
-                f"{str(error)[:300]}). Training goes on.", RuntimeWarning, stacklevel=3,
+                f"{str(error)[:300]}). Training goes on.", RuntimeWarning,
             )
             self._finish_own_run(exit_code=1, forget=True)
             return None
@@ -223,8 +224,8 @@ class WandbCallback(Callback):
             try:
                 run.finish(exit_code=exit_code)
             except Exception as error:  # noqa: BLE001 - nothing more can be done for this run
-                warnings.warn(f"WandbCallback could not finish the W&B run ({type(error).__name__}: "
-                              f"{str(error)[:200]}).", RuntimeWarning, stacklevel=4)
+                warn_user(f"WandbCallback could not finish the W&B run ({type(error).__name__}: "
+                              f"{str(error)[:200]}).", RuntimeWarning)
         if forget:
             self._run_id = None
         self._attached = False
@@ -293,7 +294,9 @@ class WandbCallback(Callback):
         row["epoch"] = epoch
         self._guard(self._log, row)
         value = row.get(self.monitor)
-        if value is None and not self._warned_monitor:
+        # The default monitor of a fit without validation data is not the user's choice: no warning.
+        default_unavailable = self.monitor == "val_loss" and not self.params.get("do_validation", True)
+        if value is None and not self._warned_monitor and not default_unavailable:
             self._warned_monitor = True  # once per callback: every epoch would repeat it
             warn_missing_monitor(_OWNER, self.monitor, logs, f"the run summary gets no "
                                  f"best_{self.monitor} or best_epoch")
@@ -401,11 +404,11 @@ class WandbCallback(Callback):
         self._written_config |= set(new) | set(changed)
 
     def _warn_mismatch(self, key: str, logged: Any, actual_key: str, actual: Any) -> None:
-        warnings.warn(
+        warn_user(
             f"WandbCallback: the run's config has {key}={logged!r}, but training uses "
             f"{actual_key}={actual!r}. The run config is left as it is (it may be a sweep's); pass "
             f"the config's value to compile/fit (e.g. from wandb.config) so the run reports what "
-            "training does.", UserWarning, stacklevel=4,
+            "training does.", UserWarning,
         )
 
     def _training_config(self) -> dict[str, Any]:
