@@ -121,3 +121,17 @@ def test_a_torchmetrics_collection_logs_each_member():
     listed = compiled(metrics=[torchmetrics.MetricCollection([torchmetrics.Accuracy(
         task="multiclass", num_classes=3)])])
     assert "multiclass_accuracy" in listed.fit(x, y, verbose=0).history
+
+
+def test_a_state_file_whose_module_entry_is_a_tensor_changes_nothing(tmp_path):
+    model = compiled()
+    model.save(tmp_path / "good.pt")
+    state = torch.load(tmp_path / "good.pt", weights_only=True)
+    state["module"] = torch.zeros(3)
+    torch.save(state, tmp_path / "bad.pt")
+    target = compiled()
+    before = weights_of(target.module)
+    with pytest.raises(ValueError, match=r"bad\.pt' is malformed: 'module' must be a state_dict, "
+                                         r"found a tensor of shape \(3,\)"):
+        target.load_weights(tmp_path / "bad.pt")
+    assert same_weights(before, weights_of(target.module))
