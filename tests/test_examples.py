@@ -44,8 +44,8 @@ def test_ignite_port_logs_iteration_loss_validation_metrics_lr_and_gradients(tmp
     assert run.config["batch_size"] == 64 and run.config["log_interval"] == 2
     assert run.config["optimizer"] == "SGD" and run.config["loss"] == "nll"
     assert run.config["data"] == "digits"
-    # each logged iteration's own loss; an epoch's last batch (6 per epoch) is not derivable
-    assert [row["batch/step"] for row in run.rows_with("batch/loss")] == [2, 4, 8, 10]
+    # each logged iteration's own loss, an epoch's last batch (6 per epoch) included
+    assert [row["batch/step"] for row in run.rows_with("batch/loss")] == [2, 4, 6, 8, 10, 12]
     lr_rows = run.rows_with("batch/lr/group_0")
     assert [row["batch/step"] for row in lr_rows] == [2, 4, 6, 8, 10, 12]
     assert all(row["batch/momentum/group_0"] == 0.5 for row in lr_rows)
