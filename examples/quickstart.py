@@ -2,6 +2,7 @@
 
     python examples/quickstart.py            # ~15 s on a laptop CPU
     python examples/quickstart.py --epochs 3 # quicker
+    python examples/quickstart.py --small    # a smoke test: 2 epochs on a few hundred images
 
 The digits (8x8 grey images, 10 classes) ship with scikit-learn, so this runs offline. Training
 is tracked three ways: the best checkpoint in ``checkpoints/``, TensorBoard files in ``logs/``
@@ -45,10 +46,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--small", action="store_true", help="2 epochs on a few hundred images")
     args = parser.parse_args()
 
     torch.manual_seed(0)
     x_train, x_test, y_train, y_test = load_data()
+    if args.small:
+        x_train, y_train, x_test, y_test = x_train[:300], y_train[:300], x_test[:100], y_test[:100]
+        args.epochs = min(args.epochs, 2)
 
     model = ks.Model(small_cnn()).compile("adam", "cross_entropy", metrics=["accuracy"])
     model.summary(input_shape=(1, 8, 8))

@@ -124,8 +124,7 @@ def metric_entries(spec: Any, weighted: bool) -> list:
     entries = []
     for key, specs in pairs:
         specs = specs if isinstance(specs, (list, tuple)) else [specs]
-        for item in specs:
-            metric = get_metric(item)
+        for metric in (m for item in specs for m in _expanded(item)):
             if weighted and isinstance(metric, TorchMetric):
                 raise TypeError(
                     f"weighted_metrics cannot hold the torchmetrics object {metric.name!r}: "
@@ -133,6 +132,20 @@ def metric_entries(spec: Any, weighted: bool) -> list:
                 )
             entries.append((key, metric, weighted))
     return entries
+
+
+def _expanded(item: Any) -> list:
+    """One metric spec as ``ks.metrics`` objects: a torchmetrics ``MetricCollection`` gives one
+    ``TorchMetric`` per member, logged under the collection's key for it (prefix and postfix
+    included; a member given in a list keeps kerasish's snake_case name of its class)."""
+    if type(item).__name__ == "MetricCollection" and type(item).__module__.startswith("torchmetrics"):
+        members = list(item.items(keep_base=False, copy_state=False))
+        if not members:
+            raise ValueError("metrics holds an empty torchmetrics MetricCollection; add metrics to it "
+                             "or leave it out.")
+        return [TorchMetric(metric, name=None if key == type(metric).__name__ else key)
+                for key, metric in members]
+    return [get_metric(item)]
 
 
 def describe(loss: Any) -> Any:
@@ -174,6 +187,9 @@ def check_evaluate_predict(x: Any, batch_size: Any, verbose: Any,
 
 
 def check_class_weight(class_weight: Any, sample_weight: Any) -> None:
+    """``fit``'s weights: ``sample_weight`` holds numbers (``check_sample_weight``), and
+    ``class_weight`` (not given together with it) maps class indices to finite numbers."""
+    check_sample_weight(sample_weight)
     if class_weight is None:
         return
     if sample_weight is not None:
@@ -185,7 +201,14 @@ def check_class_weight(class_weight: Any, sample_weight: Any) -> None:
         raise TypeError(
             f"class_weight must be a dict {{class_index: weight}}; got {type(class_weight).__name__}."
         )
-    for key in class_weight:
+    for key, weight in class_weight.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(weight):
+            raise ValueError(
+                f"class_weight[{key!r}] must be a finite number; got {weight!r}. A NaN or infinite "
+                "class weight makes the loss and then every weight NaN: give each class a number "
+                "such as {0: 1.0, 1: 5.0}."
+            )
         integral = isinstance(key, (int, np.integer)) or (
             isinstance(key, (float, np.floating)) and float(key).is_integer())
         if isinstance(key, bool) or not integral or key < 0:
@@ -193,6 +216,38 @@ def check_class_weight(class_weight: Any, sample_weight: Any) -> None:
                 f"class_weight keys must be class indices (integers >= 0); got {key!r}. Key the "
                 "dict by the label each weight applies to: {0: 1.0, 1: 5.0}."
             )
+
+
+def check_sample_weight(sample_weight: Any) -> None:
+    """Every array of ``sample_weight`` holds numbers (a ``TypeError`` naming it, before any step).
+
+    NumPy arrays of strings or objects (weights read from a CSV column) would otherwise fail deep
+    in torch's conversion with a message that names no argument.
+    """
+    for leaf in _sample_weight_leaves(sample_weight):
+        if isinstance(leaf, torch.Tensor):
+            numeric = not leaf.is_complex()
+        else:
+            kind = np.asarray(leaf).dtype.kind if isinstance(leaf, (np.ndarray, list)) else None
+            numeric = kind is None or kind in "biuf"
+        if not numeric:
+            dtype = leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+            raise TypeError(
+                f"sample_weight must hold numbers, one weight per sample; got an array of dtype "
+                f"{dtype}. Convert it first, e.g. sample_weight.astype('float32')."
+            )
+
+
+def _sample_weight_leaves(sample_weight: Any) -> list:
+    if sample_weight is None:
+        return []
+    if isinstance(sample_weight, Mapping):
+        return [leaf for value in sample_weight.values() for leaf in _sample_weight_leaves(value)]
+    if isinstance(sample_weight, tuple) or (
+            isinstance(sample_weight, list) and sample_weight
+            and all(hasattr(item, "shape") or isinstance(item, list) for item in sample_weight)):
+        return [leaf for value in sample_weight for leaf in _sample_weight_leaves(value)]
+    return [sample_weight]
 
 
 def check_validation_split(validation_split: Any, x: Any, needs_arrays: bool) -> None:

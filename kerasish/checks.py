@@ -11,6 +11,7 @@ can import it without an import cycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -148,3 +149,69 @@ def check_number(value: Any, name: str, *, low: float | None = None, high: float
         raise ValueError(f"{prefix}{name} must be a number{' ' + bounds if bounds else ''}"
                          f"{' or None' if allow_none else ''}; got {value!r}.")
     return float(value)
+
+
+# ---------------------------------------------------------------------------- first forward
+
+# torch's messages for a float module given integer input, and for input of the wrong width.
+_DTYPE_MESSAGES = ("must have the same dtype", "expected scalar type", "should be the same",
+                   "expected both inputs to have same dtype", "not implemented for 'long'",
+                   "not implemented for 'int'")
+_SHAPE_MESSAGES = ("shapes cannot be multiplied", "size mismatch", "expected input")
+
+
+def _leaves(value: Any) -> list:
+    if isinstance(value, Mapping):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def first_forward_error(error: Exception, x: Any, module: Any) -> Exception | None:
+    """A clear error for the module's first forward on user input, or ``None`` (re-raise as is).
+
+    The first batch's forward runs before any optimizer step; when torch rejects ``x`` there with
+    its own wording (``mat1 and mat2 must have the same dtype``, ``shapes cannot be multiplied``),
+    this names ``x``, what it holds and the fix. Other errors (a bug in the module) pass unchanged.
+    """
+    message = str(error)
+    lowered = message.lower()
+    tensors = [leaf for leaf in _leaves(x) if hasattr(leaf, "dtype") and hasattr(leaf, "shape")]
+    weights = [p for p in module.parameters() if p.is_floating_point()] if module is not None else []
+    integer = [t for t in tensors if not (t.is_floating_point() or t.is_complex() or t.dtype is _bool())]
+    if integer and weights and any(m.lower() in lowered for m in _DTYPE_MESSAGES):
+        return TypeError(
+            f"x holds {str(integer[0].dtype).removeprefix('torch.')} values but the module's weights "
+            f"are {str(weights[0].dtype).removeprefix('torch.')}, and torch does not convert them "
+            f"({message.splitlines()[0]}). Pass x as floats (x.astype('float32') or x.float()); "
+            "integer x is for modules that take indices, such as nn.Embedding."
+        )
+    if tensors and any(m.lower() in lowered for m in _SHAPE_MESSAGES):
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+        return ValueError(
+            f"the module cannot take x of shape {shapes} ({message.splitlines()[0]}). Check that x "
+            "has as many features as the module's first layer expects (e.g. nn.Linear's "
+            "in_features), with the batch as the first dimension."
+        )
+    return None
+
+
+def _bool() -> Any:
+    import torch
+
+    return torch.bool
+
+
+def check_sample_weight_form(sample_weight: Any, y_pred: Any) -> None:
+    """A dict or list ``sample_weight`` needs as many outputs: one array for a single output.
+
+    Raises:
+        ValueError: naming ``sample_weight``, for a dict/list given to a model with one output.
+    """
+    if isinstance(sample_weight, (Mapping, list, tuple)) and not isinstance(y_pred, (Mapping, list,
+                                                                                    tuple)):
+        raise ValueError(
+            f"sample_weight is a {type(sample_weight).__name__} (one array per output), but the "
+            "model has a single output. Pass one array with one weight per sample, shaped (N,)."
+        )

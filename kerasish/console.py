@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 # The non-ASCII characters kerasish itself prints, and what an ASCII stream gets instead. Each is
@@ -186,3 +187,19 @@ def redraws_in_place(stream: TextIO | None = None) -> bool:
     except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
         terminal = False
     return terminal or in_jupyter(stream)
+
+
+def model_repr(model: Any) -> str:
+    """``repr`` of a ``ks.Model``: its module as torch prints it, inside ``Model(...)``, and the
+    optimizer (Keras's name for a Keras rule) and loss once compiled: ``print(model)`` shows what
+    trains, not an address."""
+    inner = repr(model.module).replace("\n", "\n  ")
+    optimizer = getattr(model, "optimizer", None)
+    parts = []
+    if optimizer is not None:
+        parts.append(f"optimizer={getattr(type(optimizer), 'keras_name', None) or type(optimizer).__name__}")
+    config: Mapping[str, Any] = getattr(model, "compile_config", None) or {}
+    if config.get("loss") is not None:
+        parts.append(f"loss={config['loss']!r}")
+    compiled = f",\n  compiled: {', '.join(parts)}" if parts else ""
+    return f"Model(\n  {inner}{compiled}\n)"

@@ -93,7 +93,8 @@ def export(model: Any, filepath: str | os.PathLike, format: str = "onnx",  # noq
     if verbose:
         where = "in the file" if not external else f"in {written[1]!r}"
         print(f"Saved ONNX model to {os.fspath(path)!r} (weights {where}); load it with "
-              "onnx.load or onnxruntime.InferenceSession.")
+              "onnx.load, or run it with onnxruntime.InferenceSession (pip install onnxruntime: "
+              "no kerasish extra installs it).")
     return written
 
 

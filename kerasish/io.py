@@ -27,6 +27,8 @@ import torch
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(file)`` on a temporary file, fsync it, move it to ``path``, fsync the folder.
 
+    The file gets the mode ``open()`` would give it (``0666`` less the umask, ``0644`` usually), as
+    ``torch.save`` does, so serving processes and colleagues can read it.
     The folder's fsync makes the rename itself durable (a power cut right after could otherwise
     lose it). Temporary files that a killed process left for the same target are removed first.
     """
@@ -35,6 +37,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
     _remove_leftovers(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; a file saved with open() follows the umask
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -45,6 +49,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) 
             os.unlink(tmp)
         raise
     _fsync_folder(target.parent)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc``); elsewhere
+    set and restored at once (``os.umask`` has no read-only form)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _remove_leftovers(target: Path) -> None:
@@ -117,7 +136,7 @@ def append_record(path: str | os.PathLike, text: str) -> None:
         OSError: the record could not be appended (the file is as it was before the call).
     """
     data = text.encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask, as open()
     try:
         size = os.fstat(fd).st_size
         try:

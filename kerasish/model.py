@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from kerasish import arguments as args_lib
-from kerasish import checks
+from kerasish import checks, console
 from kerasish import data as data_lib
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.history import History
@@ -164,6 +164,9 @@ class Model(KerasStepAPI, ModelSaving):
         for metric in self.metrics:
             metric.reset_state()
 
+    def __repr__(self) -> str:  # print(model): the module, and what compile chose
+        return console.model_repr(self)
+
     # ------------------------------------------------------------------ learning rate
 
     @property
@@ -178,6 +181,8 @@ class Model(KerasStepAPI, ModelSaving):
     def learning_rate(self, value: float) -> None:
         if self.optimizer is None:
             raise ValueError("learning_rate can be set after compile(); call model.compile() first.")
+        if getattr(self.optimizer, "learning_rate_schedule", None) is not None:  # not settable, as Keras
+            self.optimizer.learning_rate = value  # type: ignore[attr-defined]  # raises its TypeError
         for group in self.optimizer.param_groups:
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(float(value))
@@ -417,13 +422,13 @@ class Model(KerasStepAPI, ModelSaving):
         args_lib.no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                                       device=self.device, seed=self._run.data_seed,
-                                      shard=self._shard(group, pad=True))
+                                      shard=data_lib.shard_for(group, pad=True))
         if isinstance(source, data_lib.ArraySource):
             source.warn_if_not_finite()
         train_batches = data_lib.EpochIterator(source, counts.steps_per_epoch)
         val_batches = None if validation_data is None else loops.validation_batches(
             self, engine, steps, validation_data, counts.validation_batch_size or batch_size,
-            counts.validation_steps, self._shard(group, pad=False))
+            counts.validation_steps, data_lib.shard_for(group, pad=False))
         if not steps.custom_train:
             loops.warn_if_nothing_to_train(self.module)
 
@@ -495,10 +500,11 @@ class Model(KerasStepAPI, ModelSaving):
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
         if not custom_test:
             args_lib.check_targets_given(x, y, "evaluate")
+        args_lib.check_sample_weight(sample_weight)
         x = data_lib.replayable(x, "x")  # an exhausted generator is an error, as in Keras
         group = self._process_group()
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False,
-                                      device=self.device, shard=self._shard(group, pad=False))
+                                      device=self.device, shard=data_lib.shard_for(group, pad=False))
         batches = data_lib.EpochIterator(source, steps)
         engine.set_class_weight(None)
         engine.expect_first_batch(source.targets())
@@ -547,7 +553,7 @@ class Model(KerasStepAPI, ModelSaving):
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
         group = self._process_group()
         source = data_lib.make_source(x, None, None, batch_size=batch_size, shuffle=False,
-                                      device=self.device, shard=self._shard(group, pad=False))
+                                      device=self.device, shard=data_lib.shard_for(group, pad=False))
         batches = data_lib.EpochIterator(source, steps)
         step_functions = self._choose_steps(self._predictor())
         cbs = loops.callback_list(self, callbacks, None, verbose,
@@ -579,8 +585,7 @@ class Model(KerasStepAPI, ModelSaving):
         """This process's part of a fit: the torchrun group (``None`` alone), the module DDP
         trains, and the shuffle seed.
 
-        Shuffling follows torch.manual_seed; a resume (pending from ``kerasish.state.resume``
-        before the fit, or set by a callback) keeps its saved seed and random states untouched.
+        Shuffling follows torch.manual_seed (a pending resume keeps its seed and random states).
         Under torchrun every rank takes rank 0's seed, so all shards come from one permutation.
         """
         group = self._process_group()
@@ -590,7 +595,3 @@ class Model(KerasStepAPI, ModelSaving):
             self._run.data_seed = group.broadcast(self._run.data_seed)
             engine.train_module = self._ddp_module()
         return group
-
-    @staticmethod
-    def _shard(group: Group | None, pad: bool) -> data_lib.Shard | None:
-        return None if group is None else data_lib.Shard(group, pad)

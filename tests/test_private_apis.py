@@ -46,3 +46,19 @@ def test_a_module_or_function_of_your_own_is_not_taken_for_a_torch_loss():
     assert not is_torch_loss_module(Own())
     assert not is_torch_loss_module(torch.nn.functional.mse_loss)
     assert not is_torch_loss_module(torch.nn.Linear(2, 2))
+
+
+def test_wandbs_watch_hooks_are_where_run_is_watching_looks(tmp_path):
+    wandb = pytest.importorskip("wandb")
+    from kerasish.callbacks.wandb import run_is_watching
+
+    run = wandb.init(dir=tmp_path, mode="offline", project="kerasish-tests")
+    try:
+        module = torch.nn.Linear(2, 1)
+        assert not run_is_watching(run)
+        run.watch(module, log="gradients", log_freq=1)
+        assert run_is_watching(run)
+        run.unwatch(module)
+        assert not run_is_watching(run)
+    finally:
+        run.finish()

@@ -274,18 +274,33 @@ def test_staged_fits_with_one_callback_continue_epoch_and_batch_steps(tmp_path):
     assert sorted(scalars(train, "batch_loss")) == list(range(1, 17))
 
 
-def test_a_new_callback_on_a_used_log_dir_never_writes_steps_backwards(tmp_path):
+def test_a_fresh_run_on_a_used_log_dir_gets_its_own_run_folder(tmp_path):
     x, y = classification_data(n=64)
     histories = []
-    for _ in range(2):  # two separate jobs writing to the same (default-like) folder
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            histories.append(compiled().fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[
-                ks.callbacks.TensorBoard(tmp_path, update_freq=2)]).history["loss"])
+    for _ in range(3):  # the same script run three times with the default-like folder
+        histories.append(compiled().fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[
+            ks.callbacks.TensorBoard(tmp_path, update_freq=2)]).history["loss"])
+    for folder, history in zip([tmp_path, tmp_path / "run-2", tmp_path / "run-3"], histories):
+        train = read(folder / "train")
+        assert scalars(train, "epoch_loss") == pytest.approx(dict(enumerate(history)))
+        assert sorted(scalars(train, "batch_loss")) == [2, 4, 6, 8]
+    assert not (tmp_path / "run-2" / "run-3").exists()
+
+
+def test_a_new_callback_continuing_a_run_never_writes_steps_backwards(tmp_path):
+    x, y = classification_data(n=64)
+    model = compiled()
+    first = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[
+        ks.callbacks.TensorBoard(tmp_path, update_freq=2)]).history["loss"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[
+            ks.callbacks.TensorBoard(tmp_path, update_freq=2)]).history["loss"]
     assert [str(w.message) for w in caught if "already holds epoch steps up to 1" in str(w.message)]
     train = read(tmp_path / "train")
-    assert scalars(train, "epoch_loss") == pytest.approx(dict(enumerate(histories[0] + histories[1])))
+    assert scalars(train, "epoch_loss") == pytest.approx(dict(enumerate(first + second)))
     assert sorted(scalars(train, "batch_loss")) == [2, 4, 6, 8, 10, 12, 14, 16]
+    assert not (tmp_path / "run-2").exists()
 
 
 def test_a_resumed_fit_continues_its_steps_and_hides_what_followed_the_backup(tmp_path):

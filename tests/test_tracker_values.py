@@ -29,20 +29,21 @@ def scalars(log_dir, tag):
     return {e.step: e.value for e in reader.Scalars(tag)}
 
 
-@pytest.mark.parametrize("every", [1, 2])
-def test_step_mode_writes_each_written_steps_own_loss(tmp_path, wandb_dir, every):
-    x, y = classification_data(n=80)  # 5 batches of 16 per epoch
+@pytest.mark.parametrize("every,n", [(1, 80), (2, 80), (1, 76), (5, 76)],
+                         ids=["every-1", "every-2", "smaller-last-batch", "only-last-batches"])
+def test_step_mode_writes_each_written_steps_own_loss(tmp_path, wandb_dir, every, n):
+    x, y = classification_data(n=n)  # 5 batches per epoch (the last of 12 samples when n=76)
     net = mlp()
     model = ks.Model(net, device="cpu").compile(torch.optim.SGD(net.parameters(), lr=0.0),
                                                 "cross_entropy")  # fixed weights: known losses
     with torch.no_grad():
         own = [F.cross_entropy(net(torch.as_tensor(x[i:i + 16])), torch.as_tensor(y[i:i + 16])).item()
-               for i in range(0, 80, 16)]
+               for i in range(0, n, 16)]
     model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[
         ks.callbacks.TensorBoard(tmp_path / "tb", update_freq=every, log_batch="step"),
         ks.callbacks.WandbCallback(log_freq=every, log_batch="step", dir=wandb_dir)])
-    # every written step but each epoch's last (it may be a smaller batch: not derivable)
-    steps = [s for s in range(1, 11) if s % every == 0 and s % 5 != 0]
+    # every written step, each epoch's last (smaller) batch included: the trackers count samples
+    steps = [s for s in range(1, 11) if s % every == 0]
     expected = {s: own[(s - 1) % 5] for s in steps}
     assert scalars(tmp_path / "tb" / "train", "batch_loss") == pytest.approx(expected, abs=1e-5)
     rows = read_run(wandb_dir).rows_with("batch/loss")

@@ -409,9 +409,9 @@ def test_every_key_of_a_sweep_config_that_training_does_not_use_warns(wandb_dir)
 
 def test_a_monitor_missing_from_the_logs_warns_once_with_the_available_keys(wandb_dir):
     x, y = classification_data(n=64)
-    with pytest.warns(UserWarning, match=r"monitor 'val_loss' is not in the logs.*\['accuracy', "
+    with pytest.warns(UserWarning, match=r"monitor 'val_acc' is not in the logs.*\['accuracy', "
                                          r"'loss'\]") as caught:
         compiled().fit(x, y, batch_size=32, epochs=3, verbose=0,
-                       callbacks=[ks.callbacks.WandbCallback(dir=wandb_dir)])
+                       callbacks=[ks.callbacks.WandbCallback(dir=wandb_dir, monitor="val_acc")])
     assert len([w for w in caught if "WandbCallback" in str(w.message)]) == 1
-    assert "best_val_loss" not in read_run(wandb_dir).summary
+    assert "best_val_acc" not in read_run(wandb_dir).summary

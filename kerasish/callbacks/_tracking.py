@@ -5,10 +5,12 @@ optimizer's hyper-parameters per param group, and the batch values written at a 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import torch
+
+from kerasish.trainer.compile_utils import LossTracker
 
 LOG_BATCH_MODES = ("running", "step")
 
@@ -42,6 +44,46 @@ def optimizer_params(optimizer: Any) -> dict[str, float]:
     return values
 
 
+def as_number(value: Any) -> float | None:
+    """A log value as a float, or ``None`` when it is not one number (a string, a list, a tensor
+    of several values): trackers skip such values instead of failing or stopping to log."""
+    if isinstance(value, (str, bytes)):
+        return None
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def numbers(logs: Mapping[str, Any] | None, keep: Callable[[str], bool] = lambda key: True
+            ) -> dict[str, float]:
+    """The values of ``logs`` that are numbers, as floats (``as_number``); the others left out."""
+    values = {}
+    for key, value in (logs or {}).items():
+        if keep(key):
+            number = as_number(value)
+            if number is not None:
+                values[key] = number
+    return values
+
+
+def learning_rates(optimizer: Any) -> dict[str, float]:
+    """The learning rate of every param group: ``learning_rate`` for an optimizer with one group
+    (Keras's name, one per optimizer), ``learning_rate/group_0``, ``learning_rate/group_1``, ...
+    for several (Ignite's ``group_N`` numbering), so no group's rate goes unlogged.
+
+    Example:
+        learning_rates(torch.optim.SGD([{"params": a, "lr": 0.1}, {"params": b, "lr": 0.01}]))
+        # {'learning_rate/group_0': 0.1, 'learning_rate/group_1': 0.01}
+    """
+    groups = getattr(optimizer, "param_groups", None) or []
+    if len(groups) == 1:
+        return {"learning_rate": float(groups[0]["lr"])}
+    return {f"learning_rate/group_{i}": float(group["lr"]) for i, group in enumerate(groups)}
+
+
 def is_loss_key(key: str) -> bool:
     return key == "loss" or key.endswith("_loss")
 
@@ -51,11 +93,12 @@ class BatchValues:
 
     Batch logs carry running means over the epoch so far. ``mode="running"`` writes them as they
     are; ``mode="step"`` writes each logged step's own loss (``loss`` and ``*_loss`` keys), derived
-    from two running means as ``mean_k * k - mean_(k-1) * (k - 1)``: the running means are also
-    read at the batch before each logging batch (one more device read per interval, never per
-    step). The derivation is exact when the epoch's batches have equal sizes, so the last batch of
-    an epoch (which may be smaller) is not written in step mode when the number of batches per
-    epoch is known; with an input of unknown length it is written and may be off.
+    from two running means and the samples each covers, ``(mean_k * n_k - mean_(k-1) * n_(k-1)) /
+    (n_k - n_(k-1))``: the running means are also read at the batch before each logging batch (one
+    more device read per interval, never per step). The sample counts are the loss trackers' own
+    (``loss_counts``, host ints), so the derivation is exact for any batch size, an epoch's smaller
+    last batch included. A loss key with no tracker (a custom step's own logs) is derived as if the
+    batches had equal sizes, and then an epoch's last batch is not written.
 
     Args:
         mode: ``"running"`` or ``"step"``.
@@ -70,13 +113,13 @@ class BatchValues:
                 f"(each logged step's own loss); got {mode!r}."
             )
         self.mode, self.every = mode, every
-        self._previous: tuple[int, dict[str, float]] | None = None
+        self._previous: _Read | None = None
 
     def due(self, global_step: int) -> bool:
         return bool(self.every) and global_step % self.every == 0
 
     def at_batch_end(self, global_step: int, batch: int, logs: Mapping[str, Any] | None,
-                     steps: int | None) -> dict[str, float] | None:
+                     steps: int | None, model: Any = None) -> dict[str, float] | None:
         """The values to write at this batch (``None`` when nothing is due).
 
         Args:
@@ -84,41 +127,60 @@ class BatchValues:
             batch: the batch's 0-based index in its epoch.
             logs: the batch logs (running means); read only when something is due.
             steps: batches per epoch when known (``params["steps"]``).
+            model: the model whose loss trackers count the samples (``loss_counts``).
         """
         if not self.every or logs is None:
             return None
         if self.mode == "running":
             if not self.due(global_step):
                 return None
-            return {key: float(value) for key, value in logs.items()}
+            return numbers(logs)
         values: dict[str, float] | None = None
-        current: dict[str, float] | None = None
+        current: _Read | None = None
         if self.due(global_step):
-            current = {k: float(v) for k, v in logs.items() if is_loss_key(k)}
-            values = self._own_values(current, self._previous, batch, steps)
+            current = _Read(batch, numbers(logs, is_loss_key), loss_counts(model))
+            values = self._own_values(current, self._previous, steps)
             self._previous = None
         if self.due(global_step + 1) and (steps is None or batch + 1 < steps):
             if current is None:
-                current = {k: float(v) for k, v in logs.items() if is_loss_key(k)}
-            self._previous = (batch, current)
+                current = _Read(batch, numbers(logs, is_loss_key), loss_counts(model))
+            self._previous = current
         return values
 
     @staticmethod
-    def _own_values(current: dict[str, float], previous: tuple[int, dict[str, float]] | None,
-                    batch: int, steps: int | None) -> dict[str, float] | None:
-        if batch == 0:
-            return current
-        if steps is not None and batch == steps - 1:
-            return None  # possibly a smaller last batch: the derivation would be off
-        if previous is None or previous[0] != batch - 1:
+    def _own_values(current: _Read, previous: _Read | None, steps: int | None) -> dict[str, float] | None:
+        if current.batch == 0:
+            return current.means
+        if previous is None or previous.batch != current.batch - 1:
             return None  # the previous running mean was not read (resumed mid-interval)
-        k = batch + 1
+        last = steps is not None and current.batch == steps - 1
+        k = current.batch + 1
         values = {}
-        for key, mean in current.items():
-            before = previous[1].get(key)
-            if before is not None and math.isfinite(mean) and math.isfinite(before):
+        for key, mean in current.means.items():
+            before = previous.means.get(key)
+            if before is None or not (math.isfinite(mean) and math.isfinite(before)):
+                continue
+            n, n_before = current.counts.get(key), previous.counts.get(key)
+            if n is not None and n_before is not None and n > n_before:
+                values[key] = (mean * n - before * n_before) / (n - n_before)
+            elif not last:  # no sample counts: equal batches assumed, wrong for a smaller last one
                 values[key] = mean * k - before * (k - 1)
-        return values
+        return values or None
+
+
+class _Read(NamedTuple):
+    """The running loss means and their sample counts, read at the end of one batch."""
+
+    batch: int
+    means: dict[str, float]
+    counts: dict[str, int]
+
+
+def loss_counts(model: Any) -> dict[str, int]:
+    """Samples behind each running loss mean, by log key: the model's loss trackers' host counts
+    (``loss`` and one per output), read without a device sync."""
+    metrics = getattr(model, "metrics", None) or [] if model is not None else []
+    return {metric.name: metric.count for metric in metrics if isinstance(metric, LossTracker)}
 
 
 class StepCounter:

@@ -8,9 +8,10 @@ nobody overrides costs one empty-list check, and batch logs are not even built f
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from kerasish.user_warnings import warn_user
 
 HOOKS = (
     "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
@@ -324,10 +325,10 @@ class CallbackList:
             try:
                 cb.on_exception(exception)
             except Exception as cleanup_error:  # noqa: BLE001 - the original error must win
-                warnings.warn(
+                warn_user(
                     f"{type(cb).__name__}.on_exception raised {type(cleanup_error).__name__}: "
                     f"{cleanup_error}; the original {type(exception).__name__} propagates.",
-                    RuntimeWarning, stacklevel=2,
+                    RuntimeWarning,
                 )
 
     def on_train_begin(self, logs: Any = None) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from kerasish.callbacks.base import Callback
 from kerasish.io import append_record, atomic_write_text
+from kerasish.user_warnings import warn_user
 
 
 class CSVLogger(Callback):
@@ -114,8 +114,8 @@ class CSVLogger(Callback):
         if self._warned:
             return
         self._warned = True
-        warnings.warn(f"CSVLogger could not {action} {self.filename!r}: {type(error).__name__}: "
-                      f"{error}. Training goes on; {consequence}.", RuntimeWarning, stacklevel=4)
+        warn_user(f"CSVLogger could not {action} {self.filename!r}: {type(error).__name__}: "
+                      f"{error}. Training goes on; {consequence}.", RuntimeWarning)
 
     # ------------------------------------------------------------------ BackupAndRestore
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -10,6 +9,7 @@ import torch
 from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
 from kerasish.checks import check_int
+from kerasish.user_warnings import warn_user
 
 
 class EarlyStopping(MonitorCallback):
@@ -76,11 +76,10 @@ class EarlyStopping(MonitorCallback):
         """
         logs = logs or {}
         if self.monitor not in logs:
-            warnings.warn(
+            warn_user(
                 f"EarlyStopping is conditioned on {self.monitor!r}, which is not in the logs. "
                 f"Available keys: {sorted(logs)}. Pass one of them as monitor.",
                 UserWarning,
-                stacklevel=2,
             )
             return
         if epoch < self.start_from_epoch:

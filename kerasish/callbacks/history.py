@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,15 +48,16 @@ class History(Callback):
         """A matplotlib ``Figure`` with one panel per metric against the epoch (1-based).
 
         Training and validation values (``loss`` and ``val_loss``) share a panel. The figure is
-        made without pyplot, so nothing is shown or kept open: save it with
-        ``history.plot().savefig("history.png")`` (a notebook displays it when it is returned).
+        made without pyplot, so no window opens and nothing is kept open: save it with
+        ``history.plot().savefig("history.png")``. A notebook displays it when it is a cell's
+        value, without ``%matplotlib inline`` (the figure has a PNG ``_repr_png_``).
 
         Args:
             metrics: the metric names to draw (without ``val_``); every recorded one by default.
             figsize: the figure size in inches; 4 x 3 per panel by default.
 
         Returns:
-            A ``matplotlib.figure.Figure``.
+            A ``matplotlib.figure.Figure`` (a subclass that Jupyter shows as a PNG).
 
         Raises:
             ImportError: matplotlib is not installed (``pip install kerasish[plot]``).
@@ -78,7 +80,8 @@ class History(Callback):
         unknown = [n for n in names if n not in self.history and f"val_{n}" not in self.history]
         if unknown:
             raise ValueError(f"History.plot(): no values for {unknown}; recorded: {sorted(self.history)}.")
-        figure = Figure(figsize=figsize or (4.0 * len(names), 3.0), layout="constrained")
+        figure = _shown_figure_class(Figure)(figsize=figsize or (4.0 * len(names), 3.0),
+                                             layout="constrained")
         axes = figure.subplots(1, len(names), squeeze=False)[0]
         for ax, name in zip(axes, names):
             train = self.history.get(name, [])
@@ -107,3 +110,22 @@ def _validation_epochs(train_count: int, val_count: int) -> list[int]:
     if train_count in (0, val_count):
         return list(range(1, val_count + 1))
     return [round((i + 1) * train_count / val_count) for i in range(val_count)]
+
+
+_SHOWN: dict[str, type] = {}
+
+
+def _shown_figure_class(figure_class: type) -> type:
+    """``Figure`` with ``_repr_png_``: IPython shows a cell's value through it, so a notebook
+    displays the figure even when no matplotlib backend was set up (``%matplotlib inline``)."""
+    if "class" not in _SHOWN:
+        def _repr_png_(self) -> bytes:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            buffer = io.BytesIO()
+            FigureCanvasAgg(self).print_png(buffer)
+            return buffer.getvalue()
+
+        _SHOWN["class"] = type("HistoryFigure", (figure_class,), {"_repr_png_": _repr_png_,
+                                                                  "__module__": __name__})
+    return _SHOWN["class"]

@@ -147,6 +147,11 @@ class ModelCheckpoint(MonitorCallback):
                 )
         values = {**known, **{key: 0.0 for key in self._fields if key not in known}}
         path = render_template(self.filepath, values, "ModelCheckpoint")
+        if os.path.isdir(path):  # the first save would fail after an epoch of training
+            raise ValueError(
+                f"ModelCheckpoint: filepath {os.fspath(self.filepath)!r} is an existing folder; give "
+                f"a file path inside it, such as {os.path.join(path, 'model.pt')!r}."
+            )
         check_writable_folder(self.filepath, path, "ModelCheckpoint")
 
     # ------------------------------------------------------------------ saving

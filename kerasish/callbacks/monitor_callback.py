@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from typing import Any
 
 from kerasish.callbacks.base import Callback
+from kerasish.user_warnings import warn_user
 
 # Name fragments that tell auto mode which way a monitored quantity should go. "loss" and "error"
 # win over everything ("accuracy_loss" is a loss); then the maximised names; then other minimised.
@@ -56,14 +56,13 @@ def warn_missing_monitor(owner: str, monitor: str, logs: Any, consequence: str, 
         monitor: the missing log key.
         logs: the logs it was looked for in (their keys are listed).
         consequence: what the callback does instead, e.g. ``"this checkpoint is saved anyway"``.
-        stacklevel: passed to ``warnings.warn``.
+        stacklevel: unused, kept for callers: the warning names the user's line (``warn_user``).
     """
-    warnings.warn(
+    warn_user(
         f"{owner}: monitor {monitor!r} is not in the logs, so {consequence}. Available keys: "
         f"{sorted(logs or {})}. Pass one of them as monitor (validation keys such as "
         "'val_loss' need validation data).",
         UserWarning,
-        stacklevel=stacklevel,
     )
 
 
@@ -98,11 +97,10 @@ class MonitorCallback(Callback):
                 f"{name}: monitor must be a non-empty log key such as 'val_loss'; got {monitor!r}."
             )
         if mode not in ("auto", "min", "max"):
-            warnings.warn(
+            warn_user(
                 f"{name}: mode={mode!r} is unknown; falling back to mode='auto'. Use 'auto', 'min' "
                 "or 'max'.",
                 UserWarning,
-                stacklevel=3,
             )
             mode = "auto"
         _check_number(min_delta, "min_delta", name)

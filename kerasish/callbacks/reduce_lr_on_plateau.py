@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
 from kerasish.checks import check_int, check_number
+from kerasish.user_warnings import warn_user
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -88,11 +88,10 @@ class ReduceLROnPlateau(MonitorCallback):
         logs = logs if logs is not None else {}
         logs["learning_rate"] = self.model.learning_rate
         if self.monitor not in logs:
-            warnings.warn(
+            warn_user(
                 f"ReduceLROnPlateau is conditioned on {self.monitor!r}, which is not in the logs. "
                 f"Available keys: {sorted(logs)}. Pass one of them as monitor.",
                 UserWarning,
-                stacklevel=2,
             )
             return
         current = float(logs[self.monitor])

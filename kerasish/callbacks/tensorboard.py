@@ -12,6 +12,10 @@ runs as it showed the Keras ones:
 Steps never go backwards in a log directory: batch steps continue across fits (and from the
 model's ``optimizer_steps``, and after what the directory already holds), epoch steps are the
 epochs ``fit`` reports, shifted past the epochs already written when a fit would repeat them.
+A fresh run (epoch 0, no optimizer step yet) on a log directory that already holds a run, such as
+a script run twice, writes to ``log_dir/run-2`` (``run-3``, ...) instead, from step 0, so two
+runs are two curves. (Keras's own callback writes the second run into the same folders from step
+0, which TensorBoard draws as one curve running back.)
 Batch values are read from the device only on the batches that are written (``update_freq``).
 A write that fails (unwritable folder, full disk) warns once and training goes on; the writers'
 background threads print no traceback of their own (their failure is that one warning).
@@ -29,14 +33,28 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.hooks import RemovableHandle
 
-from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values, optimizer_params
+from kerasish.callbacks._tensorboard_parts import (
+    FirstInput,
+    histogram_values,
+    hparam_value,
+    profile_range,
+    rng_devices,
+    steps_on_disk,
+    weight_image,
+)
+from kerasish.callbacks._tracking import (
+    BatchValues,
+    StepCounter,
+    as_number,
+    numbers,
+    optimizer_params,
+)
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
-from kerasish.checks import check_int, is_int
+from kerasish.checks import check_int
 from kerasish.io import quiet_writer_threads
-from kerasish.tree import map_structure
+from kerasish.user_warnings import warn_user
 
 _OWNER = "TensorBoardCallback"
 
@@ -59,10 +77,11 @@ class TensorBoardCallback(Callback):
     validation run at the current training step, as Keras does (writers open for it and close
     after). One callback object used for several fits (``fit(epochs=5)`` then
     ``fit(epochs=10, initial_epoch=5)``) continues its steps; a new object on a log directory that
-    already holds a run continues after that run's last steps (with a warning when it has to shift
-    the epochs), so curves never run backwards. ``state_dict()`` keeps the steps for
-    ``BackupAndRestore``; a resumed fit hides what the interrupted one wrote after the backup
-    (TensorBoard's ``purge_step``).
+    already holds a run continues after that run's last steps when its fit continues training
+    (``initial_epoch`` or a model with optimizer steps; a warning when it has to shift the
+    epochs), and a fresh run goes to a new ``log_dir/run-N``, so curves never run backwards.
+    ``state_dict()`` keeps the steps (and the run folder) for ``BackupAndRestore``; a resumed fit
+    hides what the interrupted one wrote after the backup (TensorBoard's ``purge_step``).
 
     Args:
         log_dir: where to write; runs go to ``log_dir/train`` and ``log_dir/validation``.
@@ -143,8 +162,10 @@ class TensorBoardCallback(Callback):
         self.log_batch = log_batch
         self.log_optimizer_params = log_optimizer_params
         self._batch_values = BatchValues(log_batch, batch_every, _OWNER)
-        self._profile_range = _profile_range(profile_batch)
+        self.profile_range = profile_range(profile_batch)
         self._writers: dict[str, Any] = {}
+        self._run_dir = self.log_dir  # log_dir, or log_dir/run-N for a new run on a used log_dir
+        self._run_chosen = False  # decided at the first epoch of the first fit, or by a restore
         self._steps = StepCounter()  # training batches written against, over every fit of this object
         self._step_known = False  # the step base is set by the first fit/evaluate or a restore
         self._last_epoch_step: int | None = None  # the last epoch step in log_dir
@@ -153,7 +174,7 @@ class TensorBoardCallback(Callback):
         self._purge_step: int | None = None
         self._purge_pending: set[str] = set()
         self._graph_written = False
-        self._first_input: _FirstInput | None = None
+        self._first_input: FirstInput | None = None
         self._profiler: Any = None
         self._in_fit = False
         self._failed = False
@@ -168,7 +189,7 @@ class TensorBoardCallback(Callback):
             # After a resume, each run's first writer hides what followed the backup, once.
             purge_step = self._purge_step if run in self._purge_pending else None
             with quiet_writer_threads():  # a failure comes back from the writer's next call
-                self._writers[run] = self._writer_class(log_dir=os.path.join(self.log_dir, run),
+                self._writers[run] = self._writer_class(log_dir=os.path.join(self._run_dir, run),
                                                         purge_step=purge_step)
             self._purge_pending.discard(run)
         return self._writers[run]
@@ -196,9 +217,9 @@ class TensorBoardCallback(Callback):
             return
         self._failed = True
         self._close_writers()
-        warnings.warn(
+        warn_user(
             f"{_OWNER} stopped writing to {self.log_dir!r}: {type(error).__name__}: "
-            f"{str(error)[:300]}. Training goes on.", RuntimeWarning, stacklevel=4,
+            f"{str(error)[:300]}. Training goes on.", RuntimeWarning,
         )
 
     # ------------------------------------------------------------------ steps
@@ -207,7 +228,7 @@ class TensorBoardCallback(Callback):
         """Set the batch step base once; afterwards only let the model's count push it on."""
         optimizer_steps = int(getattr(self.model, "optimizer_steps", 0) or 0)
         if not self._step_known:
-            last_epoch, last_batch = _steps_on_disk(self.log_dir)
+            last_epoch, last_batch = steps_on_disk(self.log_dir)
             self._last_epoch_step = last_epoch
             self._steps.value = max(optimizer_steps, last_batch if last_batch is not None else 0)
             self._step_known = True
@@ -220,18 +241,35 @@ class TensorBoardCallback(Callback):
             last = self._last_epoch_step
             if last is not None and epoch + self._epoch_offset <= last:
                 self._epoch_offset = last + 1 - epoch
-                warnings.warn(
+                warn_user(
                     f"{_OWNER}: {self.log_dir!r} already holds epoch steps up to {last}, so this "
                     f"fit's epochs are written from step {last + 1} (epoch {epoch} at step "
                     f"{epoch + self._epoch_offset}) to keep the curves going forward. Pass "
                     "initial_epoch to fit to continue a run, or use a new log_dir to start at 0.",
-                    UserWarning, stacklevel=3,
+                    UserWarning,
                 )
         return epoch + self._epoch_offset
+
+    def _choose_run(self, epoch: int) -> None:
+        """A fresh run (epoch 0, no optimizer step yet, not resumed) on a log_dir that already
+        holds a run gets its own folder, ``log_dir/run-2`` (then ``run-3``, ...), starting at step
+        0: two runs of the same script are two curves, not one stitched with a jump. A fit that
+        continues (``initial_epoch``, loaded weights with their steps) writes on in ``log_dir``."""
+        self._run_chosen = True
+        fresh = epoch == 0 and not int(getattr(self.model, "optimizer_steps", 0) or 0)
+        if not fresh or (self._last_epoch_step is None and not self._steps.value):
+            return
+        number = 2
+        while os.path.exists(os.path.join(self.log_dir, f"run-{number}")):
+            number += 1
+        self._close_writers()
+        self._run_dir = os.path.join(self.log_dir, f"run-{number}")
+        self._steps.value, self._last_epoch_step = 0, None
 
     def state_dict(self) -> dict[str, Any]:
         """The steps to continue from after a resume (``BackupAndRestore``)."""
         return {"global_step": self._steps.for_backup(self.model), "epoch_offset": self._epoch_offset,
+                "run": os.path.relpath(self._run_dir, self.log_dir),
                 "last_epoch_step": -1 if self._last_epoch_step is None else self._last_epoch_step,
                 "graph_written": self._graph_written}
 
@@ -242,7 +280,8 @@ class TensorBoardCallback(Callback):
         last = int(state["last_epoch_step"])
         self._last_epoch_step = None if last < 0 else last
         self._graph_written = self._graph_written or bool(state.get("graph_written", False))
-        self._step_known = self._offset_checked = True
+        self._step_known = self._offset_checked = self._run_chosen = True
+        self._run_dir = os.path.normpath(os.path.join(self.log_dir, str(state.get("run", "."))))
         self._purge_step = self._steps.value + 1  # TensorBoard hides events from this step on
         self._purge_pending = {"train", "validation"}
         self._close_writers()  # reopened with purge_step on the next write
@@ -257,12 +296,14 @@ class TensorBoardCallback(Callback):
         self._epoch_batches = 0
         self._window_start = time.perf_counter()
         if self.write_graph and not self._graph_written:
-            self._first_input = _FirstInput(self.model.module)
-        if self._profile_range is not None and self._profile_range[0] <= self._steps.value + 1 \
-                <= self._profile_range[1]:
+            self._first_input = FirstInput(self.model.module)
+        if self.profile_range is not None and self.profile_range[0] <= self._steps.value + 1 \
+                <= self.profile_range[1]:
             self._start_profiler()
 
     def on_epoch_begin(self, epoch, logs=None):
+        if not self._run_chosen:
+            self._choose_run(epoch)
         self._epoch_start = time.perf_counter()
         self._epoch_batches = 0
 
@@ -272,10 +313,10 @@ class TensorBoardCallback(Callback):
         if self._first_input is not None:
             first, self._first_input = self._first_input, None
             self._write_graph(first)
-        if self._profile_range is not None:
-            self._profile_at(step, self._profile_range)
+        if self.profile_range is not None:
+            self._profile_at(step, self.profile_range)
         due = self._batch_values.due(step)
-        values = self._batch_values.at_batch_end(step, batch, logs, self.params.get("steps"))
+        values = self._batch_values.at_batch_end(step, batch, logs, self.params.get("steps"), self.model)
         if due and not self._failed:
             self._safely(self._write_batch, step, values or {})
 
@@ -346,7 +387,9 @@ class TensorBoardCallback(Callback):
     def _write_scalars(self, run: str, values: Mapping[str, Any], step: int) -> None:
         writer = self._writer(run)
         for tag, value in values.items():
-            writer.add_scalar(tag, float(value), step)
+            number = as_number(value)
+            if number is not None:  # a string in the logs is left out, not a failed write
+                writer.add_scalar(tag, number, step)
 
     def _write_batch(self, step: int, values: Mapping[str, float]) -> None:
         scalars = {f"batch_{k}": v for k, v in values.items()}
@@ -363,11 +406,11 @@ class TensorBoardCallback(Callback):
         writer = self._writer("train")
         for name, param in self.model.module.named_parameters():
             values = param.detach()
-            writer.add_histogram(f"{name}/histogram", _histogram_values(values), step)
+            writer.add_histogram(f"{name}/histogram", histogram_values(values), step)
             if param.grad is not None:  # the epoch's last batch (grads are zeroed at step start)
-                writer.add_histogram(f"{name}/gradient", _histogram_values(param.grad), step)
+                writer.add_histogram(f"{name}/gradient", histogram_values(param.grad), step)
             if self.write_images:
-                image = _weight_image(values)
+                image = weight_image(values)
                 if image is not None:
                     writer.add_images(f"{name}/image", image, step, dataformats="NCHW")
 
@@ -393,7 +436,7 @@ class TensorBoardCallback(Callback):
 
     def _start_profiler(self) -> None:
         def start():
-            handler = torch.profiler.tensorboard_trace_handler(os.path.join(self.log_dir, "train"))
+            handler = torch.profiler.tensorboard_trace_handler(os.path.join(self._run_dir, "train"))
             activities = [torch.profiler.ProfilerActivity.CPU]
             if torch.cuda.is_available():
                 activities.append(torch.profiler.ProfilerActivity.CUDA)
@@ -411,17 +454,17 @@ class TensorBoardCallback(Callback):
         elif self._profiler is None and step + 1 == start:
             self._start_profiler()
 
-    def _write_graph(self, first: _FirstInput) -> None:
+    def _write_graph(self, first: FirstInput) -> None:
         first.remove()
         if first.args is None:
             return  # the module was not called through its forward (nothing seen yet)
         self._graph_written = True
         module = self.model.module
         if first.kwargs:
-            warnings.warn(
+            warn_user(
                 "TensorBoardCallback: the model graph is not written because the module takes "
                 "keyword inputs, which torch.jit.trace cannot record. Pass write_graph=False to "
-                "silence this.", stacklevel=2,
+                "silence this.",
             )
             return
         args = first.args[0] if len(first.args) == 1 else first.args
@@ -436,14 +479,14 @@ class TensorBoardCallback(Callback):
         try:
             # torch prints its tracing errors; they come back below as one warning instead
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                    torch.random.fork_rng(devices=_rng_devices(module)):
+                    torch.random.fork_rng(devices=rng_devices(module)):
                 warnings.simplefilter("ignore")  # tracer warnings are about the trace, not the user
                 writer.add_graph(module, args)
         except Exception as error:  # noqa: BLE001 - any tracing failure: warn, keep training
-            warnings.warn(
+            warn_user(
                 f"TensorBoardCallback could not trace the module to write its graph "
                 f"({type(error).__name__}: {str(error)[:300]}). Training goes on; pass "
-                "write_graph=False to skip the graph.", stacklevel=2,
+                "write_graph=False to skip the graph.",
             )
         finally:
             module.train(was_training)
@@ -451,12 +494,12 @@ class TensorBoardCallback(Callback):
     def _write_hparams(self, hparams: Mapping[str, Any], logs: Mapping[str, Any]) -> None:
         from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-        values = {k: _hparam_value(v) for k, v in hparams.items() if v is not None}
-        metrics = {f"hparams/{k}": float(v) for k, v in logs.items()}
+        values = {k: hparam_value(v) for k, v in hparams.items() if v is not None}
+        metrics = {f"hparams/{k}": v for k, v in numbers(logs).items()}
         experiment, start, end = hparams_summaries(values, metrics)
         step = self._last_epoch_written or 0
         with quiet_writer_threads():
-            hparams_writer = self._writer_class(log_dir=self.log_dir)
+            hparams_writer = self._writer_class(log_dir=self._run_dir)
         with hparams_writer as writer:
             for summary in (experiment, start, end):
                 writer.file_writer.add_summary(summary, step)
@@ -469,115 +512,3 @@ TensorBoard = TensorBoardCallback
 
 def _raise(error: BaseException) -> None:
     raise error
-
-
-def _profile_range(profile_batch: Any) -> tuple[int, int] | None:
-    """Keras's ``profile_batch``: 0 (off), N, ``(start, stop)`` or ``"start,stop"`` (1-based)."""
-    message = (f"{_OWNER}: profile_batch must be a non-negative integer or a pair of positive "
-               f"integers (start, stop) with start <= stop, e.g. 5 or (10, 20); got {profile_batch!r}.")
-    value = profile_batch
-    if isinstance(value, str):
-        try:
-            value = tuple(int(part) for part in value.split(","))
-        except ValueError as error:
-            raise ValueError(message) from error
-        value = value[0] if len(value) == 1 else value
-    if is_int(value, least=0):
-        return None if value == 0 else (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
-        start, stop = int(value[0]), int(value[1])
-        if start == stop == 0:
-            return None
-        if 0 < start <= stop:
-            return (start, stop)
-    raise ValueError(message)
-
-
-def _steps_on_disk(log_dir: str) -> tuple[int | None, int | None]:
-    """The last epoch step (``epoch_*`` tags) and the last batch step (``batch_*`` and
-    ``evaluation_*`` tags) already written in ``log_dir/train`` and ``log_dir/validation``."""
-    last_epoch = last_batch = None
-    files = [f for run in ("train", "validation") for f in Path(log_dir, run).glob("events.out.tfevents.*")]
-    if not files:
-        return None, None
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
-    for path in files:
-        try:
-            for event in EventFileLoader(os.fspath(path)).Load():
-                for value in event.summary.value:
-                    if value.tag.startswith("epoch_"):
-                        last_epoch = event.step if last_epoch is None else max(last_epoch, event.step)
-                    elif value.tag.startswith(("batch_", "evaluation_")):
-                        last_batch = event.step if last_batch is None else max(last_batch, event.step)
-        except Exception:  # noqa: BLE001 - a damaged file tells nothing; the others still count
-            continue
-    return last_epoch, last_batch
-
-
-def _histogram_values(tensor: torch.Tensor) -> torch.Tensor:
-    values = finite_values(tensor)
-    return values if values is not None else torch.zeros(1)
-
-
-class _FirstInput:
-    """Records the inputs of the module's next forward call, then removes itself.
-
-    One forward pre-hook for one call: the first training batch's inputs, cut to one sample, for
-    tracing the graph. Nothing stays attached to later steps.
-    """
-
-    def __init__(self, module: torch.nn.Module):
-        self.args: tuple[Any, ...] | None = None
-        self.kwargs: dict[str, Any] = {}
-        self._handle: RemovableHandle | None = module.register_forward_pre_hook(
-            self._record, with_kwargs=True)
-
-    def _record(self, module, args, kwargs):
-        if self.args is None:
-            self.args = map_structure(_one_sample, tuple(args))
-            self.kwargs = map_structure(_one_sample, dict(kwargs))
-        self.remove()
-
-    def remove(self) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-
-
-def _one_sample(leaf: Any) -> Any:
-    """A tensor leaf cut to its first sample (a scalar copied whole); other leaves as they are."""
-    if isinstance(leaf, torch.Tensor):
-        return leaf.detach()[:1].clone() if leaf.dim() else leaf.detach().clone()
-    return leaf
-
-
-def _rng_devices(module: torch.nn.Module) -> list:
-    devices = {p.device for p in module.parameters() if p.device.type == "cuda"}
-    return sorted(d.index or 0 for d in devices)
-
-
-def _weight_image(weight: torch.Tensor) -> torch.Tensor | None:
-    """A weight as NCHW greyscale images in [0, 1]: a bias as one row, a matrix as itself (wide
-    side horizontal), a convolution kernel as one small image per (out, in) channel pair."""
-    w = weight.detach().float().cpu()
-    if w.dim() == 1:
-        w = w.reshape(1, 1, 1, -1)
-    elif w.dim() == 2:
-        if w.shape[0] > w.shape[1]:
-            w = w.t()
-        w = w.reshape(1, 1, *w.shape)
-    elif w.dim() >= 3:
-        w = w.reshape(-1, 1, w.shape[-2], w.shape[-1])
-    else:
-        return None
-    low, high = w.min(), w.max()
-    return (w - low) / (high - low) if high > low else torch.zeros_like(w)
-
-
-def _hparam_value(value: Any) -> Any:
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return str(value)

@@ -7,10 +7,15 @@ does the same job from kerasish's hooks. What it logs:
   ``batch_size``, ``epochs``, ``precision``, ``num_parameters``. Keys already in the run's config
   (your run's, or a sweep's) are never overwritten, and every one whose value differs from what
   training really uses gives a warning;
-- one row per epoch with the epoch logs under their own keys and ``epoch`` as their x axis;
+- one row per epoch with the epoch logs under their own keys and ``epoch`` as their x axis, and
+  the learning rate: ``learning_rate`` for one param group, ``learning_rate/group_N`` for each
+  of several (``batch/learning_rate...`` in batch rows);
 - with ``log_freq=N``, one row every N batches: ``batch/<key>`` against ``batch/step``;
 - with ``watch``, histograms ``gradients/<param>`` / ``parameters/<param>`` every ``watch_freq``
   batches, taken at the batch end (no hook runs on every backward, unlike ``wandb.watch``);
+- with your own ``run.watch(model.module, log_freq=N)`` (a ``ks.Model`` is not a
+  ``torch.nn.Module``: watch its ``module``), a row with ``batch/step`` at every batch, which
+  commits the histograms W&B's hooks left pending, so they land at their batch every N batches;
 - ``evaluate(..., callbacks=[wb])``: ``test/<key>`` against ``batch/step``, in the summary too;
 - summary ``best_<monitor>`` and ``best_epoch``; with ``save_model``, model artifacts.
 
@@ -24,17 +29,24 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasish.callbacks._tracking import BatchValues, StepCounter, finite_values, optimizer_params
+from kerasish.callbacks._tracking import (
+    BatchValues,
+    StepCounter,
+    finite_values,
+    learning_rates,
+    numbers,
+    optimizer_params,
+)
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
 from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction, warn_missing_monitor
 from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int
+from kerasish.user_warnings import warn_user
 
 _WATCH = (None, "gradients", "parameters", "all")
 _HISTOGRAM_BINS = 64
@@ -64,6 +76,18 @@ def run_is_finished(run: Any) -> bool:
     so a wandb release that changes it fails that test loudly instead of changing behaviour here.
     """
     return bool(getattr(run, "_is_finished", False))
+
+
+def run_is_watching(run: Any) -> bool:
+    """Whether ``wandb.watch`` hooks are on a module of this run (``run.watch(model.module)``).
+
+    Those hooks log their histograms without committing a row (``commit=False``), so they reach
+    the run only with the next committed row: without one per batch, one row per epoch. W&B has no
+    public way to ask; its ``Run._torch._hook_handles`` holds the hooks (wandb 0.16 to 0.31). This
+    is the one place kerasish reads it; ``tests/test_private_apis.py`` checks it on a real run.
+    """
+    history = getattr(run, "_torch", None)  # private: wandb's TorchHistory of the run
+    return bool(getattr(history, "_hook_handles", None))  # private: wandb's watch hooks
 
 
 def same_config_value(a: Any, b: Any) -> bool:
@@ -110,7 +134,8 @@ class WandbCallback(Callback):
             ``epoch_N_batch_M``, and ``latest``).
         monitor: the epoch log key whose best value and epoch go to the run summary (losses
             lowest, accuracy-like metrics highest, as ModelCheckpoint's ``mode="auto"``). A key
-            missing from the logs warns once.
+            missing from the logs warns once, except ``"val_loss"`` (the default) in a fit
+            without validation data.
         log_batch: ``"running"`` logs the batch logs' running means; ``"step"`` logs each logged
             step's own loss.
         log_optimizer_params: with batch rows and epoch rows, also log every param group's
@@ -164,6 +189,7 @@ class WandbCallback(Callback):
         self._attached = False  # a run is chosen for the current fit / evaluate
         self._failed = False
         self._in_fit = False
+        self._watched = False  # the run has wandb.watch hooks: commit a row at every batch
         self._steps = StepCounter()  # training batches over every fit with this callback
         self._written_config: set[str] = set()
         self._defined: set[str] = set()
@@ -184,9 +210,9 @@ class WandbCallback(Callback):
             return action(*args)
         except Exception as error:  # noqa: BLE001 - W&B must never stop training
             self._failed = True
-            warnings.warn(
+            warn_user(
                 f"WandbCallback stopped logging: W&B failed ({type(error).__name__}: "
-                f"{str(error)[:300]}). Training goes on.", RuntimeWarning, stacklevel=3,
+                f"{str(error)[:300]}). Training goes on.", RuntimeWarning,
             )
             self._finish_own_run(exit_code=1, forget=True)
             return None
@@ -198,8 +224,8 @@ class WandbCallback(Callback):
             try:
                 run.finish(exit_code=exit_code)
             except Exception as error:  # noqa: BLE001 - nothing more can be done for this run
-                warnings.warn(f"WandbCallback could not finish the W&B run ({type(error).__name__}: "
-                              f"{str(error)[:200]}).", RuntimeWarning, stacklevel=4)
+                warn_user(f"WandbCallback could not finish the W&B run ({type(error).__name__}: "
+                              f"{str(error)[:200]}).", RuntimeWarning)
         if forget:
             self._run_id = None
         self._attached = False
@@ -241,17 +267,17 @@ class WandbCallback(Callback):
             return
         row: dict[str, Any] = {}
         if self._batch_values.due(step) or self._batch_values.mode == "step":
-            values = self._batch_values.at_batch_end(step, batch, logs, self.params.get("steps"))
+            values = self._batch_values.at_batch_end(step, batch, logs, self.params.get("steps"), self.model)
             if values:
                 row.update({f"batch/{k}": v for k, v in values.items()})
-            if self._batch_values.due(step):
-                row["batch/learning_rate"] = self.model.learning_rate
+            if self._batch_values.due(step) and self.model.optimizer is not None:
+                row.update({f"batch/{k}": v for k, v in learning_rates(self.model.optimizer).items()})
                 if self.log_optimizer_params:
                     row.update({f"batch/{k}": v for k, v in optimizer_params(self.model.optimizer).items()})
         if self.watch and step % self.watch_freq == 0:
             self._guard(self._add_histograms, row)
-        if row and self._attach():
-            row["batch/step"] = step
+        if (row or self._watched) and self._attach():
+            row["batch/step"] = step  # under wandb.watch, each batch commits its histograms
             self._guard(self._log, row)
         if self._checkpoints:
             self._guard(self._log_new_checkpoints)
@@ -260,15 +286,17 @@ class WandbCallback(Callback):
         self._last_epoch = epoch
         if self._failed or not self._attach():
             return
-        row = {k: float(v) for k, v in (logs or {}).items()}
+        row: dict[str, Any] = numbers(logs)  # a string in the logs is left out, never fatal
         if "learning_rate" not in row and self.model.optimizer is not None:
-            row["learning_rate"] = self.model.learning_rate
+            row.update(learning_rates(self.model.optimizer))  # one per param group
         if self.log_optimizer_params and self.model.optimizer is not None:
             row.update(optimizer_params(self.model.optimizer))
         row["epoch"] = epoch
         self._guard(self._log, row)
         value = row.get(self.monitor)
-        if value is None and not self._warned_monitor:
+        # The default monitor of a fit without validation data is not the user's choice: no warning.
+        default_unavailable = self.monitor == "val_loss" and not self.params.get("do_validation", True)
+        if value is None and not self._warned_monitor and not default_unavailable:
             self._warned_monitor = True  # once per callback: every epoch would repeat it
             warn_missing_monitor(_OWNER, self.monitor, logs, f"the run summary gets no "
                                  f"best_{self.monitor} or best_epoch")
@@ -289,7 +317,7 @@ class WandbCallback(Callback):
         if self._in_fit:
             return  # validation during fit: the epoch row has it as val_<key>
         if logs and self._attach():
-            values = {f"test/{k}": float(v) for k, v in logs.items()}
+            values = {f"test/{k}": v for k, v in numbers(logs).items()}
             self._guard(self._log, {**values, "batch/step": self._steps.value})
             self._guard(self._set_summary, values)
         self._finish_own_run(exit_code=0, forget=False)
@@ -333,6 +361,7 @@ class WandbCallback(Callback):
             self._run_id = self.run.id
             self._written_config |= set(self.config)
         self._attached = True
+        self._watched = run_is_watching(self.run)  # decided once per fit / evaluate
         self._defined = set()
         self._sync_config()
         self.run.define_metric("epoch")
@@ -375,11 +404,11 @@ class WandbCallback(Callback):
         self._written_config |= set(new) | set(changed)
 
     def _warn_mismatch(self, key: str, logged: Any, actual_key: str, actual: Any) -> None:
-        warnings.warn(
+        warn_user(
             f"WandbCallback: the run's config has {key}={logged!r}, but training uses "
             f"{actual_key}={actual!r}. The run config is left as it is (it may be a sweep's); pass "
             f"the config's value to compile/fit (e.g. from wandb.config) so the run reports what "
-            "training does.", UserWarning, stacklevel=4,
+            "training does.", UserWarning,
         )
 
     def _training_config(self) -> dict[str, Any]:

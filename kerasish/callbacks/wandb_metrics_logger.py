@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kerasish.callbacks._tracking import numbers
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.callbacks.wandb import import_wandb
@@ -62,7 +63,7 @@ class WandbMetricsLogger(Callback):
         return None if optimizer is None else self.model.learning_rate
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        row = {f"epoch/{k}": float(v) for k, v in (logs or {}).items()}
+        row = {f"epoch/{k}": v for k, v in numbers(logs).items()}
         row["epoch/epoch"] = epoch
         lr = self._learning_rate()
         if lr is not None:
@@ -72,7 +73,7 @@ class WandbMetricsLogger(Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.global_step += 1
         if self.logging_batch_wise and batch % self._every == 0:
-            row = {f"batch/{k}": float(v) for k, v in (logs or {}).items()}  # read only here
+            row = {f"batch/{k}": v for k, v in numbers(logs).items()}  # read only here
             row["batch/batch_step"] = self.global_batch
             lr = self._learning_rate()
             if lr is not None:

@@ -22,7 +22,7 @@ from kerasish.data.arrays import (
 from kerasish.data.epochs import EpochIterator
 from kerasish.data.loaders import DatasetSource, IterableSource
 from kerasish.data.replay import loader_generators, order_rng_state, replay_draws
-from kerasish.data.sharding import Shard
+from kerasish.data.sharding import Shard, shard_for
 from kerasish.data.sources import Replaying, first_batch, make_source, replayable
 from kerasish.data.structures import (
     Batch,
@@ -40,7 +40,7 @@ from kerasish.data.structures import (
 __all__ = [
     "Batch", "is_array_like", "as_tensor", "to_device", "device_batch", "unpack_batch",
     "num_samples", "sample_weights", "check_lengths", "split_for_validation",
-    "loader_generators", "order_rng_state", "replay_draws", "Shard",
+    "loader_generators", "order_rng_state", "replay_draws", "Shard", "shard_for",
     "ArraySource", "TensorLoaderSource", "plain_tensor_loader", "plain_tensor_dataset",
     "split_tensors", "DatasetSource", "IterableSource",
     "make_source", "Replaying", "replayable", "first_batch", "EpochIterator",

@@ -11,7 +11,6 @@ takes the same path, in the order the loader itself would draw (``TensorLoaderSo
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +28,7 @@ from kerasish.data.replay import replay_draws
 from kerasish.data.sharding import Shard, local_count, sharded_order
 from kerasish.data.structures import Batch, as_tensor, check_lengths, sample_weights, to_device
 from kerasish.tree import flatten, map_structure
+from kerasish.user_warnings import warn_user
 
 # Arrays larger than this fraction of free accelerator memory stay on the host (pinned batches).
 _RESIDENT_FRACTION = 0.25
@@ -78,11 +78,11 @@ class ArraySource:
             return
         finite = torch.stack([torch.isfinite(t).all() for t in floats]).all()
         if not bool(finite):
-            warnings.warn(
+            warn_user(
                 f"{argument}, y or sample_weight holds NaN or infinite values: the loss and then "
                 "every weight will become NaN. Clean or impute them first (np.nan_to_num, or drop "
                 "those rows).",
-                UserWarning, stacklevel=4,
+                UserWarning,
             )
 
     def targets(self):

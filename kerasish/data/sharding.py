@@ -18,6 +18,11 @@ class Shard(NamedTuple):
     pad: bool
 
 
+def shard_for(group: Group | None, pad: bool) -> Shard | None:
+    """This process's part of the data: ``None`` alone, a ``Shard`` of ``group`` under torchrun."""
+    return None if group is None else Shard(group, pad)
+
+
 def local_count(n: int, shard: Shard | None) -> int:
     """How many of ``n`` samples this process reads in an epoch (all of them without a shard).
 

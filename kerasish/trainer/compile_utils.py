@@ -386,8 +386,8 @@ class CompiledMetrics:
 
     def update_checked(self, y_true, y_pred, sample_weight) -> None:
         """``update`` for the first batch, which runs before the optimizer steps (Keras builds its
-        metrics first): a kerasish metric that cannot take these outputs and targets raises a
-        ``ValueError`` naming it; a user's metric raises its own exception unchanged.
+        metrics first): a metric that cannot take these outputs and targets raises a
+        ``ValueError`` naming it (a user's or torchmetrics metric's own error as its cause).
 
         The first step calls this instead of ``update``, so the batch counts once.
         """
@@ -402,10 +402,18 @@ class CompiledMetrics:
                 sw = sample_weight
             try:
                 metric.update_state(t, p.detach(), sw)
-            except (RuntimeError, IndexError) as error:
-                if not _builtin(metric):
-                    raise
+            except (RuntimeError, IndexError, ValueError, TypeError) as error:
+                builtin = _builtin(metric)
+                if builtin and isinstance(error, (ValueError, TypeError)):
+                    raise  # kerasish's own metrics already name themselves and the fix
                 shapes = [tuple(v.shape) if hasattr(v, "shape") else type(v).__name__ for v in (p, t)]
+                if not builtin:  # a user's or torchmetrics metric: named, its error kept as cause
+                    raise ValueError(
+                        f"metric {name!r} failed on the first batch, before any weight changed "
+                        f"(output of shape {shapes[0]}, targets of shape {shapes[1]}): "
+                        f"{type(error).__name__}: {error}. Fix the metric or choose one that fits "
+                        "these targets."
+                    ) from error
                 raise ValueError(
                     f"metric {name!r} cannot compare the model's output of shape {shapes[0]} with "
                     f"targets of shape {shapes[1]}: {error}. Choose a metric that "

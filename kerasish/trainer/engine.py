@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from kerasish.checks import check_sample_weight_form, first_forward_error
 from kerasish.metrics import Metric
 from kerasish.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, batch_size_of
 
@@ -238,7 +239,14 @@ class Engine:
         fit raises while the weights are untouched (``CompiledMetrics.update_checked``); the step
         does not update the metrics again with this batch.
         """
-        y_pred = self.outputs(x, module)
+        try:
+            y_pred = self.outputs(x, module)
+        except (RuntimeError, TypeError, ValueError) as error:
+            clear = first_forward_error(error, x, self.module)
+            if clear is None:
+                raise
+            raise clear from error
+        check_sample_weight_form(sample_weight, y_pred)
         self.check_first_batch(y, y_pred)
         if self.class_weight is not None and isinstance(y_pred, torch.Tensor) and y_pred.dim() > 0:
             classes = y_pred.shape[-1] if y_pred.shape[-1] > 1 else 2  # (N, 1) outputs: labels 0/1
