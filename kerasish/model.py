@@ -422,10 +422,9 @@ class Model(KerasStepAPI, ModelSaving):
         if isinstance(source, data_lib.ArraySource):
             source.warn_if_not_finite()
         train_batches = data_lib.EpochIterator(source, counts.steps_per_epoch)
-        val_shard = self._shard(group, pad=False)
         val_batches = None if validation_data is None else loops.validation_batches(
             self, engine, steps, validation_data, counts.validation_batch_size or batch_size,
-            counts.validation_steps, val_shard)
+            counts.validation_steps, self._shard(group, pad=False))
         if not steps.custom_train:
             loops.warn_if_nothing_to_train(self.module)
 
@@ -437,7 +436,7 @@ class Model(KerasStepAPI, ModelSaving):
                   "do_validation": val_batches is not None}
         cbs = loops.callback_list(self, callbacks, self.history, verbose, params)
         self.stop_training = False
-        loops.FitLoop(self, engine, self._run, steps, group, val_shard and val_shard.group).fit(
+        loops.FitLoop(self, engine, self._run, steps, group, self._shard_group(group)).fit(
             cbs, train_batches, val_batches, counts.epochs, counts.initial_epoch, validate_on)
         return self.history
 
@@ -589,6 +588,10 @@ class Model(KerasStepAPI, ModelSaving):
                 self._ddp = self._ddp or wrap_ddp(self.module, self.device)
                 engine.train_module = self._ddp
         return group
+
+    def _shard_group(self, group: Group | None) -> Group | None:
+        """The group evaluation sums over: none where every rank reads all the data (FSDP)."""
+        return None if self._plan.kind == "fsdp" else group
 
     def _shard(self, group: Group | None, pad: bool) -> data_lib.Shard | None:
         # Sharded modules gather at every forward, so evaluate and predict run all data everywhere.
