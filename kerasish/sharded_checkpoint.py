@@ -52,6 +52,7 @@ def save(model: Any, filepath: str | os.PathLike) -> None:
     state = model.training_state_dict(all_ranks=True)
     tensors, layout = _split(model, state)
     rest = {key: value for key, value in state.items() if key not in ("module", "optimizer")}
+    rest["accumulation"] = None  # its gradients are sharded: in the DCP part, read back from there
     rest.update(format=state_lib.FORMAT, sharded={**layout, "world_size": dist.get_world_size()})
     target = Path(filepath)
     partial = target.parent / f".{target.name}.partial"
