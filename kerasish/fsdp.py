@@ -57,8 +57,12 @@ class FSDP:
             f"(e.g. [torch.nn.TransformerEncoderLayer]); got {policy!r}."
         )
 
-    def wraps(self, module: torch.nn.Module, root: torch.nn.Module) -> list[torch.nn.Module]:
-        """The submodules to shard as units, deepest first (FSDP2 shards children before parents)."""
+    def wraps(self, root: torch.nn.Module) -> list[torch.nn.Module]:
+        """The submodules to shard as units, deepest first (FSDP2 shards children before parents).
+
+        Args:
+            root: the module being sharded; its submodules are chosen, never itself.
+        """
         policy = self.wrap_policy
         if policy is None:
             return [child for child in root.children() if any(True for _ in child.parameters())]
@@ -173,7 +177,7 @@ def shard(module: torch.nn.Module, settings: FSDP, device: torch.device,
         policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     else:
         policy = MixedPrecisionPolicy()
-    for unit in settings.wraps(module, module):
+    for unit in settings.wraps(module):
         fully_shard(unit, mesh=mesh, mp_policy=policy,
                     reshard_after_forward=settings.reshard_after_forward)
     fully_shard(module, mesh=mesh, mp_policy=policy, reshard_after_forward=settings.reshard_after_forward)

@@ -207,7 +207,7 @@ def test_a_wrap_policy_is_a_callable_or_module_classes():
         ks.FSDP(wrap_policy="Linear")
     net = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()),
                               torch.nn.Linear(2, 2), torch.nn.ReLU())
-    assert ks.FSDP().wraps(net, net) == [net[0], net[1]]  # top-level children with parameters
-    assert ks.FSDP(wrap_policy=[torch.nn.Linear]).wraps(net, net) == [net[1], net[0][0]]
-    assert ks.FSDP(wrap_policy=lambda m: isinstance(m, torch.nn.ReLU)).wraps(net, net) == [
+    assert ks.FSDP().wraps(net) == [net[0], net[1]]  # top-level children with parameters
+    assert ks.FSDP(wrap_policy=[torch.nn.Linear]).wraps(net) == [net[1], net[0][0]]
+    assert ks.FSDP(wrap_policy=lambda m: isinstance(m, torch.nn.ReLU)).wraps(net) == [
         net[2], net[0][1]]
