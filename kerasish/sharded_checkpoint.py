@@ -180,6 +180,7 @@ def read(filepath: str | os.PathLike, model: Any) -> dict[str, Any]:
         ) from error
     state = {**rest, "module": templates["model"]}
     if groups is not None:
+        _check_order(groups, fsdp_lib.fqn_names(module, optimizer), filepath)
         state["optimizer"] = _indexed_optimizer_state(layout, templates["optimizer"], filepath)
     if window:
         grads = templates.get("accumulation", {})
@@ -203,6 +204,18 @@ def _optimizer_templates(layout: Mapping[str, Any], named: Mapping[str, torch.Te
         templates[name] = {key: torch.empty_like(param, dtype=getattr(torch, dtype.split(".")[-1]))
                            for key, dtype in keys.items()}
     return templates
+
+
+def _check_order(groups: Any, names: list[str], filepath: str | os.PathLike) -> None:
+    """The saved optimizer's parameters, by name, are this optimizer's, in its order (torch loads
+    optimizer state by position)."""
+    saved = [name for group in groups for name in group["params"]]
+    if len(saved) == len(names) and saved != names:
+        raise ValueError(
+            f"{os.fspath(filepath)!r} holds optimizer state for the parameters {saved[:6]}..., in "
+            f"another order than this optimizer's {names[:6]}...: build the optimizer on the "
+            "module's parameters in the order of the run that wrote it."
+        )
 
 
 def _indexed_optimizer_state(layout: Mapping[str, Any], loaded: Mapping[str, Mapping[str, Any]],
