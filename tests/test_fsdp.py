@@ -1,9 +1,10 @@
 """FSDP2 under torchrun: two CPU processes (gloo) with ``distribute="fsdp"``.
 
-Two torchrun launches in all, to stay fast: the first trains with backups and SIGKILLs itself in
-the middle of an epoch; the second runs every other scenario (sharded training against a
-one-process reference, the resume from the killed job's backup against an uninterrupted run,
-a world-size-2 reload, bfloat16) and writes what it saw for the tests here to check.
+Two torchrun launches for the library (and one for the example), to stay fast: the first trains
+with backups and SIGKILLs itself in the middle of an epoch; the second runs every other scenario
+(sharded training against a one-process reference, the resume from the killed job's backup
+against an uninterrupted run, a world-size-2 reload, bfloat16) and writes what it saw for the
+tests here to check.
 """
 
 import os
@@ -211,3 +212,18 @@ def test_a_wrap_policy_is_a_callable_or_module_classes():
     assert ks.FSDP(wrap_policy=[torch.nn.Linear]).wraps(net) == [net[1], net[0][0]]
     assert ks.FSDP(wrap_policy=lambda m: isinstance(m, torch.nn.ReLU)).wraps(net) == [
         net[2], net[0][1]]
+
+
+def test_the_fsdp_example_runs_under_torchrun(tmp_path):
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "fsdp.py")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", example, "--small"], capture_output=True,
+                            text=True, timeout=240, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("world size 2") == 1 and result.stdout.count("Epoch 2/2") == 1  # rank 0
+    assert os.path.isfile(tmp_path / "fsdp_run" / "model.pt" / "kerasish.pt")  # sharded checkpoint
+    assert os.path.isfile(tmp_path / "fsdp_run" / "model-full.pt")
+    assert not os.path.exists(tmp_path / "fsdp_run" / "backup")  # deleted after the finished fit
