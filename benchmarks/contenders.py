@@ -176,6 +176,47 @@ def kerasish_bf16(w: Workload) -> list[float]:
     return _kerasish(w, lambda w: w.data(), precision="mixed_bfloat16")
 
 
+FSDP_CHILD = """
+import json, os, sys
+sys.path.insert(0, {here!r})
+import torch
+import kerasish as ks
+from contenders import EPOCHS, _Clock, _timer
+from workloads import WORKLOADS, adam
+
+w = WORKLOADS[sys.argv[1]]
+clock = _Clock(w.steps_per_epoch)
+model = ks.Model(w.model(), device="cpu", distribute="fsdp").compile(adam, "cross_entropy")
+x, y = w.data()
+model.fit(x, y, batch_size=w.batch_size // 2, epochs=EPOCHS, verbose=0,
+          callbacks=[_timer(ks.callbacks.Callback, clock)()])
+if model.is_main_process:
+    print(json.dumps(clock.per_step))
+del model
+import gc; gc.collect()
+torch.distributed.destroy_process_group()
+"""
+
+
+def kerasish_fsdp(w: Workload) -> list[float]:
+    """``distribute="fsdp"`` on 2 CPU processes (torchrun, gloo), half the batch each: the global
+    batch and the steps per epoch are the other rows'. Peak RSS is the launcher's, not the ranks'."""
+    import json
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.join(tempfile.mkdtemp(prefix="kerasish-fsdp-"), "child.py")
+    with open(script, "w") as handle:
+        handle.write(FSDP_CHILD.format(here=here))
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(here), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc-per-node", "2", script, w.name], capture_output=True,
+                            text=True, env=env, timeout=900, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def lightning(w: Workload) -> list[float]:
     import lightning as L
 
@@ -299,6 +340,7 @@ CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
     "kerasish_verbose": kerasish_verbose,
     "kerasish_jit": kerasish_jit,
     "kerasish_bf16": kerasish_bf16,
+    "kerasish_fsdp": kerasish_fsdp,
     "lightning": lightning,
     "ignite": ignite,
     "poutyne": poutyne,
@@ -309,3 +351,5 @@ CONTENDERS: dict[str, Callable[[Workload], list[float]]] = {
 PEERS = ("lightning", "ignite", "poutyne", "keras")
 # Run by default only on CUDA, where their targets are (compilation and bf16 are slow on this CPU).
 CUDA_DEFAULT_ONLY = ("kerasish_jit", "kerasish_bf16")
+# Run only when named (--contenders kerasish_fsdp): it starts 2 processes of its own under torchrun.
+OPT_IN = ("kerasish_fsdp",)

@@ -34,7 +34,7 @@ import sys
 
 import torch
 
-from contenders import CONTENDERS, CUDA_DEFAULT_ONLY, PEERS
+from contenders import CONTENDERS, CUDA_DEFAULT_ONLY, OPT_IN, PEERS
 from workloads import TIMED_EPOCHS, WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -147,7 +147,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS),
-                        help="default: all (kerasish_jit and kerasish_bf16 only on CUDA)")
+                        help="default: all (kerasish_jit and kerasish_bf16 only on CUDA; "
+                             "kerasish_fsdp, 2 processes, only when named)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda; data and models go there")
     parser.add_argument("--json", default=os.path.join(HERE, "results", "results.json"))
     parser.add_argument("--results", help="also write the markdown table to this file")
@@ -158,7 +159,8 @@ def main() -> None:
         return
     if args.contenders is None:
         on_cuda = args.device.startswith("cuda")
-        args.contenders = [c for c in CONTENDERS if on_cuda or c not in CUDA_DEFAULT_ONLY]
+        args.contenders = [c for c in CONTENDERS
+                           if (on_cuda or c not in CUDA_DEFAULT_ONLY) and c not in OPT_IN]
 
     results: dict[str, dict] = {w: {} for w in args.workloads}
     for round_index in range(args.rounds):

@@ -25,6 +25,35 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` picks cuda, then mps, then cpu."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def wrap_ddp(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """The ``DistributedDataParallel`` wrapper the default training step runs under DDP."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=device_ids)
+
+
+def main_decides(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank when a process group is up (so that a decision a
+    collective depends on, such as whether and where to save a sharded model, agrees)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def local_device() -> torch.device:
     """This process's device: ``cuda:LOCAL_RANK`` when CUDA is there, else the CPU.
 

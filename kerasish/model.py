@@ -20,9 +20,11 @@ import torch
 from kerasish import arguments as args_lib
 from kerasish import checks, console
 from kerasish import data as data_lib
+from kerasish import fsdp as fsdp_lib
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.history import History
-from kerasish.distributed import Group, interleave, launched_by_torchrun, local_device
+from kerasish.distributed import Group, interleave, local_device, resolve_device, wrap_ddp
+from kerasish.fsdp import Distribute
 from kerasish.metrics import Metric
 from kerasish.model_saving import ModelSaving
 from kerasish.model_steps import KerasStepAPI
@@ -34,17 +36,6 @@ from kerasish.trainer.run_state import RunState
 from kerasish.types import Inputs, LossSpec, MetricsSpec, OptimizerSpec, SampleWeights, Targets
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` picks cuda, then mps, then cpu."""
-    if device is not None:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 class Model(KerasStepAPI, ModelSaving):
     """Wraps a ``torch.nn.Module`` with Keras's training API.
 
@@ -54,7 +45,11 @@ class Model(KerasStepAPI, ModelSaving):
 
     Args:
         module: any ``torch.nn.Module``; it is moved to ``device``.
-        device: ``None`` picks cuda, then mps, then cpu.
+        device: ``None`` picks cuda, then mps, then cpu (under torchrun: ``cuda:LOCAL_RANK``).
+        distribute: ``"auto"`` (DDP when torchrun started several processes), ``"ddp"``,
+            ``"fsdp"`` (FSDP2: parameters, gradients and optimizer state sharded across ranks;
+            ``ks.FSDP(wrap_policy=...)`` to choose the units), or ``None`` (each process trains on
+            its own); see ``kerasish.fsdp``. A bad combination is a ``ValueError`` here.
 
     Attributes:
         module: the wrapped module.
@@ -72,16 +67,19 @@ class Model(KerasStepAPI, ModelSaving):
         test_loss, test_acc = model.evaluate(x_test, y_test)
     """
 
-    def __init__(self, module: torch.nn.Module, device: str | torch.device | None = None):
+    def __init__(self, module: torch.nn.Module, device: str | torch.device | None = None,
+                 distribute: Distribute = "auto"):
         if not isinstance(module, torch.nn.Module):
             raise TypeError(
                 f"Model(module) takes a torch.nn.Module; got {type(module).__name__}. Wrap your "
                 "layers in a module first, e.g. ks.Model(torch.nn.Sequential(...))."
             )
-        if device is None and launched_by_torchrun():
+        self._plan = fsdp_lib.plan(distribute, module)  # checked before anything changes
+        if device is None and self._plan.kind is not None:
             device = local_device()  # one process per device: LOCAL_RANK picks it
         self.device = resolve_device(device)
-        self.module = module.to(self.device)
+        # A module to shard stays where it is: fully_shard moves each rank's shards to the device.
+        self.module = module if self._plan.kind == "fsdp" else module.to(self.device)
         self.optimizer: torch.optim.Optimizer | None = None
         self.history: History | None = None
         self.stop_training = False
@@ -268,6 +266,9 @@ class Model(KerasStepAPI, ModelSaving):
                                                        "gradient_accumulation_steps", least=1)
         for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
             checks.check_number(value, name, low=0, open_low=True, allow_none=True)
+        if self._plan.kind == "fsdp":  # sharded now, with the precision's policy
+            fsdp_lib.check_precision(precision)
+            self._process_group(precision)
         parameters = self._trainable_parameters()
         if not parameters:  # Keras compiles a model without weights (and warns in fit)
             parameters = [torch.nn.Parameter(torch.zeros((), device=self.device), requires_grad=False)]
@@ -422,13 +423,13 @@ class Model(KerasStepAPI, ModelSaving):
         args_lib.no_batch_size_for_iterables(x, batch_size)
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                                       device=self.device, seed=self._run.data_seed,
-                                      shard=data_lib.shard_for(group, pad=True))
+                                      shard=self._plan.data_shard(group, pad=True))
         if isinstance(source, data_lib.ArraySource):
             source.warn_if_not_finite()
         train_batches = data_lib.EpochIterator(source, counts.steps_per_epoch)
         val_batches = None if validation_data is None else loops.validation_batches(
             self, engine, steps, validation_data, counts.validation_batch_size or batch_size,
-            counts.validation_steps, data_lib.shard_for(group, pad=False))
+            counts.validation_steps, self._plan.data_shard(group, pad=False))
         if not steps.custom_train:
             loops.warn_if_nothing_to_train(self.module)
 
@@ -440,7 +441,7 @@ class Model(KerasStepAPI, ModelSaving):
                   "do_validation": val_batches is not None}
         cbs = loops.callback_list(self, callbacks, self.history, verbose, params)
         self.stop_training = False
-        loops.FitLoop(self, engine, self._run, steps, group).fit(
+        loops.FitLoop(self, engine, self._run, steps, group, self._plan.summing_group(group)).fit(
             cbs, train_batches, val_batches, counts.epochs, counts.initial_epoch, validate_on)
         return self.history
 
@@ -502,9 +503,10 @@ class Model(KerasStepAPI, ModelSaving):
             args_lib.check_targets_given(x, y, "evaluate")
         args_lib.check_sample_weight(sample_weight)
         x = data_lib.replayable(x, "x")  # an exhausted generator is an error, as in Keras
-        group = self._process_group()
+        shard = self._plan.data_shard(self._process_group(), pad=False)
+        group = None if shard is None else shard.group  # a sum across ranks of sharded data only
         source = data_lib.make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False,
-                                      device=self.device, shard=data_lib.shard_for(group, pad=False))
+                                      device=self.device, shard=shard)
         batches = data_lib.EpochIterator(source, steps)
         engine.set_class_weight(None)
         engine.expect_first_batch(source.targets())
@@ -551,9 +553,10 @@ class Model(KerasStepAPI, ModelSaving):
             labels = logits.argmax(axis=-1)
         """
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
-        group = self._process_group()
+        shard = self._plan.data_shard(self._process_group(), pad=False)
+        group = None if shard is None else shard.group
         source = data_lib.make_source(x, None, None, batch_size=batch_size, shuffle=False,
-                                      device=self.device, shard=data_lib.shard_for(group, pad=False))
+                                      device=self.device, shard=shard)
         batches = data_lib.EpochIterator(source, steps)
         step_functions = self._choose_steps(self._predictor())
         cbs = loops.callback_list(self, callbacks, None, verbose,
@@ -567,19 +570,14 @@ class Model(KerasStepAPI, ModelSaving):
 
     # ------------------------------------------------------------------ torchrun
 
-    def _process_group(self) -> Group | None:
-        """Join the torchrun group on first use; ``None`` in a single-process run."""
-        if self._group is None and launched_by_torchrun():
+    def _process_group(self, precision: str | None = None) -> Group | None:
+        """Join the torchrun group on first use (and shard an FSDP module not sharded yet);
+        ``None`` in a single-process run or with ``distribute=None``."""
+        if self._group is None and self._plan.kind is not None:
             self._group = Group.join(self.device)
+        if self._plan.fsdp is not None and not fsdp_lib.is_sharded(self.module):
+            fsdp_lib.shard(self.module, self._plan.fsdp, self.device, precision)
         return self._group
-
-    def _ddp_module(self) -> torch.nn.Module:
-        if self._ddp is None:
-            from torch.nn.parallel import DistributedDataParallel
-
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            self._ddp = DistributedDataParallel(self.module, device_ids=device_ids)
-        return self._ddp
 
     def _start_process(self, engine: Engine) -> Group | None:
         """This process's part of a fit: the torchrun group (``None`` alone), the module DDP
@@ -593,5 +591,7 @@ class Model(KerasStepAPI, ModelSaving):
             self._run.data_seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         if group is not None:
             self._run.data_seed = group.broadcast(self._run.data_seed)
-            engine.train_module = self._ddp_module()
+            if self._plan.kind == "ddp":
+                self._ddp = self._ddp or wrap_ddp(self.module, self.device)
+                engine.train_module = self._ddp
         return group

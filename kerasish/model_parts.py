@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import torch
 
     from kerasish.distributed import Group
+    from kerasish.fsdp import DistributePlan
     from kerasish.metrics import Metric
     from kerasish.trainer.engine import Engine
     from kerasish.trainer.run_state import RunState
@@ -29,6 +30,7 @@ class ModelParts:
         _run: RunState
         _group: Group | None
         _ddp: torch.nn.Module | None
+        _plan: DistributePlan
 
         @property
         def metrics(self) -> list[Metric]: ...

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import torch
 
-from kerasish import console
+from kerasish import console, sharded_checkpoint
+from kerasish import fsdp as fsdp_lib
 from kerasish import state as state_lib
 from kerasish.io import atomic_torch_save
 from kerasish.model_parts import ModelParts
@@ -78,11 +79,11 @@ class ModelSaving(ModelParts):
             rank, world_size = (0, 1) if group is None else (group.rank, group.world_size)
             state = state_lib.for_rank(state, rank, world_size, filepath)
         held = self._check_training_state(state, filepath, resume)
-        self.module.load_state_dict(state["module"])
+        fsdp_lib.load_module_state(self.module, state["module"])  # whole tensors cut to shards
         if state.get("format") is None:
             return  # bare weights
         if self.optimizer is not None and state.get("optimizer") is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.optimizer.load_state_dict(fsdp_lib.optimizer_state_like(self.optimizer, state["optimizer"]))
         for entry in held:
             entry.target.load_state_dict(entry.state)
         engine = self._engine
@@ -94,7 +95,7 @@ class ModelSaving(ModelParts):
             if state.get("rng") is not None:
                 state_lib.set_rng_states(state["rng"])
             if engine is not None:
-                engine.load_window_state(state.get("accumulation"))
+                engine.load_window_state(_window_like(state.get("accumulation"), self.module))
         self._run.load_state_dict(state, resume=resume)
 
     def _check_training_state(self, state: Mapping[str, Any], filepath: str | os.PathLike,
@@ -131,9 +132,16 @@ class ModelSaving(ModelParts):
 
     # ------------------------------------------------------------------ weights and files
 
+    @property
+    def is_sharded(self) -> bool:
+        """Whether the module is sharded across ranks (``distribute="fsdp"``): then every rank
+        calls ``get_weights``, ``save``, ``save_weights`` and ``load_weights`` together."""
+        return fsdp_lib.is_sharded(self.module)
+
     def get_weights(self) -> list[np.ndarray]:
-        """Every tensor of the module's state (parameters and buffers) as NumPy arrays."""
-        return [t.detach().cpu().numpy().copy() for t in self.module.state_dict().values()]
+        """Every tensor of the module's state (parameters and buffers) as NumPy arrays, whole on
+        every rank when the module is sharded."""
+        return [t.detach().cpu().numpy().copy() for t in fsdp_lib.full_state_dict(self.module).values()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Set the module's parameters and buffers from a list of arrays: ``get_weights``'s inverse.
@@ -166,7 +174,7 @@ class ModelSaving(ModelParts):
                     f"{tuple(tensor.shape)}."
                 )
             new_state[key] = tensor.to(dtype=current.dtype)
-        self.module.load_state_dict(new_state)
+        fsdp_lib.load_module_state(self.module, new_state)
 
     def save_weights(self, filepath: str | os.PathLike) -> None:
         """Write the module's ``state_dict`` (parameters and buffers) and nothing else.
@@ -181,9 +189,11 @@ class ModelSaving(ModelParts):
         Example:
             model.save_weights("weights/final.pt")
         """
-        atomic_torch_save(self.module.state_dict(), filepath)
+        weights = fsdp_lib.full_state_dict(self.module)  # whole, gathered when sharded
+        if self.is_main_process or not self.is_sharded:
+            atomic_torch_save(weights, filepath)
 
-    def save(self, filepath: str | os.PathLike) -> None:
+    def save(self, filepath: str | os.PathLike, full: bool = False) -> None:
         """Write the whole training state to one torch file, in the format ``BackupAndRestore`` writes.
 
         The file holds the weights, the optimizer and gradient-scaler states, the state of every
@@ -194,15 +204,35 @@ class ModelSaving(ModelParts):
         ``fit`` (a callback), each callback's ``state_dict()``. It is written to a temporary file
         and moved into place, so a crash never leaves a torn file.
 
+        A sharded model (``distribute="fsdp"``; every rank calls ``save`` together) writes a
+        folder instead, each rank its shards (``kerasish.sharded_checkpoint``); it loads with
+        ``load_weights`` at any world size, a one-process model included.
+
         Args:
             filepath: where to write; any suffix, and missing folders are created.
+            full: for a sharded model, gather every tensor and write the one file a one-process
+                model writes (rank 0 writes it): its ``"module"`` entry is an ordinary
+                ``state_dict``, for serving.
 
         Example:
             model.save("run/state.pt")
             restored = ks.Model(make_net()).compile("adam", "cross_entropy")
             restored.load_weights("run/state.pt")   # weights, optimizer, scaler, epoch
         """
-        state_lib.save(self, filepath)
+        if not self.is_sharded:
+            state_lib.save(self, filepath)
+        elif not full:
+            sharded_checkpoint.save(self, filepath)
+        else:
+            state = {"format": state_lib.FORMAT, **self.training_state_dict()}
+            state["module"] = fsdp_lib.full_state_dict(self.module)
+            if self.optimizer is not None:
+                state["optimizer"] = fsdp_lib.full_optimizer_state(self.module, self.optimizer)
+            if state.get("accumulation"):
+                grads = [fsdp_lib.full_tensor(g) for g in state["accumulation"]["grads"]]
+                state["accumulation"] = {**state["accumulation"], "grads": grads}
+            if self.is_main_process:
+                atomic_torch_save(state, filepath)
 
     def load_weights(self, filepath: str | os.PathLike) -> None:
         """Load a file written by ``save``, ``save_weights``, ``BackupAndRestore`` or ``torch.save``.
@@ -230,7 +260,10 @@ class ModelSaving(ModelParts):
             model.load_weights("ckpt/best.pt")
         """
         try:
-            state = state_lib.read(filepath, map_location=self.device)
+            if sharded_checkpoint.is_checkpoint(filepath):
+                state = sharded_checkpoint.read(filepath, self)
+            else:
+                state = state_lib.read(filepath, map_location=self.device)
         except ValueError as error:
             raise ValueError(f"load_weights: {error}") from error.__cause__
         try:
@@ -350,6 +383,14 @@ def _held_states(held: Mapping[str, Any], saved: Any, filepath: str | os.PathLik
                                               key=f"{key}['state']", role=f"model.{name}")
         loads.append(HeldState(target, state))
     return loads
+
+
+def _window_like(window: Any, module: torch.nn.Module) -> Any:
+    """A saved accumulation window with whole gradients cut to a sharded module's shards."""
+    if not window or not fsdp_lib.is_sharded(module):
+        return window
+    params = [p for p in module.parameters() if p.requires_grad]
+    return {**window, "grads": [fsdp_lib.shard_like(g, p) for g, p in zip(window["grads"], params)]}
 
 
 def _check_window(window: Any, params: Sequence[torch.Tensor], accumulation: int,

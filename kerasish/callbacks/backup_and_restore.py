@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from kerasish import sharded_checkpoint
 from kerasish import state as state_lib
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import SaveSchedule
@@ -127,7 +128,7 @@ class BackupAndRestore(Callback):
         if not self.delete_checkpoint or not self.model.is_main_process:
             return
         for path in (self.latest_path, self.previous_path):
-            path.unlink(missing_ok=True)
+            sharded_checkpoint.remove(path)  # a file, or a sharded model's folder
         try:
             os.rmdir(self.backup_dir)  # only if nothing else lives there
         except OSError:
@@ -149,8 +150,12 @@ class BackupAndRestore(Callback):
         rank 0 writes it.
         """
         if self.model.is_main_process and self.double_checkpoint and self.latest_path.exists():
+            sharded_checkpoint.remove(self.previous_path)  # a folder cannot be replaced in one step
             os.replace(self.latest_path, self.previous_path)  # atomic: the old one stays whole
-        state_lib.save(self.model, self.latest_path, all_ranks=True)
+        if self.model.is_sharded:  # each rank writes its shards (kerasish.sharded_checkpoint)
+            sharded_checkpoint.save(self.model, self.latest_path)
+        else:
+            state_lib.save(self.model, self.latest_path, all_ranks=True)
 
     # ------------------------------------------------------------------ restoring
 
@@ -182,9 +187,9 @@ class BackupAndRestore(Callback):
                 UserWarning,
                 stacklevel=2,
             )
-            return _load(previous), previous
+            return _load(previous, self.model), previous
         try:
-            return _load(latest), latest
+            return _load(latest, self.model), latest
         except ValueError as error:
             if not fallback:
                 hint = "" if self.double_checkpoint else " or use double_checkpoint=True to keep a fallback"
@@ -196,7 +201,7 @@ class BackupAndRestore(Callback):
                 UserWarning,
                 stacklevel=2,
             )
-            return _load(previous), previous
+            return _load(previous, self.model), previous
 
 
 def _distributed() -> bool:
@@ -217,10 +222,13 @@ def _check_writable(folder: str) -> None:
         ) from error
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path, model: Any) -> dict[str, Any]:
     """The backup at ``path``; a ValueError naming the file if it is damaged or not a full state."""
     try:
-        state = state_lib.read(path)
+        if sharded_checkpoint.is_checkpoint(path):  # read into copies laid out as model's
+            state = sharded_checkpoint.read(path, model)
+        else:
+            state = state_lib.read(path)
     except ValueError as error:
         raise ValueError(f"BackupAndRestore: the backup {str(path)!r} is unreadable ({error}).") from error
     if state.get("format") is None:

@@ -64,6 +64,9 @@ class Callback:
     """
 
     rank_zero_only: bool = False
+    # A rank_zero_only callback that saves the model runs on every rank when the model is sharded
+    # (FSDP): each rank writes its own shards.
+    saves_sharded: bool = False
     saves_training_state: bool = False
 
     def __init__(self) -> None:

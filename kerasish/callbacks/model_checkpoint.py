@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kerasish import console
+from kerasish import console, sharded_checkpoint
 from kerasish.callbacks.monitor_callback import MonitorCallback, warn_missing_monitor
 from kerasish.callbacks.save_schedule import SaveSchedule
+from kerasish.distributed import main_decides
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ModelCheckpoint(MonitorCallback):
     """
 
     rank_zero_only = True  # under torchrun only the main process writes (weights agree on all)
+    saves_sharded = True  # but every rank writes its shards of a sharded (FSDP) model
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
@@ -174,9 +176,12 @@ class ModelCheckpoint(MonitorCallback):
 
     def _save(self, epoch: int, batch: int | None, logs: Mapping[str, Any]) -> None:
         filepath = self._file_path(epoch, batch, logs)
-        if self.save_best_only and not self._best_so_far(epoch, logs, filepath):
+        go = not self.save_best_only or self._best_so_far(epoch, logs, filepath)
+        if self.model.is_sharded:  # a collective save: every rank follows rank 0's path and verdict
+            filepath, go = main_decides((filepath, go))
+        if not go:
             return
-        if os.path.isdir(filepath):
+        if os.path.isdir(filepath) and not sharded_checkpoint.is_checkpoint(filepath):
             raise IsADirectoryError(
                 f"ModelCheckpoint: filepath {filepath!r} is an existing folder; give a file path "
                 "such as 'ckpt/model.pt'."
@@ -189,7 +194,8 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save(filepath)  # at an epoch's end it records the next epoch to train
         saved = SavedFile(filepath, epoch, batch)
         self.saved.append(saved)
-        self.on_save(saved)
+        if self.model.is_main_process:
+            self.on_save(saved)
 
     def _best_so_far(self, epoch: int, logs: Mapping[str, Any], filepath: str) -> bool:
         if self.monitor not in logs:

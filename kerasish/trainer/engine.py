@@ -157,6 +157,12 @@ class Engine:
         self.counts_steps = True  # False while a custom step's optimizer steps are counted by a hook
         self._skipped: torch.Tensor | None = None  # did the scaler skip the last step (fp16)
         self._params = [p for p in module.parameters() if p.requires_grad]
+        from torch.distributed.tensor import DTensor
+
+        # Without gradients: inference mode, except for a sharded (FSDP) module, whose gathered
+        # parameters live in buffers that training later updates in place.
+        self.inference = torch.no_grad if any(isinstance(p, DTensor) for p in self._params) \
+            else torch.inference_mode
         # Set by Model when it built the optimizer: parameters that become trainable later join it.
         self.takes_in_new_parameters = False
         self._plain = not use_scaler and self.accumulation == 1 and clipnorm is None and clipvalue is None
@@ -472,9 +478,12 @@ class Engine:
         """
         return self._skipped is not None and bool(self._skipped)
 
-    @torch.inference_mode()
     def test_step(self, x, y, sample_weight) -> dict[str, Callable[[], torch.Tensor]]:
         """The fused default test step; returns the running results, as ``train_step``."""
+        with self.inference():
+            return self._test_step(x, y, sample_weight)
+
+    def _test_step(self, x, y, sample_weight) -> dict[str, Callable[[], torch.Tensor]]:
         first = self.first_batch is not None
         forward = self._checked_forward_and_loss if first else self._forward
         y_pred, loss, sample_weight = forward(self.module, x, y, sample_weight)
@@ -483,9 +492,9 @@ class Engine:
             self.metrics.update(y, y_pred, sample_weight)
         return self._running
 
-    @torch.inference_mode()
     def predict_step(self, x) -> Any:
-        return self._predict(x)
+        with self.inference():
+            return self._predict(x)
 
     # ------------------------------------------------------------------ results
 

@@ -68,8 +68,10 @@ class FitLoop:
     """
 
     def __init__(self, model: Model, engine: Engine, run: RunState, steps: StepFunctions,
-                 group: Group | None):
+                 group: Group | None, val_group: Group | None = None):
         self.model, self.engine, self.run, self.steps, self.group = model, engine, run, steps, group
+        # The group validation sums over: ``None`` when every rank validates on all the data (FSDP).
+        self.val_group = val_group
 
     def fit(self, cbs: CallbackList, train_batches: data_lib.EpochIterator,
             val_batches: data_lib.EpochIterator | None, epochs: int, initial_epoch: int,
@@ -104,7 +106,8 @@ class FitLoop:
                 if val_batches is not None and validate_on(epoch):
                     val_batches.rewind()
                     with self.engine.without_class_weight(), ModuleModes(model.module).kept():
-                        val_logs = evaluate(model, self.engine, val_batches, cbs, group, self.steps)
+                        val_logs = evaluate(model, self.engine, val_batches, cbs, self.val_group,
+                                            self.steps)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 # The epoch is done: a save from on_epoch_end records that training continues at
                 # the next one.
@@ -258,7 +261,8 @@ def callback_list(model: Model, callbacks: Any,
             )
     main_process = model.is_main_process
     if not main_process:  # callbacks that write files or print act on rank 0 only
-        callbacks = [cb for cb in callbacks if not cb.rank_zero_only]
+        callbacks = [cb for cb in callbacks
+                     if not cb.rank_zero_only or cb.saves_sharded and model.is_sharded]
     extra: list[Callback] = [history] if history is not None else []
     if verbose and main_process:
         extra.append(ProgbarLogger())
@@ -315,7 +319,7 @@ def check_validation_data(model: Model, engine: Engine, source: Any) -> None:
     modes = ModuleModes(model.module)
     model.module.eval()
     try:
-        with torch.inference_mode():
+        with engine.inference():
             try:
                 y_pred = engine.outputs(xb)
             except torch.cuda.OutOfMemoryError:
