@@ -109,8 +109,10 @@ def test_metric_arguments_given_by_position_mean_what_they_mean_in_keras(name, a
     assert ours.name == theirs.name
     _update_both(ours, theirs, *DATA[data])
     _close(ours.result(), theirs.result())
-    with pytest.raises(ValueError, match="dtype='float16' is not supported"):
-        getattr(ks.metrics, name)(*[("float16" if a == "float32" else a) for a in args])
+    half = [("float16" if a == "float32" else a) for a in args]
+    assert getattr(ks.metrics, name)(*half).dtype == getattr(keras.metrics, name)(*half).dtype == "float16"
+    with pytest.raises(ValueError, match="dtype='float17' is not supported"):
+        getattr(ks.metrics, name)(*[("float17" if a == "float32" else a) for a in args])
 
 
 # No subnormals: some torch builds (2.4's wheel) switch them off, and Hypothesis then refuses them.
