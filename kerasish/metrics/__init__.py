@@ -39,9 +39,15 @@ from kerasish.metrics.accuracy import (
     top_k_categorical_accuracy,
 )
 from kerasish.metrics.adapters import KerasMetric, TorchMetric, TorchMetricsAdapter, is_torchmetrics
+from kerasish.metrics.at_thresholds import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
+from kerasish.metrics.auc import AUC
 from kerasish.metrics.base import Metric
 from kerasish.metrics.confusion import (
-    AUC,
     FalseNegatives,
     FalsePositives,
     Precision,
@@ -51,6 +57,7 @@ from kerasish.metrics.confusion import (
     confusion_counts,
 )
 from kerasish.metrics.f_score import F1Score, FBetaScore
+from kerasish.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from kerasish.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -82,6 +89,10 @@ __all__ = [
     "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "Precision", "Recall",
     "AUC", "confusion_counts", "FBetaScore", "F1Score",
     "TorchMetric", "TorchMetricsAdapter", "KerasMetric",
+]
+__all__ += [  # the confusion-matrix block
+    "SensitivityAtSpecificity", "SpecificityAtSensitivity", "PrecisionAtRecall",
+    "RecallAtPrecision", "IoU", "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU",
 ]
 
 

@@ -1,18 +1,31 @@
 """The ``Metric`` protocol every kerasish metric follows, and the input handling they share.
 
 The helpers here are the ones more than one metric family needs (so each lives once): array-likes
-becoming tensors, Keras's rank alignment of targets and outputs, and the ``dtype=`` check.
+becoming tensors, Keras's rank alignment of targets and outputs, the ``dtype=`` argument
+(``resolve_dtype``) and Keras's ``divide_no_nan``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from kerasish._naming import snake_case
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
+
+# The dtypes a metric's state may have, by Keras's name: the real dtypes Keras's ``Metric`` takes
+# on the torch backend. Keras also takes "bool" and "complex64"; a count or mean in those types
+# means nothing, so kerasish refuses them (``resolve_dtype``).
+DTYPES: dict[str, torch.dtype] = {
+    "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+    "float64": torch.float64, "uint8": torch.uint8, "int16": torch.int16, "int32": torch.int32,
+    "int64": torch.int64,
+}
+# Keras's mixed-precision policies: a metric computes in the policy's compute dtype.
+_POLICIES = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
 
 class Metric:
@@ -22,13 +35,23 @@ class Metric:
     ``summed_state()`` and ``load_summed_state()``; under ``torchrun`` those tensors are summed
     across ranks at each epoch end, so every rank logs the value of the whole data set.
 
+    As in Keras, calling the metric, ``metric(y_true, y_pred, sample_weight=None)``, updates the
+    state and returns ``result()``; ``get_config()`` / ``from_config(config)`` rebuild it with the
+    same arguments, and ``variables`` lists its state tensors.
+
     Args:
         name: the log key; defaults to the class name in snake_case.
+        dtype: the dtype of the state and of the values it accumulates, as in Keras
+            (``"float32"`` by default; ``"float64"``, ``"float16"``, ``"bfloat16"``, an integer
+            dtype, a torch or NumPy dtype, or ``"mixed_float16"``/``"mixed_bfloat16"``).
+
+    Raises:
+        ValueError: a ``dtype`` that is not one of those.
 
     Example:
         class Total(ks.metrics.Metric):
-            def __init__(self, name="total"):
-                super().__init__(name)
+            def __init__(self, name="total", dtype=None):
+                super().__init__(name, dtype)
                 self.reset_state()
 
             def update_state(self, y_true, y_pred, sample_weight=None):
@@ -47,8 +70,60 @@ class Metric:
                 (self.total,) = state
     """
 
-    def __init__(self, name: str | None = None):
+    # A subclass that skips ``super().__init__`` still has Keras's default dtype.
+    _dtype = "float32"
+    _torch_dtype = torch.float32
+
+    def __init__(self, name: str | None = None, dtype: Any = None):
         self.name = name or snake_case(type(self).__name__)
+        if dtype is not None:
+            self._dtype = resolve_dtype(dtype)
+            self._torch_dtype = DTYPES[self._dtype]
+
+    @property
+    def dtype(self) -> str:
+        """The state's dtype by Keras's name (``"float32"``), as ``keras.metrics.Metric.dtype``."""
+        return self._dtype
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """``dtype`` as a ``torch.dtype``: what the accumulated values are cast to."""
+        return self._torch_dtype
+
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Keras's ``metric(...)``: ``update_state(*args, **kwargs)``, then ``result()``.
+
+        Returns:
+            The result over everything seen since the last reset, this batch included.
+        """
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this metric (Keras's ``get_config``).
+
+        Subclasses with more arguments add them, so ``type(m).from_config(m.get_config())``
+        is a fresh metric configured as ``m``.
+        """
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Metric:
+        """A new metric built from ``get_config()``'s dictionary: ``cls(**config)``.
+
+        Args:
+            config: the dictionary ``get_config()`` returned.
+        """
+        return cls(**config)
+
+    @property
+    def variables(self) -> list[torch.Tensor]:
+        """The state tensors, in Keras's order for Keras's metrics (``Mean``: total, count).
+
+        By default the ``summed_state()`` tensors (a metric whose state is not a set of sums
+        overrides this); an empty list for a metric that declares none.
+        """
+        return list(self.summed_state() or [])
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         """Add one batch to the running state, kept on the batch's device (no host read).
@@ -100,8 +175,56 @@ class Metric:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def resolve_dtype(dtype: Any) -> str:
+    """A metric's ``dtype=`` argument by Keras's name, or a ``ValueError`` naming it.
+
+    Args:
+        dtype: ``None`` (float32), a name (``"float64"``), a ``torch.dtype``, a NumPy dtype, or
+            a Keras mixed-precision policy name (its compute dtype is used).
+
+    Returns:
+        The name, a key of ``DTYPES``.
+
+    Raises:
+        ValueError: anything else (``bool`` and complex dtypes included).
+
+    Example:
+        ks.metrics.base.resolve_dtype(torch.float64)   # "float64"
+    """
+    if dtype is None:
+        return "float32"
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    elif isinstance(dtype, str):
+        name = _POLICIES.get(dtype, dtype)
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = repr(dtype)
+    if name not in DTYPES:
+        raise ValueError(
+            f"dtype={dtype!r} is not supported for a metric: pass one of {', '.join(DTYPES)} (or a "
+            "torch/NumPy dtype of those), or leave dtype unset for float32."
+        )
+    return name
+
+
+def divide_no_nan(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """Keras's ``ops.divide_no_nan``: ``numerator / denominator``, and 0 where the divisor is 0.
+
+    Args:
+        numerator: the dividend.
+        denominator: the divisor (any sign: a negative total weight divides as it is).
+    """
+    quotient = numerator / denominator
+    return torch.where(denominator == 0, torch.zeros_like(quotient), quotient)
+
+
 def check_dtype(dtype: Any) -> None:
-    """Refuse a ``dtype=`` other than float32: Keras metrics take one, ours accumulate in float32.
+    """Refuse a ``dtype=`` other than float32, for the metrics that accumulate in float32 only.
+
+    The metrics built on ``Metric(name, dtype)`` take every dtype of ``resolve_dtype`` instead.
 
     Args:
         dtype: the metric's ``dtype`` argument; ``None``, ``"float32"`` or ``torch.float32`` pass.

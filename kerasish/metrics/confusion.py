@@ -1,4 +1,7 @@
-"""Metrics built on confusion counts per threshold: the counts themselves, Precision, Recall, AUC.
+"""Metrics built on confusion counts per threshold: the counts themselves, Precision and Recall.
+
+AUC (``auc``) and the metrics at a fixed sensitivity, specificity, precision or recall
+(``at_thresholds``) build on the same counts.
 
 They share one counting routine (``confusion_counts``, Keras's
 ``update_confusion_matrix_variables``) and one state holder, whose counts are sums over samples
@@ -13,16 +16,12 @@ from typing import Any
 import torch
 
 from kerasish.checks import check_int
-from kerasish.metrics.base import EPSILON, Metric, as_tensors, check_dtype, squeeze_or_expand
+from kerasish.metrics.base import EPSILON, Metric, as_tensors, divide_no_nan, squeeze_or_expand
 
 _NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the threshold used with top_k
 
 
-def _divide_no_nan(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    return torch.where(denominator == 0, torch.zeros_like(numerator), numerator / denominator)
-
-
-def _parse_thresholds(thresholds: Any, default: float) -> list[float]:
+def parse_thresholds(thresholds: Any, default: float) -> list[float]:
     """Keras's ``parse_init_thresholds``: one float or a list of floats in [0, 1]."""
     if thresholds is None:
         return [default]
@@ -36,7 +35,7 @@ def _parse_thresholds(thresholds: Any, default: float) -> list[float]:
     return [float(t) for t in values]
 
 
-def _evenly_distributed(thresholds: Sequence[float]) -> bool:
+def evenly_distributed(thresholds: Sequence[float]) -> bool:
     """Keras's ``is_evenly_distributed_thresholds`` (``np.allclose`` with ``atol=1e-7``)."""
     n = len(thresholds)
     if n < 3:
@@ -114,7 +113,7 @@ def confusion_counts(
         y_true, y_pred = y_true.reshape(-1), y_pred.reshape(-1)
         weights = None if weights is None else weights.reshape(-1)
     positive = y_true != 0
-    if _evenly_distributed(thresholds) if evenly is None else evenly:
+    if evenly_distributed(thresholds) if evenly is None else evenly:
         return _bucketed_counts(positive, y_pred, thresholds, wanted, weights, multi_label)
     return _compared_counts(positive, y_pred, thresholds, wanted, weights, multi_label)
 
@@ -176,24 +175,61 @@ def _bucketed_counts(positive, y_pred, thresholds, wanted, weights, multi_label)
     return counts
 
 
-class _ConfusionMetric(Metric):
+class _Count:
+    """A read-only attribute giving one count tensor (Keras's ``true_positives`` variable, ...).
+
+    It exists on the metrics that keep that count, as in Keras: ``Precision`` has
+    ``true_positives`` and ``false_positives`` but no ``false_negatives``.
+    """
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = name
+
+    def __get__(self, metric: Any, owner: type | None = None) -> Any:
+        if metric is None:
+            return self
+        if self.key not in metric.counts_kept:
+            raise AttributeError(f"{type(metric).__name__} keeps no {self.attribute}; it keeps "
+                                 f"{', '.join(_COUNT_NAMES[k] for k in metric.counts_kept)}.")
+        return metric.count(self.key)
+
+
+_COUNT_NAMES = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives",
+                "fn": "false_negatives"}
+
+
+class ConfusionMetric(Metric):
     """Shared state handling of the metrics built on confusion counts.
 
     The counts live in device tensors created at the first batch (on its device) and grow by one
     fused add per count per step; they are sums over samples, so they are what ``summed_state``
-    hands to the cross-rank reduction.
+    hands to the cross-rank reduction (and, as in Keras, the metric's ``variables``, in Keras's
+    order). ``true_positives``, ``false_positives``, ... read them, as Keras's variables.
     """
 
     _counts: tuple[str, ...] = ()
+    true_positives = _Count("tp")
+    false_positives = _Count("fp")
+    true_negatives = _Count("tn")
+    false_negatives = _Count("fn")
 
     def __init__(self, name: str | None, thresholds: list[float], *, top_k: int | None = None,
-                 class_id: int | None = None):
-        super().__init__(name)
+                 class_id: int | None = None, dtype: Any = None):
+        super().__init__(name, dtype)
         self.thresholds = thresholds
         self.top_k = check_int(top_k, "top_k", least=1, allow_none=True)
         self.class_id = check_int(class_id, "class_id", least=0, allow_none=True)
-        self._evenly = _evenly_distributed(thresholds)
+        self._evenly = evenly_distributed(thresholds)
         self._state: dict[str, torch.Tensor] | None = None
+
+    @property
+    def counts_kept(self) -> tuple[str, ...]:
+        """The counts this metric keeps, among ``"tp"``, ``"fp"``, ``"tn"``, ``"fn"``, in Keras's
+        order of its variables."""
+        return self._counts
 
     def _state_shape(self) -> tuple[int, ...] | None:
         return (len(self.thresholds),)
@@ -205,27 +241,35 @@ class _ConfusionMetric(Metric):
         y_true, y_pred, sample_weight = as_tensors(y_true, y_pred, sample_weight)
         counts = confusion_counts(y_true, y_pred, self.thresholds, self._counts,
                                   sample_weight=sample_weight, **self._count_kwargs())
-        if self._state is None or next(iter(self._state.values())).device != y_pred.device:
-            self._state = counts
+        state = self._state
+        if state is None or next(iter(state.values())).device != y_pred.device:
+            self._state = {name: value.to(self.torch_dtype) for name, value in counts.items()}
             return
         for name, value in counts.items():
-            self._state[name] += value
+            state[name] += value.to(state[name].dtype)
 
     def reset_state(self) -> None:
         # Fresh tensors at the next batch rather than zero_(): state made under inference_mode
         # (evaluate) cannot be updated in place later in training.
         self._state = None
 
-    def _count(self, name: str) -> torch.Tensor:
+    def count(self, name: str) -> torch.Tensor:
+        """The accumulated count ``name`` (``"tp"``, ``"fp"``, ``"tn"`` or ``"fn"``), zeros before
+        the first batch.
+
+        Args:
+            name: one of ``counts_kept``.
+        """
         if self._state is None:
             shape = self._state_shape()
-            return torch.zeros(shape if shape is not None else (len(self.thresholds),))
+            return torch.zeros(shape if shape is not None else (len(self.thresholds),),
+                               dtype=self.torch_dtype)
         return self._state[name]
 
     def summed_state(self) -> list[torch.Tensor]:
         if self._state is None and self._state_shape() is None:
             return []  # shape known only after a batch: Engine.all_reduce_results reports it
-        return [self._count(name) for name in self._counts]
+        return [self.count(name) for name in self._counts]
 
     def load_summed_state(self, state: list[torch.Tensor]) -> None:
         self._state = dict(zip(self._counts, state))
@@ -234,14 +278,22 @@ class _ConfusionMetric(Metric):
         return value[0] if len(self.thresholds) == 1 else value
 
 
-class _ConfusionCount(_ConfusionMetric):
+class _ConfusionCount(ConfusionMetric):
     def __init__(self, thresholds: float | Sequence[float] | None = None, name: str | None = None,
                  dtype: Any = None):
-        check_dtype(dtype)
-        super().__init__(name, _parse_thresholds(thresholds, 0.5))
+        super().__init__(name, parse_thresholds(thresholds, 0.5), dtype=dtype)
+        self.init_thresholds = thresholds
+
+    @property
+    def accumulator(self) -> torch.Tensor:
+        """The count per threshold (Keras's ``accumulator`` variable)."""
+        return self.count(self._counts[0])
 
     def result(self) -> torch.Tensor:
-        return self._per_threshold(self._count(self._counts[0]))
+        return self._per_threshold(self.count(self._counts[0]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "thresholds": self.init_thresholds}
 
 
 class TruePositives(_ConfusionCount):
@@ -251,7 +303,7 @@ class TruePositives(_ConfusionCount):
         thresholds: a float or a list of floats in [0, 1] (default 0.5); with a list, ``result()``
             is a vector with one count per threshold. Use 0 for logits.
         name: the log key (default ``"true_positives"``).
-        dtype: only ``None``/``"float32"``.
+        dtype: the counts' dtype (``"float32"`` by default; see ``Metric``).
 
     Example:
         m = ks.metrics.TruePositives()
@@ -301,18 +353,22 @@ class FalseNegatives(_ConfusionCount):
     _counts = ("fn",)
 
 
-class _Rate(_ConfusionMetric):
+class _Rate(ConfusionMetric):
     """``tp / (tp + other)``, the other count being ``_counts[1]``: Precision and Recall."""
 
     def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
                  class_id: int | None = None, name: str | None = None, dtype: Any = None):
-        check_dtype(dtype)
-        super().__init__(name, _parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
-                         top_k=top_k, class_id=class_id)
+        super().__init__(name, parse_thresholds(thresholds, 0.5 if top_k is None else _NEG_INF),
+                         top_k=top_k, class_id=class_id, dtype=dtype)
+        self.init_thresholds = thresholds
 
     def result(self) -> torch.Tensor:
-        tp = self._count("tp")
-        return self._per_threshold(_divide_no_nan(tp, tp + self._count(self._counts[1])))
+        tp = self.count("tp")
+        return self._per_threshold(divide_no_nan(tp, tp + self.count(self._counts[1])))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "thresholds": self.init_thresholds, "top_k": self.top_k,
+                "class_id": self.class_id}
 
 
 class Precision(_Rate):
@@ -324,7 +380,7 @@ class Precision(_Rate):
         top_k: only the k largest predictions per sample count as positive.
         class_id: count only this class of the last axis.
         name: the log key (default ``"precision"``).
-        dtype: only ``None``/``"float32"``.
+        dtype: the counts' dtype (``"float32"`` by default; see ``Metric``).
 
     Example:
         model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.Precision(), "recall"])
@@ -345,125 +401,3 @@ class Recall(_Rate):
     """
 
     _counts = ("tp", "fn")
-
-
-class AUC(_ConfusionMetric):
-    """Area under the ROC, PR or PR-gain curve, approximated on thresholds (``keras.metrics.AUC``).
-
-    The four confusion counts are kept per threshold on the device; ``result()`` integrates them
-    with Keras's Riemann sums (and Davis & Goadrich's interpolation for PR).
-
-    Args:
-        num_thresholds: evenly spaced thresholds in [0, 1] (> 1; default 200).
-        curve: ``"ROC"``, ``"PR"`` or ``"PRGAIN"``.
-        summation_method: ``"interpolation"``, ``"minoring"`` or ``"majoring"``.
-        name: the log key (default ``"auc"``).
-        dtype: only ``None``/``"float32"``.
-        thresholds: explicit thresholds in [0, 1] (then ``num_thresholds`` is ignored).
-        multi_label: one curve per label (last axis), averaged, instead of flattening the labels.
-        num_labels: the number of labels with ``multi_label`` (else taken from the first batch).
-        label_weights: per-label weights (averaging with ``multi_label``, counting otherwise).
-        from_logits: apply a sigmoid to ``y_pred`` first.
-
-    Example:
-        model.compile("adam", "binary_crossentropy", metrics=[ks.metrics.AUC(curve="PR")])
-    """
-
-    _counts = ("tp", "fp", "tn", "fn")
-    _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
-    _SUMMATIONS = ("interpolation", "minoring", "majoring")
-
-    def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
-                 summation_method: str = "interpolation", name: str | None = None, dtype: Any = None,
-                 thresholds: Sequence[float] | None = None, multi_label: bool = False,
-                 num_labels: int | None = None, label_weights: Sequence[float] | None = None,
-                 from_logits: bool = False):
-        check_dtype(dtype)
-        if not isinstance(curve, str) or curve.lower() not in self._CURVES:
-            raise ValueError(f"curve={curve!r} is not known; use 'ROC', 'PR' or 'PRGAIN'.")
-        if not isinstance(summation_method, str) or summation_method.lower() not in self._SUMMATIONS:
-            raise ValueError(f"summation_method={summation_method!r} is not known; use "
-                             "'interpolation', 'minoring' or 'majoring'.")
-        if thresholds is not None:
-            inner = sorted(_parse_thresholds(list(thresholds), 0.5))
-        else:
-            num_thresholds = check_int(num_thresholds, "num_thresholds", least=2)
-            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
-        if num_labels is not None and not multi_label:
-            raise ValueError("num_labels is only used with multi_label=True; drop num_labels or set "
-                             "multi_label=True.")
-        super().__init__(name, [0.0 - EPSILON, *inner, 1.0 + EPSILON])
-        self.num_thresholds = len(self.thresholds)
-        self.curve = self._CURVES[curve.lower()]
-        self.summation_method = summation_method.lower()
-        self.multi_label = bool(multi_label)
-        self.num_labels = num_labels
-        self.label_weights = (None if label_weights is None
-                              else torch.as_tensor(label_weights, dtype=torch.float32))
-        self.from_logits = bool(from_logits)
-        # The evenly spaced test runs on [0] + inner + [1], as in Keras (the ends carry epsilon).
-        self._evenly = _evenly_distributed([0.0, *inner, 1.0])
-
-    def _state_shape(self) -> tuple[int, ...] | None:
-        if not self.multi_label:
-            return (self.num_thresholds,)
-        return None if self.num_labels is None else (self.num_thresholds, self.num_labels)
-
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        y_true, y_pred, sample_weight = as_tensors(y_true, y_pred, sample_weight)
-        if self.multi_label and y_pred.dim() != 2:
-            raise ValueError("AUC(multi_label=True) needs y_pred of shape (batch, labels); got shape "
-                             f"{tuple(y_pred.shape)}.")
-        if self.from_logits:
-            y_pred = torch.sigmoid(y_pred)
-        super().update_state(y_true, y_pred, sample_weight)
-
-    def _count_kwargs(self) -> dict[str, Any]:
-        # Keras applies label_weights while counting only when the labels are flattened.
-        return {"multi_label": self.multi_label, "evenly": self._evenly,
-                "label_weights": None if self.multi_label else self.label_weights}
-
-    def result(self) -> torch.Tensor:
-        tp, fp, tn, fn = (self._count(name) for name in self._counts)
-        if self.curve == "PR" and self.summation_method == "interpolation":
-            return self._average_labels(self._interpolated_pr_auc(tp, fp, fn))
-        recall = _divide_no_nan(tp, tp + fn)
-        if self.curve == "ROC":
-            x, y = _divide_no_nan(fp, fp + tn), recall
-        elif self.curve == "PR":
-            x, y = recall, _divide_no_nan(tp, tp + fp)
-        else:  # PRGAIN
-            scale = _divide_no_nan(tp + fn, tn + fp)
-            recall_gain = 1.0 - scale * _divide_no_nan(fn, tp)
-            precision_gain = 1.0 - scale * _divide_no_nan(fp, tp)
-            recall_gain = torch.where(tp == 0, torch.zeros_like(tp), recall_gain).clamp_min(0.0)
-            precision_gain = torch.where(tp == 0, torch.ones_like(tp), precision_gain)
-            x, y = recall_gain, precision_gain
-        if self.summation_method == "interpolation":
-            heights = (y[:-1] + y[1:]) / 2.0
-        elif self.summation_method == "minoring":
-            heights = torch.minimum(y[:-1], y[1:])
-        else:
-            heights = torch.maximum(y[:-1], y[1:])
-        return self._average_labels((x[:-1] - x[1:]) * heights)
-
-    def _interpolated_pr_auc(self, tp, fp, fn):
-        """Keras's ``interpolate_pr_auc`` (Davis & Goadrich 2006, section 4, in closed form)."""
-        dtp = tp[:-1] - tp[1:]
-        p = tp + fp
-        dp = p[:-1] - p[1:]
-        slope = _divide_no_nan(dtp, dp.clamp_min(0))
-        intercept = tp[1:] - slope * p[1:]
-        safe_ratio = torch.where((p[:-1] > 0) & (p[1:] > 0), _divide_no_nan(p[:-1], p[1:].clamp_min(0)),
-                                 torch.ones_like(p[1:]))
-        return _divide_no_nan(slope * (dtp + intercept * torch.log(safe_ratio)),
-                              (tp[1:] + fn[1:]).clamp_min(0))
-
-    def _average_labels(self, terms: torch.Tensor) -> torch.Tensor:
-        if not self.multi_label:
-            return terms.sum()
-        by_label = terms.sum(dim=0)
-        if self.label_weights is None:
-            return by_label.mean()
-        weights = self.label_weights.to(by_label.device)
-        return _divide_no_nan((by_label * weights).sum(), weights.sum())

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from kerasish.metrics.base import EPSILON, Metric, as_tensors, check_dtype
+from kerasish.metrics.base import EPSILON, Metric, as_tensors
 
 
 class FBetaScore(Metric):
@@ -23,7 +23,7 @@ class FBetaScore(Metric):
         beta: a positive float.
         threshold: a float in (0, 1], or ``None``.
         name: the log key (default ``"fbeta_score"``).
-        dtype: only ``None``/``"float32"``.
+        dtype: the counts' dtype (``"float32"`` by default; see ``Metric``).
 
     Example:
         model.compile("adam", "categorical_crossentropy",
@@ -34,7 +34,6 @@ class FBetaScore(Metric):
 
     def __init__(self, average: str | None = None, beta: float = 1.0, threshold: float | None = None,
                  name: str = "fbeta_score", dtype: Any = None):
-        check_dtype(dtype)
         if average not in (None, "micro", "macro", "weighted"):
             raise ValueError(f"average={average!r} is not known; use None, 'micro', 'macro' or "
                              "'weighted'.")
@@ -42,7 +41,7 @@ class FBetaScore(Metric):
             raise ValueError(f"beta must be a Python float > 0 (e.g. 1.0); got {beta!r}.")
         if threshold is not None and (not isinstance(threshold, float) or not 0.0 < threshold <= 1.0):
             raise ValueError(f"threshold must be None or a Python float in (0, 1]; got {threshold!r}.")
-        super().__init__(name)
+        super().__init__(name, dtype)
         self.average = average
         self.beta = beta
         self.threshold = threshold
@@ -56,16 +55,17 @@ class FBetaScore(Metric):
                 f"{tuple(y_pred.shape)} and y_true of shape {tuple(y_true.shape)}. One-hot encode "
                 "integer labels (ks.utils.to_categorical) first."
             )
-        y_pred = y_pred.detach().float()
-        y_true = y_true.to(device=y_pred.device, dtype=torch.float32)
+        dtype = self.torch_dtype if self.torch_dtype.is_floating_point else torch.float32
+        y_pred = y_pred.detach().to(dtype)
+        y_true = y_true.to(device=y_pred.device, dtype=dtype)
         if self.threshold is None:
             top = y_pred.amax(dim=-1, keepdim=True)
-            predicted = ((y_pred >= top) & (y_pred.abs() > 1e-9)).float()
+            predicted = ((y_pred >= top) & (y_pred.abs() > 1e-9)).to(dtype)
         else:
-            predicted = (y_pred > self.threshold).float()
+            predicted = (y_pred > self.threshold).to(dtype)
         weight = None
         if sample_weight is not None:
-            weight = sample_weight.to(y_pred.device, torch.float32).unsqueeze(1)
+            weight = sample_weight.to(y_pred.device, dtype).unsqueeze(1)
         axis = None if self.average == "micro" else 0
 
         def weighted_sum(values: torch.Tensor) -> torch.Tensor:
@@ -102,6 +102,34 @@ class FBetaScore(Metric):
     def reset_state(self) -> None:
         self._state = None
 
+    def _count(self, key: str) -> torch.Tensor | None:
+        return None if self._state is None else self._state[key]
+
+    @property
+    def true_positives(self) -> torch.Tensor | None:
+        """The (weighted) true positives per class (a scalar with ``"micro"``); ``None`` before the
+        first batch, whose class count sizes them (Keras's variables are built there too)."""
+        return self._count("true_positives")
+
+    @property
+    def false_positives(self) -> torch.Tensor | None:
+        """The false positives, as ``true_positives``."""
+        return self._count("false_positives")
+
+    @property
+    def false_negatives(self) -> torch.Tensor | None:
+        """The false negatives, as ``true_positives``."""
+        return self._count("false_negatives")
+
+    @property
+    def intermediate_weights(self) -> torch.Tensor | None:
+        """The (weighted) support per class, which ``"weighted"`` averages by."""
+        return self._count("intermediate_weights")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "average": self.average, "beta": self.beta,
+                "threshold": self.threshold}
+
     def summed_state(self) -> list[torch.Tensor]:
         if self._state is None:
             if self.average == "micro":
@@ -120,7 +148,7 @@ class F1Score(FBetaScore):
         average: ``None`` (one score per class, a vector), ``"micro"``, ``"macro"``, ``"weighted"``.
         threshold: a float in (0, 1], or ``None`` (the row's largest prediction is positive).
         name: the log key (default ``"f1_score"``).
-        dtype: only ``None``/``"float32"``.
+        dtype: the counts' dtype (``"float32"`` by default; see ``Metric``).
 
     Example:
         model.compile("adam", "categorical_crossentropy", metrics=[ks.metrics.F1Score(average="macro")])
@@ -129,3 +157,8 @@ class F1Score(FBetaScore):
     def __init__(self, average: str | None = None, threshold: float | None = None,
                  name: str = "f1_score", dtype: Any = None):
         super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["beta"]  # F1 is beta=1 by definition; Keras leaves it out too
+        return config
