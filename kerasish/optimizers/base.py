@@ -19,12 +19,13 @@ import torch
 from kerasish._keras_interop import keras_for
 from kerasish.checks import check_number
 from kerasish.optimizers.attributes import set_lr
+from kerasish.optimizers.keras_api import KerasApply
 from kerasish.optimizers.rules import with_grads
 from kerasish.optimizers.schedules import LearningRateSchedule
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
 
 
-class Optimizer:
+class Optimizer(KerasApply):
     """Base of ``ks.optimizers`` classes: Keras's arguments now, a torch optimizer at ``compile``.
 
     An object of a subclass is a factory: ``compile(optimizer=ks.optimizers.Adam(...))`` calls
@@ -112,7 +113,8 @@ class Optimizer:
             torch's Adam, AdamW, NAdam and Adadelta with ``KerasAttributes``), Keras's
             ``optimizer.learning_rate``.
         """
-        optimizer, decay_in_hook = self._torch_optimizer(_listed(parameters), self._initial_lr())
+        optimizer, decay_in_hook = self._torch_optimizer(self._split_excluded(_listed(parameters)),
+                                                             self._initial_lr())
         eager = isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None
         _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer, inside_eager_step=eager)
         # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
@@ -242,7 +244,7 @@ class _KerasStep:
             return
         for group in optimizer.param_groups:
             params, _ = with_grads(group)
-            if params:
+            if params and not group.get("exclude_from_weight_decay"):
                 torch._foreach_mul_(params, 1.0 - float(group["lr"]) * self.weight_decay)
 
     def after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
