@@ -9,6 +9,7 @@ step count and the learning-rate schedule.
 from __future__ import annotations
 
 import math
+import re
 import types
 import warnings
 from collections.abc import Iterable, Sequence
@@ -86,7 +87,7 @@ class Optimizer(KerasApply):
         self.global_clipnorm = global_clipnorm
         # Kept only so that get_config() gives back what Keras's would (use_ema=True is refused).
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
-        self.name = name or type(self).__name__.lower()
+        self.name = name or _snake_case(type(self).__name__)
 
     def _initial_lr(self) -> float:
         if isinstance(self.learning_rate, LearningRateSchedule):
@@ -113,7 +114,10 @@ class Optimizer(KerasApply):
             torch's Adam, AdamW, NAdam and Adadelta with ``KerasAttributes``), Keras's
             ``optimizer.learning_rate``.
         """
-        optimizer, decay_in_hook = self._torch_optimizer(self._split_excluded(_listed(parameters)),
+        listed = _listed(parameters)
+        if not listed:  # Keras builds on no variables; torch refuses an empty list, not an empty group
+            listed = [{"params": []}]
+        optimizer, decay_in_hook = self._torch_optimizer(self._split_excluded(listed),
                                                              self._initial_lr())
         eager = isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None
         _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer, inside_eager_step=eager)
@@ -133,9 +137,26 @@ class Optimizer(KerasApply):
 
     __call__ = build
 
+    def clip_gradients(self, grads: Sequence[Any]) -> list[torch.Tensor]:
+        """These gradients clipped as each step clips them (``clipnorm``, ``clipvalue`` or
+        ``global_clipnorm``), as new tensors: Keras's ``_clip_gradients``, public here.
+
+        Args:
+            grads: gradients (tensors or arrays).
+
+        Returns:
+            The clipped gradients, in order (copies; the inputs are left as they are).
+        """
+        tensors = [torch.as_tensor(g).clone() for g in grads]
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            _KerasStep(self, False, None).clip(tensors, None)
+        return tensors
+
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (a schedule as its own config), as Keras's ``get_config``."""
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        # The arguments refused unless at their defaults, there as in Keras's config.
+        config.update(use_ema=False, loss_scale_factor=None, gradient_accumulation_steps=None)
         if isinstance(self.learning_rate, LearningRateSchedule):
             config["learning_rate"] = {"class_name": type(self.learning_rate).__name__,
                                        "config": self.learning_rate.get_config()}
@@ -143,6 +164,12 @@ class Optimizer(KerasApply):
 
     def __repr__(self) -> str:
         return f"ks.optimizers.{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+def _snake_case(name: str) -> str:
+    """Keras's default name for a class: ``RMSprop`` is ``rm_sprop``, ``AdamW`` ``adam_w``."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _listed(parameters: Iterable[Any]) -> list[Any]:
@@ -239,7 +266,7 @@ class _KerasStep:
             grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
             # An fp16 GradScaler hands a fused optimizer scaled gradients and the scale as
             # ``optimizer.grad_scale`` (unscaling happens in the kernel): clip at the scaled limit.
-            self._clip(grads, getattr(optimizer, "grad_scale", None))
+            self.clip(grads, getattr(optimizer, "grad_scale", None))
         if not self.weight_decay:
             return
         for group in optimizer.param_groups:
@@ -253,7 +280,7 @@ class _KerasStep:
             if self.schedule is not None:
                 set_lr(group, self.schedule.lr_at(group["iterations"]))
 
-    def _clip(self, grads: list[torch.Tensor], scale: torch.Tensor | None) -> None:
+    def clip(self, grads: list[torch.Tensor], scale: torch.Tensor | None) -> None:
         if not grads:
             return
         if self.clipvalue:
@@ -267,7 +294,7 @@ class _KerasStep:
             return
         norms: Sequence[torch.Tensor] = torch._foreach_norm(grads)
         limit_value = self.clipnorm or self.global_clipnorm
-        # before_step calls _clip only when clipnorm, global_clipnorm or clipvalue is set, and a
+        # before_step calls clip only when clipnorm, global_clipnorm or clipvalue is set, and a
         # clipvalue returned above: one of the two norms is set here.
         assert limit_value is not None
         limit: float | torch.Tensor = limit_value if scale is None else scale * limit_value
