@@ -65,6 +65,7 @@ from kerasish.optimizers.resolve import (
     OptimizerSpec,
     describe_optimizer,
     from_keras,
+    get,
     get_optimizer,
 )
 from kerasish.optimizers.rmsprop import KerasRMSprop, RMSprop
@@ -80,6 +81,6 @@ __all__ = [
     # the torch optimizers with Keras's rules
     "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax",
     # resolving what compile() is given
-    "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
+    "get", "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
     "KerasOptimizerLike", "OptimizerSpec",
 ]

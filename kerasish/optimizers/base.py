@@ -87,7 +87,7 @@ class Optimizer(KerasApply):
         self.global_clipnorm = global_clipnorm
         # Kept only so that get_config() gives back what Keras's would (use_ema=True is refused).
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or _auto_name(_snake_case(type(self).__name__))
 
     def _initial_lr(self) -> float:
         if isinstance(self.learning_rate, LearningRateSchedule):
@@ -164,6 +164,17 @@ class Optimizer(KerasApply):
 
     def __repr__(self) -> str:
         return f"ks.optimizers.{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+# How many objects of each default name were made: Keras numbers them adam, adam_1, adam_2, ...
+_NAMES_GIVEN: dict[str, int] = {}
+
+
+def _auto_name(prefix: str) -> str:
+    """Keras's ``auto_name``: the prefix the first time, then ``prefix_1``, ``prefix_2``, ..."""
+    count = _NAMES_GIVEN.get(prefix, 0)
+    _NAMES_GIVEN[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
 
 
 def _snake_case(name: str) -> str:

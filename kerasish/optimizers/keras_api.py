@@ -10,6 +10,7 @@ moments and the step count carry on as Keras's slot variables do. Nothing is rea
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -91,11 +92,19 @@ class KerasApply:
         be a ``(name, tensor)`` pair, as ``named_parameters()`` gives, for ``var_names`` in
         ``exclude_from_weight_decay`` (torch tensors have no names of their own).
         """
-        named = [v if isinstance(v, tuple) else (None, v) for v in trainable_variables]
-        tensors = [v for _, v in named]
         if len(grads) != len(trainable_variables):
             raise ValueError(f"apply() got {len(grads)} gradients for {len(trainable_variables)} "
                              "variables; give one gradient per variable.")
+        named = [v if isinstance(v, tuple) else (None, v) for v in trainable_variables]
+        kept = [i for i, g in enumerate(grads) if g is not None]
+        if not kept:
+            raise ValueError("No gradients provided for any variable (every gradient is None).")
+        if len(kept) < len(grads):  # as Keras: skip the variables without a gradient, and say so
+            missing = [named[i][0] or f"variable {i}" for i in range(len(grads)) if grads[i] is None]
+            warnings.warn(f"Gradients do not exist for variables {missing} when applying them; "
+                          "those variables are left unchanged.", stacklevel=2)
+            grads, named = [grads[i] for i in kept], [named[i] for i in kept]
+        tensors = [v for _, v in named]
         if self._applied is None:
             self._applied = self.build([v if n is None else (n, v) for n, v in named])
         optimizer = self._applied

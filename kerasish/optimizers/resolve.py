@@ -191,3 +191,34 @@ def from_keras(optimizer: Any) -> Optimizer:
         return ours(**config)
     except ValueError as error:
         raise TypeError(f"the Keras {name} cannot be reproduced: {error}") from error
+
+
+def get(identifier: str | dict[str, Any] | Optimizer | None) -> Optimizer | None:
+    """Keras's ``keras.optimizers.get``: a ``ks.optimizers`` object from a name, a config dict or
+    an object (returned as is); ``None`` stays ``None``.
+
+    Args:
+        identifier: a Keras name (``"adam"``), ``{"class_name": ..., "config": {...}}`` (the class
+            by its Keras name or class name), a ``ks.optimizers`` object, or ``None``.
+
+    Returns:
+        The optimizer object (not yet built on parameters), or ``None``.
+
+    Raises:
+        ValueError: a name or class kerasish does not know.
+
+    Example:
+        ks.optimizers.get({"class_name": "adamw", "config": {"weight_decay": 0.05}})
+    """
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    name, config = ((identifier.get("class_name"), identifier.get("config") or {})
+                    if isinstance(identifier, dict) else (identifier, {}))
+    classes: dict[str, type[Optimizer]] = {k.lower(): v for k, v in KERAS_OPTIMIZERS.items()}
+    classes.update({k: v for k, v in _BY_NAME.items() if isinstance(v, type)})
+    cls = classes.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"Could not interpret optimizer identifier {identifier!r}: use one of "
+                         f"{', '.join(KNOWN_OPTIMIZERS)}, a class-name config dict or a ks.optimizers "
+                         "object.")
+    return cls.from_config(config)
