@@ -13,7 +13,7 @@ float rounding (what that saves is measured in ``benchmarks/step_variants.py``; 
 given.
 
 ``ks.optimizers.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``Adamax`` and
-``Nadam`` take Keras's constructor arguments and follow Keras's update rules, which differ from
+``Nadam`` (and ``Lion``) take Keras's constructor arguments and follow Keras's update rules, which differ from
 torch's in places: Keras puts RMSprop's and Adagrad's epsilon inside the square root, scales
 Adam's epsilon by the bias correction, applies weight decay decoupled (``w -= lr * wd * w``) in
 every optimizer, and folds the learning rate into SGD's momentum. Where torch's rule is Keras's
@@ -32,7 +32,7 @@ The modules, one optimizer family per file:
 - ``base``: ``Optimizer``, the base of the Keras-named classes (Keras's shared arguments,
   ``KerasArguments``), and the step hooks for clipping, weight decay and schedules.
 - ``rules``: ``KerasRule``, the step shared by Keras's update rules written in torch.
-- ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``adam`` (Adam, AdamW, Adamax, Nadam): each
+- ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``lion``, ``adam`` (Adam, AdamW, Adamax, Nadam): each
   family's Keras-named class and, where torch's rule differs from Keras's, its torch optimizer.
 - ``attributes``: what every torch optimizer built here has besides torch's (``KerasAttributes``:
   Keras's ``optimizer.learning_rate``, the older saved states it loads), and torch's Adam, AdamW,
@@ -58,6 +58,7 @@ from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad, KerasAdagrad
 from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, Nadam
 from kerasish.optimizers.base import KerasArguments, Optimizer
+from kerasish.optimizers.lion import KerasLion, Lion
 from kerasish.optimizers.resolve import (
     KERAS_OPTIMIZERS,
     KNOWN_OPTIMIZERS,
@@ -76,10 +77,10 @@ from kerasish.optimizers.sgd import SGD, KerasSGD
 # (documented there) are importable from here but not listed.
 __all__ = [
     # Keras's optimizers, as factories for compile()
-    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
+    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion",
     "Optimizer", "KerasArguments",
     # the torch optimizers with Keras's rules
-    "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax",
+    "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion",
     # resolving what compile() is given
     "get", "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
     "KerasOptimizerLike", "OptimizerSpec",

@@ -1,5 +1,5 @@
 """Keras 3.15.1's per-optimizer tests (``keras/src/optimizers/{sgd,adam,adamw,adamax,nadam,rmsprop,
-adagrad,adadelta}_test.py``), ported onto ``ks.optimizers`` case by case with Keras's inputs and
+adagrad,adadelta,lion}_test.py``), ported onto ``ks.optimizers`` case by case with Keras's inputs and
 Keras's expected numbers.
 
 Keras's cases share one shape across the files, so each is written once here and parametrized by
@@ -24,7 +24,7 @@ import kerasish as ks
 
 from .twins import keras
 
-NAMES = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta"]
+NAMES = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion"]
 
 CONFIG_ARGS = {
     "SGD": dict(learning_rate=0.5, momentum=0.06, nesterov=True, weight_decay=0.004),
@@ -36,6 +36,7 @@ CONFIG_ARGS = {
     "RMSprop": dict(learning_rate=0.5, rho=0.8, momentum=0.05, epsilon=1e-6, centered=True),
     "Adagrad": dict(learning_rate=0.5, initial_accumulator_value=0.2, epsilon=1e-5),
     "Adadelta": dict(learning_rate=0.5, rho=0.9, epsilon=1e-5),
+    "Lion": dict(learning_rate=0.5, beta_1=0.5, beta_2=0.67),
 }
 
 # test_single_step: learning_rate=0.5, grads [1, 6, 7, 2] on [1, 2, 3, 4].
@@ -48,6 +49,7 @@ SINGLE_STEP = {
     "RMSprop": [-0.5811, 0.4189, 1.4189, 2.4189],
     "Adagrad": [0.5233, 1.5007, 2.5005, 3.5061],
     "Adadelta": [0.9993, 1.9993, 2.9993, 3.9993],
+    "Lion": [0.5, 1.5, 2.5, 3.5],
 }
 
 GOLDEN_ARGS = {
@@ -59,6 +61,7 @@ GOLDEN_ARGS = {
     "RMSprop": dict(centered=True),
     "Adagrad": dict(learning_rate=0.2, initial_accumulator_value=0.3, epsilon=1e-6),
     "Adadelta": dict(learning_rate=1.0, rho=0.8, epsilon=1e-6),
+    "Lion": {},
 }
 
 
@@ -101,6 +104,7 @@ GOLDEN = {
         [0.8903, 0.8012, 0.7342, 0.6862, 0.6521, 0.6277, 0.6099, 0.5967, 0.5867, 0.579],
         [0.856, 0.7422, 0.6604, 0.6037, 0.5644, 0.5367, 0.5168, 0.5021, 0.491, 0.4825]]),
     "Adadelta": _tile([0.9978, 0.9947, 0.9915, 0.9882, 0.9849]),
+    "Lion": _tile([0.999, 0.998, 0.997, 0.996, 0.995]),
 }
 
 
@@ -204,6 +208,15 @@ def test_nadam_build_with_empty_var_list():
     optimizer.step()
 
 
+# lion_test.py
+@pytest.mark.parametrize("beta_1", [-0.1, 0.0, 1.1])
+def test_lion_invalid_beta_1(beta_1):
+    message = (r"Argument `beta_1` must be in the \[0, 1\] range. Otherwise, the optimizer degenerates "
+               rf"to SignSGD. Received: beta_1={beta_1}.")
+    with pytest.raises(ValueError, match=message):
+        ks.optimizers.Lion(beta_1=beta_1)
+
+
 # optimizer_test.py (OptimizerTest)
 def test_iterations_counter():
     v = variable([[1.0, 2.0], [3.0, 4.0]])
@@ -270,7 +283,7 @@ def test_setting_lr_to_callable_untracks_lr_var():
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd", "adamw", "adagrad", "rmsprop", "adadelta", "adamax",
-                                  "nadam"])
+                                  "lion", "nadam"])
 def test_pickleable_optimizers(name):
     optimizer = ks.optimizers.get(name)
     assert pickle.loads(pickle.dumps(optimizer)).get_config() == optimizer.get_config()
