@@ -17,7 +17,7 @@ import torch
 from kerasish._keras_interop import keras_for, require_torch_backend
 from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad
-from kerasish.optimizers.adam import Adam, Adamax, AdamW, Nadam
+from kerasish.optimizers.adam import Adam, Adamax, AdamW, Lamb, Nadam
 from kerasish.optimizers.base import Optimizer
 from kerasish.optimizers.lion import Lion
 from kerasish.optimizers.rmsprop import RMSprop
@@ -40,7 +40,8 @@ OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimize
 
 # Keras's class name -> the ks.optimizers class with its arguments and rule.
 KERAS_OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion)
+    cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
+                                  Lamb)
 }
 
 # Keras's optimizer names: each builds its class with the default arguments, as in Keras.
@@ -136,7 +137,7 @@ def from_keras(optimizer: Any) -> Optimizer:
 
     Raises:
         TypeError: a class, a subclass of your own, a Keras optimizer without a ``ks`` equivalent
-            (Ftrl, Lamb, ...), a learning rate kerasish cannot step without a host read, or a
+            (Ftrl, Adafactor, ...), a learning rate kerasish cannot step without a host read, or a
             Keras backend other than torch.
 
     Example:
@@ -215,8 +216,9 @@ def get(identifier: str | dict[str, Any] | Optimizer | None) -> Optimizer | None
         return identifier
     name, config = ((identifier.get("class_name"), identifier.get("config") or {})
                     if isinstance(identifier, dict) else (identifier, {}))
-    classes: dict[str, type[Optimizer]] = {k.lower(): v for k, v in KERAS_OPTIMIZERS.items()}
-    classes.update({k: v for k, v in _BY_NAME.items() if isinstance(v, type)})
+    # Keras's names and their classes' names, as Keras's get (which knows no Lamb by either).
+    classes: dict[str, type[Optimizer]] = {k: v for k, v in _BY_NAME.items() if isinstance(v, type)}
+    classes.update({v.__name__.lower(): v for v in list(classes.values())})
     cls = classes.get(name.lower()) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(f"Could not interpret optimizer identifier {identifier!r}: use one of "

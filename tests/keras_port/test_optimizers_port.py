@@ -1,5 +1,5 @@
 """Keras 3.15.1's per-optimizer tests (``keras/src/optimizers/{sgd,adam,adamw,adamax,nadam,rmsprop,
-adagrad,adadelta,lion}_test.py``), ported onto ``ks.optimizers`` case by case with Keras's inputs and
+adagrad,adadelta,lion,lamb}_test.py``), ported onto ``ks.optimizers`` case by case with Keras's inputs and
 Keras's expected numbers.
 
 Keras's cases share one shape across the files, so each is written once here and parametrized by
@@ -24,7 +24,7 @@ import kerasish as ks
 
 from .twins import keras
 
-NAMES = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion"]
+NAMES = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Lion", "Lamb"]
 
 CONFIG_ARGS = {
     "SGD": dict(learning_rate=0.5, momentum=0.06, nesterov=True, weight_decay=0.004),
@@ -37,6 +37,7 @@ CONFIG_ARGS = {
     "Adagrad": dict(learning_rate=0.5, initial_accumulator_value=0.2, epsilon=1e-5),
     "Adadelta": dict(learning_rate=0.5, rho=0.9, epsilon=1e-5),
     "Lion": dict(learning_rate=0.5, beta_1=0.5, beta_2=0.67),
+    "Lamb": dict(learning_rate=0.5, beta_1=0.5, beta_2=0.67, epsilon=1e-5),
 }
 
 # test_single_step: learning_rate=0.5, grads [1, 6, 7, 2] on [1, 2, 3, 4].
@@ -50,6 +51,7 @@ SINGLE_STEP = {
     "Adagrad": [0.5233, 1.5007, 2.5005, 3.5061],
     "Adadelta": [0.9993, 1.9993, 2.9993, 3.9993],
     "Lion": [0.5, 1.5, 2.5, 3.5],
+    "Lamb": [-0.3693, 0.6306, 1.6306, 2.6306],
 }
 
 GOLDEN_ARGS = {
@@ -62,6 +64,7 @@ GOLDEN_ARGS = {
     "Adagrad": dict(learning_rate=0.2, initial_accumulator_value=0.3, epsilon=1e-6),
     "Adadelta": dict(learning_rate=1.0, rho=0.8, epsilon=1e-6),
     "Lion": {},
+    "Lamb": {},
 }
 
 
@@ -105,6 +108,7 @@ GOLDEN = {
         [0.856, 0.7422, 0.6604, 0.6037, 0.5644, 0.5367, 0.5168, 0.5021, 0.491, 0.4825]]),
     "Adadelta": _tile([0.9978, 0.9947, 0.9915, 0.9882, 0.9849]),
     "Lion": _tile([0.999, 0.998, 0.997, 0.996, 0.995]),
+    "Lamb": _tile([0.999, 0.9982, 0.9974, 0.9965, 0.9955]),
 }
 
 
