@@ -13,7 +13,7 @@ float rounding (what that saves is measured in ``benchmarks/step_variants.py``; 
 given.
 
 ``ks.optimizers.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``Adamax`` and
-``Nadam`` (and ``Lion``, ``Lamb``) take Keras's constructor arguments and follow Keras's update
+``Nadam`` (and ``Lion``, ``Lamb``, ``Ftrl``) take Keras's constructor arguments and follow Keras's update
 rules, which differ from torch's in places: Keras puts RMSprop's and Adagrad's epsilon inside the
 square root, scales Adam's epsilon by the bias correction, applies weight decay decoupled (``w -=
 lr * wd * w``) in every optimizer, and folds the learning rate into SGD's momentum. Where torch's
@@ -33,8 +33,9 @@ The modules, one optimizer family per file:
 - ``base``: ``Optimizer``, the base of the Keras-named classes (Keras's shared arguments,
   ``KerasArguments``), and the step hooks for clipping, weight decay and schedules.
 - ``rules``: ``KerasRule``, the step shared by Keras's update rules written in torch.
-- ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``lion``, ``adam`` (Adam, AdamW, Adamax, Nadam, Lamb): each
-  family's Keras-named class and, where torch's rule differs from Keras's, its torch optimizer.
+- ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``lion``, ``ftrl``, ``adam`` (Adam, AdamW,
+  Adamax, Nadam, Lamb): each family's Keras-named class and, where torch's rule differs from
+  Keras's, its torch optimizer.
 - ``attributes``: what every torch optimizer built here has besides torch's (``KerasAttributes``:
   Keras's ``optimizer.learning_rate``, the older saved states it loads), and torch's Adam, AdamW,
   NAdam and Adadelta with it.
@@ -59,6 +60,7 @@ from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad, KerasAdagrad
 from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, KerasLamb, Lamb, Nadam
 from kerasish.optimizers.base import KerasArguments, Optimizer
+from kerasish.optimizers.ftrl import Ftrl, KerasFtrl
 from kerasish.optimizers.lion import KerasLion, Lion
 from kerasish.optimizers.resolve import (
     KERAS_OPTIMIZERS,
@@ -78,10 +80,10 @@ from kerasish.optimizers.sgd import SGD, KerasSGD
 # (documented there) are importable from here but not listed.
 __all__ = [
     # Keras's optimizers, as factories for compile()
-    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Lamb",
+    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Lamb", "Ftrl",
     "Optimizer", "KerasArguments",
     # the torch optimizers with Keras's rules
-    "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion", "KerasLamb",
+    "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion", "KerasLamb", "KerasFtrl",
     # resolving what compile() is given
     "get", "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
     "KerasOptimizerLike", "OptimizerSpec",

@@ -76,7 +76,7 @@ def test_a_name_builds_what_its_ks_class_builds(name):
 # where the Keras rule runs on torch's optimizer, the Keras rule's class elsewhere.
 CLASS_NAMES = {"sgd": "KerasSGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "KerasRMSprop",
                "adagrad": "KerasAdagrad", "adadelta": "Adadelta", "adamax": "KerasAdamax", "nadam": "NAdam",
-               "lion": "KerasLion"}
+               "lion": "KerasLion", "ftrl": "KerasFtrl"}
 
 
 @pytest.mark.parametrize("name", ks.optimizers.KNOWN_OPTIMIZERS)
@@ -142,7 +142,7 @@ def assert_carried_over(name, model, old, old_state):
     assert all(torch.isfinite(p).all() for p in model.module.parameters())
 
 
-# Only the names that built torch's optimizer before ("lion" came with its Keras rule).
+# Only the names that built torch's optimizer before ("lion", "ftrl" came with their Keras rules).
 @pytest.mark.parametrize("name", sorted(OLD_BUILDS))
 def test_a_state_saved_with_a_name_loads_into_a_model_compiled_with_it(name, tmp_path):
     old, old_state = saved_by_the_old_code(name, tmp_path / "old.pt")
