@@ -45,7 +45,9 @@ class Optimizer(KerasApply):
         ema_momentum: accepted for Keras compatibility (only used with ``use_ema``).
         ema_overwrite_frequency: accepted for Keras compatibility (only used with ``use_ema``).
         loss_scale_factor: refused: use ``compile(precision="mixed_float16")``.
-        gradient_accumulation_steps: refused here: use ``compile(gradient_accumulation_steps=n)``.
+        gradient_accumulation_steps: average this many ``apply_gradients`` calls' gradients into one
+            update, as Keras; for ``fit`` use ``compile(gradient_accumulation_steps=n)`` (``build``
+            refuses it).
         name: a name, as Keras.
 
     Example:
@@ -78,9 +80,12 @@ class Optimizer(KerasApply):
         if loss_scale_factor is not None:
             raise ValueError("loss_scale_factor is not supported; compile(precision='mixed_float16') "
                              "scales the loss (and unscales the gradients) for you.")
-        if gradient_accumulation_steps is not None:
-            raise ValueError("gradient_accumulation_steps belongs to compile() in kerasish: "
-                             f"compile(..., gradient_accumulation_steps={gradient_accumulation_steps!r}).")
+        if gradient_accumulation_steps is not None and not (
+                isinstance(gradient_accumulation_steps, int) and gradient_accumulation_steps >= 2):
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={gradient_accumulation_steps!r}.")
+        # Honoured by apply()/apply_gradients(); for fit it belongs to compile() (build refuses it).
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
@@ -114,6 +119,15 @@ class Optimizer(KerasApply):
             torch's Adam, AdamW, NAdam and Adadelta with ``KerasAttributes``), Keras's
             ``optimizer.learning_rate``.
         """
+        steps = self.gradient_accumulation_steps
+        if steps:
+            raise ValueError("gradient_accumulation_steps belongs to compile() in kerasish: "
+                             f"compile(..., gradient_accumulation_steps={steps!r}) "
+                             "(the optimizer's own is honoured by apply_gradients only).")
+        return self._build(parameters)
+
+    def _build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:
+        """``build`` without the check of ``gradient_accumulation_steps`` (``apply`` accumulates)."""
         listed = _listed(parameters)
         if not listed:  # Keras builds on no variables; torch refuses an empty list, not an empty group
             listed = [{"params": []}]
@@ -156,7 +170,7 @@ class Optimizer(KerasApply):
         """The constructor arguments (a schedule as its own config), as Keras's ``get_config``."""
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         # The arguments refused unless at their defaults, there as in Keras's config.
-        config.update(use_ema=False, loss_scale_factor=None, gradient_accumulation_steps=None)
+        config.update(use_ema=False, loss_scale_factor=None)
         if isinstance(self.learning_rate, LearningRateSchedule):
             config["learning_rate"] = {"class_name": type(self.learning_rate).__name__,
                                        "config": self.learning_rate.get_config()}

@@ -24,7 +24,11 @@ class KerasApply:
     _excluded_ids: frozenset[int] = frozenset()
     _excluded_pattern: str | None = None
 
-    def build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:  # the subclass's
+    _accumulated: dict[int, torch.Tensor] | None = None
+    _calls: int = 0
+    gradient_accumulation_steps: int | None = None
+
+    def _build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:  # Optimizer's
         raise NotImplementedError
 
     def exclude_from_weight_decay(self, var_list: Sequence[torch.Tensor] | None = None,
@@ -106,7 +110,7 @@ class KerasApply:
             grads, named = [grads[i] for i in kept], [named[i] for i in kept]
         tensors = [v for _, v in named]
         if self._applied is None:
-            self._applied = self.build([v if n is None else (n, v) for n, v in named])
+            self._applied = self._build([v if n is None else (n, v) for n, v in named])
         optimizer = self._applied
         known = {id(p) for g in optimizer.param_groups for p in g["params"]}
         new = [v if n is None else (n, v) for n, v in named if id(v) not in known]
@@ -114,15 +118,37 @@ class KerasApply:
             for group in self._split_excluded(new):
                 group = group if isinstance(group, dict) else {"params": [group]}
                 optimizer.add_param_group({**group, "iterations": self.iterations})
+        update = self._accumulate(grads, tensors)
+        if update is None:
+            return
         for group in optimizer.param_groups:
             for p in group["params"]:
                 p.grad = None
         with torch.no_grad():
-            for grad, variable in zip(grads, tensors):
+            for grad, variable in zip(update, tensors):
                 variable.grad = torch.as_tensor(grad, dtype=variable.dtype, device=variable.device).clone()
         optimizer.step()
         for variable in tensors:
             variable.grad = None
+
+    def _accumulate(self, grads: Sequence[Any], tensors: list[torch.Tensor]) -> list[Any] | None:
+        """Keras's gradient accumulation: the mean of the last ``gradient_accumulation_steps``
+        calls' gradients at every n-th call, ``None`` (no update) at the others. A Python count
+        decides; the sums stay on the device."""
+        steps = self.gradient_accumulation_steps
+        if not steps:
+            return list(grads)
+        if self._accumulated is None:
+            self._accumulated = {}
+        self._calls += 1
+        sums = [self._accumulated.setdefault(id(v), torch.zeros_like(v)) for v in tensors]
+        given = [torch.as_tensor(g, dtype=v.dtype, device=v.device) for g, v in zip(grads, tensors)]
+        if self._calls % steps:
+            torch._foreach_add_(sums, given)
+            return None
+        mean = [(g + s) / steps for g, s in zip(given, sums)]
+        torch._foreach_zero_(sums)
+        return mean
 
     @property
     def torch_optimizer(self) -> torch.optim.Optimizer | None:

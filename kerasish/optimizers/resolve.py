@@ -181,6 +181,9 @@ def from_keras(optimizer: Any) -> Optimizer:
             "learning_rate is something kerasish cannot step without reading the device every step: "
             "use a float or a ks.optimizers.schedules schedule."
         ) from error
+    if config.get("gradient_accumulation_steps"):
+        raise TypeError("gradient_accumulation_steps belongs to compile() in kerasish: compile(..., "
+                        f"gradient_accumulation_steps={config['gradient_accumulation_steps']!r}).")
     learning_rate = config["learning_rate"]
     if isinstance(learning_rate, dict):  # a serialised schedule (or callable)
         schedule = keras.optimizers.schedules.deserialize(learning_rate)

@@ -336,3 +336,40 @@ def test_optimizer_auto_naming():
     custom = ks.optimizers.Adam(name="my_adam")
     assert custom.name == "my_adam"
     assert ks.optimizers.Adam.from_config(custom.get_config()).name == "my_adam"
+
+
+def test_gradient_accumulation():
+    """Keras's weights and ``iterations`` after each call (its ``_accumulated_gradients`` and
+    ``_iterations`` are Keras internals: the weights and count show the same)."""
+    v = variable([[1.0, 2.0], [3.0, 4.0]])
+    optimizer = ks.optimizers.SGD(learning_rate=1.0, gradient_accumulation_steps=3)
+    assert optimizer.gradient_accumulation_steps == 3
+    after = [([[1.0, 2.0], [3.0, 4.0]], 0), ([[1.0, 2.0], [3.0, 4.0]], 0), ([[0.0, 1.0], [2.0, 3.0]], 1),
+             ([[0.0, 1.0], [2.0, 3.0]], 1)]
+    for weights, iterations in after:
+        optimizer.apply_gradients([(torch.ones(2, 2), v)])
+        close(v, weights, 1e-6)
+        assert optimizer.iterations == iterations
+
+
+def test_gradient_accumulation_is_compiles_for_fit():
+    """kerasish's own rule: fit accumulates through compile(gradient_accumulation_steps=n)."""
+    with pytest.raises(ValueError, match=r"compile\(\.\.\., gradient_accumulation_steps=3\)"):
+        ks.optimizers.SGD(gradient_accumulation_steps=3).build([variable([1.0])])
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "adamw", "adagrad", "rmsprop", "adadelta", "adamax",
+                                  "lion", "nadam", "ftrl"])
+def test_gradient_accumulation_with_weigth_decay(name):
+    optimizer1 = ks.optimizers.get({"class_name": name, "config": {"weight_decay": 0.05}})
+    optimizer3 = ks.optimizers.get({"class_name": name, "config": {"weight_decay": 0.05,
+                                                                   "gradient_accumulation_steps": 3}})
+    variable1, variable3 = variable([[0.9], [0.5]]), variable([[0.9], [0.5]])
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        grads3 = rng.random([3, 2, 1]).astype("float32")
+        optimizer1.apply_gradients([(torch.tensor(grads3.mean(axis=0)), variable1)])
+        for batch in range(3):
+            optimizer3.apply_gradients([(torch.tensor(grads3[batch]), variable3)])
+    close(variable1, variable3.detach().numpy(), 1e-6)
+    assert not torch.equal(variable1, torch.tensor([[0.9], [0.5]]))
