@@ -13,16 +13,17 @@ float rounding (what that saves is measured in ``benchmarks/step_variants.py``; 
 given.
 
 ``ks.optimizers.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``Adamax`` and
-``Nadam`` take Keras's constructor arguments and follow Keras's update rules, which differ from
-torch's in places: Keras puts RMSprop's and Adagrad's epsilon inside the square root, scales
-Adam's epsilon by the bias correction, applies weight decay decoupled (``w -= lr * wd * w``) in
-every optimizer, and folds the learning rate into SGD's momentum. Where torch's rule is Keras's
-(Adadelta, Nadam with ``momentum_decay=1``, Adam with a per-step epsilon) the torch optimizer is
-used, fused when it can be; elsewhere a small foreach implementation of Keras's rule is. They
-are factories: ``compile`` calls them with the module's parameters. ``learning_rate`` may be a
-``ks.optimizers.schedules`` object, stepped once per optimizer step from a Python counter. The
-torch optimizers they build (by name or by class) take Keras's ``optimizer.learning_rate``: read,
-it is the current rate; set, every param group's (refused under a schedule, as in Keras).
+``Nadam`` (and ``Lion``, ``Lamb``, ``Ftrl``) take Keras's constructor arguments and follow Keras's update
+rules, which differ from torch's in places: Keras puts RMSprop's and Adagrad's epsilon inside the
+square root, scales Adam's epsilon by the bias correction, applies weight decay decoupled (``w -=
+lr * wd * w``) in every optimizer, and folds the learning rate into SGD's momentum. Where torch's
+rule is Keras's (Adadelta, Nadam with ``momentum_decay=1``, Adam with a per-step epsilon) the
+torch optimizer is used, fused when it can be; elsewhere a small foreach implementation of Keras's
+rule is. They are factories: ``compile`` calls them with the module's parameters.
+``learning_rate`` may be a ``ks.optimizers.schedules`` object, stepped once per optimizer step
+from a Python counter. The torch optimizers they build (by name or by class) take Keras's
+``optimizer.learning_rate``: read, it is the current rate; set, every param group's (refused under
+a schedule, as in Keras).
 
 ``compile(optimizer=keras.optimizers.Adam(...))`` builds the same thing from a Keras optimizer's
 settings, or refuses with the ``ks`` class to use.
@@ -32,8 +33,9 @@ The modules, one optimizer family per file:
 - ``base``: ``Optimizer``, the base of the Keras-named classes (Keras's shared arguments,
   ``KerasArguments``), and the step hooks for clipping, weight decay and schedules.
 - ``rules``: ``KerasRule``, the step shared by Keras's update rules written in torch.
-- ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``adam`` (Adam, AdamW, Adamax, Nadam): each
-  family's Keras-named class and, where torch's rule differs from Keras's, its torch optimizer.
+- ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``lion``, ``ftrl``, ``adam`` (Adam, AdamW,
+  Adamax, Nadam, Lamb): each family's Keras-named class and, where torch's rule differs from
+  Keras's, its torch optimizer.
 - ``attributes``: what every torch optimizer built here has besides torch's (``KerasAttributes``:
   Keras's ``optimizer.learning_rate``, the older saved states it loads), and torch's Adam, AdamW,
   NAdam and Adadelta with it.
@@ -56,8 +58,10 @@ Example:
 from kerasish.optimizers import schedules as schedules
 from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad, KerasAdagrad
-from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, Nadam
+from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, KerasLamb, Lamb, Nadam
 from kerasish.optimizers.base import KerasArguments, Optimizer
+from kerasish.optimizers.ftrl import Ftrl, KerasFtrl
+from kerasish.optimizers.lion import KerasLion, Lion
 from kerasish.optimizers.resolve import (
     KERAS_OPTIMIZERS,
     KNOWN_OPTIMIZERS,
@@ -65,6 +69,7 @@ from kerasish.optimizers.resolve import (
     OptimizerSpec,
     describe_optimizer,
     from_keras,
+    get,
     get_optimizer,
 )
 from kerasish.optimizers.rmsprop import KerasRMSprop, RMSprop
@@ -75,11 +80,11 @@ from kerasish.optimizers.sgd import SGD, KerasSGD
 # (documented there) are importable from here but not listed.
 __all__ = [
     # Keras's optimizers, as factories for compile()
-    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
+    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Lamb", "Ftrl",
     "Optimizer", "KerasArguments",
     # the torch optimizers with Keras's rules
-    "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax",
+    "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion", "KerasLamb", "KerasFtrl",
     # resolving what compile() is given
-    "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
+    "get", "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
     "KerasOptimizerLike", "OptimizerSpec",
 ]

@@ -189,3 +189,59 @@ class KerasAdamax(KerasRule):
         denominator = torch._foreach_add(norm, group["eps"])
         torch._foreach_addcdiv_(params, momentum, denominator,
                                 value=-group["lr"] / (1 - beta_1 ** group["step"]))
+
+
+class Lamb(_Moments):
+    """Keras's Lamb: Adam's bias-corrected step scaled per weight by ``||w|| / ||step||`` (1 where
+    either norm is 0); see ``KerasLamb``.
+
+    Args:
+        learning_rate: a float or a schedule.
+        beta_1: the first-moment decay.
+        beta_2: the second-moment decay.
+        epsilon: added to the corrected root.
+        **common: Keras's shared arguments (``weight_decay``, ``clipnorm``, ...), see ``Optimizer``.
+
+    Example:
+        model.compile(ks.optimizers.Lamb(learning_rate=1e-3, weight_decay=0.01), "cross_entropy")
+    """
+
+    def _torch_optimizer(self, parameters, lr):
+        return KerasLamb(parameters, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon), True
+
+
+class KerasLamb(KerasRule):
+    """Lamb with Keras's rule: Adam's moments, ``u = m_hat / (sqrt(v_hat) + eps)`` and
+    ``w -= r * lr * u`` with the trust ratio ``r = ||w|| / ||u||`` (1 if a norm is 0), each norm
+    over one weight. The ratio stays on the device. Built by ``ks.optimizers.Lamb``.
+
+    Args:
+        params: parameters or param groups.
+        lr: the learning rate.
+        betas: ``(beta_1, beta_2)``.
+        eps: added to the corrected root.
+
+    Example:
+        optimizer = KerasLamb(module.parameters(), lr=1e-3)
+    """
+
+    keras_name = "Lamb"
+
+    def __init__(self, params: Iterable[Any], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-7):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "step": 0})
+
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor],
+                grads: list[torch.Tensor]) -> None:
+        group["step"] += 1  # a Python count: no device read for the bias correction
+        beta_1, beta_2 = group["betas"]
+        momentum, velocity = states(self, params, "momentum"), states(self, params, "velocity")
+        torch._foreach_lerp_(momentum, grads, 1 - beta_1)
+        torch._foreach_lerp_(velocity, torch._foreach_mul(grads, grads), 1 - beta_2)
+        root = torch._foreach_sqrt(torch._foreach_div(velocity, 1 - beta_2 ** group["step"]))
+        torch._foreach_add_(root, group["eps"])
+        updates = torch._foreach_div(torch._foreach_div(momentum, 1 - beta_1 ** group["step"]), root)
+        ratios = [torch.where((w > 0) & (u > 0), w / u, torch.ones_like(w))
+                  for w, u in zip(torch._foreach_norm(params), torch._foreach_norm(updates))]
+        torch._foreach_mul_(updates, ratios)
+        torch._foreach_add_(params, updates, alpha=-group["lr"])

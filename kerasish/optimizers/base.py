@@ -9,6 +9,7 @@ step count and the learning-rate schedule.
 from __future__ import annotations
 
 import math
+import re
 import types
 import warnings
 from collections.abc import Iterable, Sequence
@@ -19,12 +20,13 @@ import torch
 from kerasish._keras_interop import keras_for
 from kerasish.checks import check_number
 from kerasish.optimizers.attributes import set_lr
+from kerasish.optimizers.keras_api import KerasApply
 from kerasish.optimizers.rules import with_grads
 from kerasish.optimizers.schedules import LearningRateSchedule
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
 
 
-class Optimizer:
+class Optimizer(KerasApply):
     """Base of ``ks.optimizers`` classes: Keras's arguments now, a torch optimizer at ``compile``.
 
     An object of a subclass is a factory: ``compile(optimizer=ks.optimizers.Adam(...))`` calls
@@ -43,7 +45,9 @@ class Optimizer:
         ema_momentum: accepted for Keras compatibility (only used with ``use_ema``).
         ema_overwrite_frequency: accepted for Keras compatibility (only used with ``use_ema``).
         loss_scale_factor: refused: use ``compile(precision="mixed_float16")``.
-        gradient_accumulation_steps: refused here: use ``compile(gradient_accumulation_steps=n)``.
+        gradient_accumulation_steps: average this many ``apply_gradients`` calls' gradients into one
+            update, as Keras; for ``fit`` use ``compile(gradient_accumulation_steps=n)`` (``build``
+            refuses it).
         name: a name, as Keras.
 
     Example:
@@ -76,16 +80,19 @@ class Optimizer:
         if loss_scale_factor is not None:
             raise ValueError("loss_scale_factor is not supported; compile(precision='mixed_float16') "
                              "scales the loss (and unscales the gradients) for you.")
-        if gradient_accumulation_steps is not None:
-            raise ValueError("gradient_accumulation_steps belongs to compile() in kerasish: "
-                             f"compile(..., gradient_accumulation_steps={gradient_accumulation_steps!r}).")
+        if gradient_accumulation_steps is not None and not (
+                isinstance(gradient_accumulation_steps, int) and gradient_accumulation_steps >= 2):
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={gradient_accumulation_steps!r}.")
+        # Honoured by apply()/apply_gradients(); for fit it belongs to compile() (build refuses it).
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
         # Kept only so that get_config() gives back what Keras's would (use_ema=True is refused).
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
-        self.name = name or type(self).__name__.lower()
+        self.name = name or _auto_name(_snake_case(type(self).__name__))
 
     def _initial_lr(self) -> float:
         if isinstance(self.learning_rate, LearningRateSchedule):
@@ -112,7 +119,20 @@ class Optimizer:
             torch's Adam, AdamW, NAdam and Adadelta with ``KerasAttributes``), Keras's
             ``optimizer.learning_rate``.
         """
-        optimizer, decay_in_hook = self._torch_optimizer(_listed(parameters), self._initial_lr())
+        steps = self.gradient_accumulation_steps
+        if steps:
+            raise ValueError("gradient_accumulation_steps belongs to compile() in kerasish: "
+                             f"compile(..., gradient_accumulation_steps={steps!r}) "
+                             "(the optimizer's own is honoured by apply_gradients only).")
+        return self._build(parameters)
+
+    def _build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:
+        """``build`` without the check of ``gradient_accumulation_steps`` (``apply`` accumulates)."""
+        listed = _listed(parameters)
+        if not listed:  # Keras builds on no variables; torch refuses an empty list, not an empty group
+            listed = [{"params": []}]
+        optimizer, decay_in_hook = self._torch_optimizer(self._split_excluded(listed),
+                                                             self._initial_lr())
         eager = isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None
         _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer, inside_eager_step=eager)
         # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
@@ -131,9 +151,26 @@ class Optimizer:
 
     __call__ = build
 
+    def clip_gradients(self, grads: Sequence[Any]) -> list[torch.Tensor]:
+        """These gradients clipped as each step clips them (``clipnorm``, ``clipvalue`` or
+        ``global_clipnorm``), as new tensors: Keras's ``_clip_gradients``, public here.
+
+        Args:
+            grads: gradients (tensors or arrays).
+
+        Returns:
+            The clipped gradients, in order (copies; the inputs are left as they are).
+        """
+        tensors = [torch.as_tensor(g).clone() for g in grads]
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            _KerasStep(self, False, None).clip(tensors, None)
+        return tensors
+
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (a schedule as its own config), as Keras's ``get_config``."""
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        # The arguments refused unless at their defaults, there as in Keras's config.
+        config.update(use_ema=False, loss_scale_factor=None)
         if isinstance(self.learning_rate, LearningRateSchedule):
             config["learning_rate"] = {"class_name": type(self.learning_rate).__name__,
                                        "config": self.learning_rate.get_config()}
@@ -141,6 +178,23 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"ks.optimizers.{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+# How many objects of each default name were made: Keras numbers them adam, adam_1, adam_2, ...
+_NAMES_GIVEN: dict[str, int] = {}
+
+
+def _auto_name(prefix: str) -> str:
+    """Keras's ``auto_name``: the prefix the first time, then ``prefix_1``, ``prefix_2``, ..."""
+    count = _NAMES_GIVEN.get(prefix, 0)
+    _NAMES_GIVEN[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def _snake_case(name: str) -> str:
+    """Keras's default name for a class: ``RMSprop`` is ``rm_sprop``, ``AdamW`` ``adam_w``."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _listed(parameters: Iterable[Any]) -> list[Any]:
@@ -237,12 +291,12 @@ class _KerasStep:
             grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
             # An fp16 GradScaler hands a fused optimizer scaled gradients and the scale as
             # ``optimizer.grad_scale`` (unscaling happens in the kernel): clip at the scaled limit.
-            self._clip(grads, getattr(optimizer, "grad_scale", None))
+            self.clip(grads, getattr(optimizer, "grad_scale", None))
         if not self.weight_decay:
             return
         for group in optimizer.param_groups:
             params, _ = with_grads(group)
-            if params:
+            if params and not group.get("exclude_from_weight_decay"):
                 torch._foreach_mul_(params, 1.0 - float(group["lr"]) * self.weight_decay)
 
     def after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -251,7 +305,7 @@ class _KerasStep:
             if self.schedule is not None:
                 set_lr(group, self.schedule.lr_at(group["iterations"]))
 
-    def _clip(self, grads: list[torch.Tensor], scale: torch.Tensor | None) -> None:
+    def clip(self, grads: list[torch.Tensor], scale: torch.Tensor | None) -> None:
         if not grads:
             return
         if self.clipvalue:
@@ -265,7 +319,7 @@ class _KerasStep:
             return
         norms: Sequence[torch.Tensor] = torch._foreach_norm(grads)
         limit_value = self.clipnorm or self.global_clipnorm
-        # before_step calls _clip only when clipnorm, global_clipnorm or clipvalue is set, and a
+        # before_step calls clip only when clipnorm, global_clipnorm or clipvalue is set, and a
         # clipvalue returned above: one of the two norms is set here.
         assert limit_value is not None
         limit: float | torch.Tensor = limit_value if scale is None else scale * limit_value

@@ -17,8 +17,10 @@ import torch
 from kerasish._keras_interop import keras_for, require_torch_backend
 from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad
-from kerasish.optimizers.adam import Adam, Adamax, AdamW, Nadam
+from kerasish.optimizers.adam import Adam, Adamax, AdamW, Lamb, Nadam
 from kerasish.optimizers.base import Optimizer
+from kerasish.optimizers.ftrl import Ftrl
+from kerasish.optimizers.lion import Lion
 from kerasish.optimizers.rmsprop import RMSprop
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
 from kerasish.optimizers.sgd import SGD
@@ -39,13 +41,14 @@ OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimize
 
 # Keras's class name -> the ks.optimizers class with its arguments and rule.
 KERAS_OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam)
+    cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
+                                  Lamb, Ftrl)
 }
 
 # Keras's optimizer names: each builds its class with the default arguments, as in Keras.
 _BY_NAME: dict[str, Callable[[], Optimizer]] = {
     "sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
-    "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam,
+    "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
 }
 
 KNOWN_OPTIMIZERS = tuple(sorted(_BY_NAME))
@@ -135,7 +138,7 @@ def from_keras(optimizer: Any) -> Optimizer:
 
     Raises:
         TypeError: a class, a subclass of your own, a Keras optimizer without a ``ks`` equivalent
-            (Ftrl, Lion, ...), a learning rate kerasish cannot step without a host read, or a
+            (Adafactor, Muon, ...), a learning rate kerasish cannot step without a host read, or a
             Keras backend other than torch.
 
     Example:
@@ -178,6 +181,9 @@ def from_keras(optimizer: Any) -> Optimizer:
             "learning_rate is something kerasish cannot step without reading the device every step: "
             "use a float or a ks.optimizers.schedules schedule."
         ) from error
+    if config.get("gradient_accumulation_steps"):
+        raise TypeError("gradient_accumulation_steps belongs to compile() in kerasish: compile(..., "
+                        f"gradient_accumulation_steps={config['gradient_accumulation_steps']!r}).")
     learning_rate = config["learning_rate"]
     if isinstance(learning_rate, dict):  # a serialised schedule (or callable)
         schedule = keras.optimizers.schedules.deserialize(learning_rate)
@@ -191,3 +197,35 @@ def from_keras(optimizer: Any) -> Optimizer:
         return ours(**config)
     except ValueError as error:
         raise TypeError(f"the Keras {name} cannot be reproduced: {error}") from error
+
+
+def get(identifier: str | dict[str, Any] | Optimizer | None) -> Optimizer | None:
+    """Keras's ``keras.optimizers.get``: a ``ks.optimizers`` object from a name, a config dict or
+    an object (returned as is); ``None`` stays ``None``.
+
+    Args:
+        identifier: a Keras name (``"adam"``), ``{"class_name": ..., "config": {...}}`` (the class
+            by its Keras name or class name), a ``ks.optimizers`` object, or ``None``.
+
+    Returns:
+        The optimizer object (not yet built on parameters), or ``None``.
+
+    Raises:
+        ValueError: a name or class kerasish does not know.
+
+    Example:
+        ks.optimizers.get({"class_name": "adamw", "config": {"weight_decay": 0.05}})
+    """
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    name, config = ((identifier.get("class_name"), identifier.get("config") or {})
+                    if isinstance(identifier, dict) else (identifier, {}))
+    # Keras's names and their classes' names, as Keras's get (which knows no Lamb by either).
+    classes: dict[str, type[Optimizer]] = {k: v for k, v in _BY_NAME.items() if isinstance(v, type)}
+    classes.update({v.__name__.lower(): v for v in list(classes.values())})
+    cls = classes.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"Could not interpret optimizer identifier {identifier!r}: use one of "
+                         f"{', '.join(KNOWN_OPTIMIZERS)}, a class-name config dict or a ks.optimizers "
+                         "object.")
+    return cls.from_config(config)

@@ -1,0 +1,174 @@
+"""Keras's optimizer API on a ``ks.optimizers`` class: ``apply_gradients``, ``apply``,
+``iterations``, ``exclude_from_weight_decay``, ``from_config``.
+
+``compile`` uses an optimizer object as a factory (``build(parameters)``); code ported from Keras
+calls the object itself with gradients. The first ``apply`` builds the torch optimizer on the
+variables given and keeps it (``optimizer.torch_optimizer``); later calls step the same one, so
+moments and the step count carry on as Keras's slot variables do. Nothing is read from the device.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+
+class KerasApply:
+    """Keras's ``apply_gradients`` family, mixed into ``ks.optimizers.Optimizer``."""
+
+    _applied: torch.optim.Optimizer | None = None
+    _excluded_ids: frozenset[int] = frozenset()
+    _excluded_pattern: str | None = None
+
+    _accumulated: dict[int, torch.Tensor] | None = None
+    _calls: int = 0
+    gradient_accumulation_steps: int | None = None
+
+    def _build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:  # Optimizer's
+        raise NotImplementedError
+
+    def exclude_from_weight_decay(self, var_list: Sequence[torch.Tensor] | None = None,
+                                  var_names: Sequence[str] | None = None) -> None:
+        """Leave these parameters out of weight decay, as Keras (call before the first build).
+
+        Args:
+            var_list: parameters to exclude (by identity).
+            var_names: a parameter is excluded when one of these strings occurs in its name;
+                names are known where ``build`` is given ``(name, parameter)`` pairs, as
+                ``module.named_parameters()`` gives.
+        """
+        if self._applied is not None:
+            raise ValueError("exclude_from_weight_decay() can only be configured before the optimizer "
+                             "is built (before the first apply/apply_gradients), as in Keras.")
+        if var_list:
+            self._excluded_ids = frozenset(id(v) for v in var_list)
+        if var_names:
+            self._excluded_pattern = "|".join(re.escape(str(n)) for n in var_names)
+
+    def _decays(self, name: str | None, parameter: torch.Tensor) -> bool:
+        """Whether weight decay applies to this parameter (Keras's ``_use_weight_decay``)."""
+        if id(parameter) in self._excluded_ids:
+            return False
+        pattern = self._excluded_pattern
+        return not (pattern is not None and name is not None and re.search(pattern, name))
+
+    def _split_excluded(self, parameters: list[Any]) -> list[Any]:
+        """The parameters as param groups, those excluded from weight decay in groups marked
+        ``"exclude_from_weight_decay": True`` (torch's own decay set to 0 there)."""
+        if not self._excluded_ids and self._excluded_pattern is None:
+            return [p[1] if isinstance(p, tuple) else p for p in parameters]
+        groups = [item for item in parameters if isinstance(item, dict)]
+        loose = [item for item in parameters if not isinstance(item, dict)]
+        if loose:
+            groups.insert(0, {"params": loose})
+        out = []
+        for group in groups:
+            pairs = [p if isinstance(p, tuple) else (None, p) for p in group["params"]]
+            kept = [p for n, p in pairs if self._decays(n, p)]
+            excluded = [p for n, p in pairs if not self._decays(n, p)]
+            if kept:
+                out.append({**group, "params": kept})
+            if excluded:
+                out.append({**group, "params": excluded, "exclude_from_weight_decay": True,
+                            "weight_decay": 0.0})
+        return out
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Any]]) -> None:
+        """One update of the variables with these gradients (Keras's ``apply_gradients``).
+
+        Args:
+            grads_and_vars: ``(gradient, variable)`` pairs; variables are tensors with
+                ``requires_grad`` (e.g. ``torch.nn.Parameter``).
+        """
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads: Sequence[Any],
+              trainable_variables: Sequence[torch.Tensor | tuple[str, torch.Tensor]]) -> None:
+        """One update with ``grads[i]`` for ``trainable_variables[i]`` (Keras's ``apply``).
+
+        The first call builds the torch optimizer on these variables; a later call with a new
+        variable adds it (in a param group of its own, at the same step count). A variable may
+        be a ``(name, tensor)`` pair, as ``named_parameters()`` gives, for ``var_names`` in
+        ``exclude_from_weight_decay`` (torch tensors have no names of their own).
+        """
+        if len(grads) != len(trainable_variables):
+            raise ValueError(f"apply() got {len(grads)} gradients for {len(trainable_variables)} "
+                             "variables; give one gradient per variable.")
+        named = [v if isinstance(v, tuple) else (None, v) for v in trainable_variables]
+        kept = [i for i, g in enumerate(grads) if g is not None]
+        if not kept:
+            raise ValueError("No gradients provided for any variable (every gradient is None).")
+        if len(kept) < len(grads):  # as Keras: skip the variables without a gradient, and say so
+            missing = [named[i][0] or f"variable {i}" for i in range(len(grads)) if grads[i] is None]
+            warnings.warn(f"Gradients do not exist for variables {missing} when applying them; "
+                          "those variables are left unchanged.", stacklevel=2)
+            grads, named = [grads[i] for i in kept], [named[i] for i in kept]
+        tensors = [v for _, v in named]
+        if self._applied is None:
+            self._applied = self._build([v if n is None else (n, v) for n, v in named])
+        optimizer = self._applied
+        known = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        new = [v if n is None else (n, v) for n, v in named if id(v) not in known]
+        if new:
+            for group in self._split_excluded(new):
+                group = group if isinstance(group, dict) else {"params": [group]}
+                optimizer.add_param_group({**group, "iterations": self.iterations})
+        update = self._accumulate(grads, tensors)
+        if update is None:
+            return
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                p.grad = None
+        with torch.no_grad():
+            for grad, variable in zip(update, tensors):
+                variable.grad = torch.as_tensor(grad, dtype=variable.dtype, device=variable.device).clone()
+        optimizer.step()
+        for variable in tensors:
+            variable.grad = None
+
+    def _accumulate(self, grads: Sequence[Any], tensors: list[torch.Tensor]) -> list[Any] | None:
+        """Keras's gradient accumulation: the mean of the last ``gradient_accumulation_steps``
+        calls' gradients at every n-th call, ``None`` (no update) at the others. A Python count
+        decides; the sums stay on the device."""
+        steps = self.gradient_accumulation_steps
+        if not steps:
+            return list(grads)
+        if self._accumulated is None:
+            self._accumulated = {}
+        self._calls += 1
+        sums = [self._accumulated.setdefault(id(v), torch.zeros_like(v)) for v in tensors]
+        given = [torch.as_tensor(g, dtype=v.dtype, device=v.device) for g, v in zip(grads, tensors)]
+        if self._calls % steps:
+            torch._foreach_add_(sums, given)
+            return None
+        mean = [(g + s) / steps for g, s in zip(given, sums)]
+        torch._foreach_zero_(sums)
+        return mean
+
+    @property
+    def torch_optimizer(self) -> torch.optim.Optimizer | None:
+        """The torch optimizer the first ``apply`` built (``None`` before it)."""
+        return self._applied
+
+    @property
+    def iterations(self) -> int:
+        """The optimizer steps taken through ``apply`` (Keras's ``optimizer.iterations``)."""
+        if self._applied is None:
+            return 0
+        return int(self._applied.param_groups[0].get("iterations", 0))
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        """The optimizer ``get_config()`` described (a schedule given as its config too)."""
+        from kerasish.optimizers.schedules import KERAS_SCHEDULES
+
+        config = dict(config)
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict) and "class_name" in rate:
+            config["learning_rate"] = KERAS_SCHEDULES[rate["class_name"]].from_config(rate["config"])
+        return cls(**config)
