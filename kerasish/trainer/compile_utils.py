@@ -195,9 +195,11 @@ class CompiledLoss:
             return f"a dict of {len(y_pred)} outputs ({', '.join(map(repr, y_pred))})"
         return "a single tensor"
 
-    def assign(self, y_pred: Any) -> list[AssignedLoss]:
+    def assign(self, y_pred: Any, by_loss: bool = False) -> list[AssignedLoss]:
         """Pair the losses with the outputs of ``y_pred``: ``(output key, loss, weight, tracker)``.
 
+        ``by_loss``: the outputs are a Keras model's unnamed list outputs, whose per-output losses
+        Keras logs after the loss (``mse_loss``; two alike share the key), not after the place.
         Raises a ``ValueError`` naming ``loss`` when the spec does not fit the outputs.
         """
         outputs = self.output_keys(y_pred)
@@ -235,7 +237,8 @@ class CompiledLoss:
             for loss, weight in leaves:
                 tracker = next(trackers, None)
                 if tracker is not None:
-                    tracker.name = f"{key_name(key)}_loss"
+                    named_by_loss = by_loss and isinstance(key, int)
+                    tracker.name = f"{loss.name if named_by_loss else key_name(key)}_loss"
                 assigned.append(AssignedLoss(key, loss, weight, tracker))
         if not assigned:
             raise ValueError("loss gives no loss for any output (every entry is None); give at least one.")
@@ -412,12 +415,14 @@ class CompiledMetrics:
                     "fits these targets (e.g. 'accuracy' for class labels), or reshape the targets."
                 ) from error
 
-    def build(self, y_pred: Any) -> list[Any]:
+    def build(self, y_pred: Any, prefix_positions: bool = True) -> list[Any]:
         """Pair the metrics with the outputs of ``y_pred``; returns the output keys they need.
 
         Keras 3's rules: with one output every metric applies to it, unprefixed; with several, a
         list holds one entry (a metric or a list of them) per output and a dict is keyed by
         output name. Anything else is a ``ValueError`` naming the argument.
+        ``prefix_positions=False``: the outputs are a Keras model's unnamed list outputs, whose
+        metrics Keras logs unprefixed (``mae``, then ``mae_1`` for a second one).
         """
         outputs = CompiledLoss.output_keys(y_pred)
         n = len(outputs)
@@ -454,11 +459,14 @@ class CompiledMetrics:
                     "Give one entry (a metric or a list of metrics) per output, e.g. "
                     f"{argument}=[['mae'], ['accuracy']], or a dict keyed by output name."
                 )
+            def prefix(key: Any) -> Any:
+                return key if prefix_positions or not isinstance(key, int) else None
+
             if form == "flat":  # one metric per output
-                assigned += [AssignedMetric(outputs[i], outputs[i], metric, weighted)
+                assigned += [AssignedMetric(outputs[i], prefix(outputs[i]), metric, weighted)
                              for i, (_, metric) in enumerate(group)]
             else:
-                assigned += [AssignedMetric(outputs[key], outputs[key], metric, weighted)
+                assigned += [AssignedMetric(outputs[key], prefix(outputs[key]), metric, weighted)
                              for key, metric in group]
         self._assigned = assigned
         self.entries = [MetricEntry(a.name_key, a.metric, a.weighted) for a in assigned]

@@ -144,6 +144,10 @@ class Engine:
         # and metrics, as Keras does: `<name>_loss` logs, dict targets and specs keyed by name.
         names = list(getattr(module, "output_names", None) or []) if self.keras else []
         self.output_names = names if len(names) > 1 else None
+        # A Keras model without output names (subclassed) returning a list: Keras names its
+        # per-output logs after the loss and leaves its metrics unprefixed (torch modules keep
+        # kerasish's `output_<i>` names: docs/differences.md).
+        self.keras_unnamed = self.keras and not names
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.accumulation = gradient_accumulation_steps
@@ -284,8 +288,9 @@ class Engine:
             )
         outputs = CompiledLoss.output_keys(y_pred)
         assert self.loss is not None  # only called for a compiled loss
-        assigned = self.loss.assign(y_pred)
-        wanted = {a.output for a in assigned} | set(self.metrics.build(y_pred))
+        assigned = self.loss.assign(y_pred, by_loss=self.keras_unnamed)
+        wanted = {a.output for a in assigned} | set(self.metrics.build(
+            y_pred, prefix_positions=not self.keras_unnamed))
         true_keys = CompiledLoss.target_keys(targets, y_pred, [k for k in outputs if k in wanted])
         self.loss.bind(assigned, true_keys, targets, y_pred)
         self.metrics.bind(true_keys, {key: i for i, key in enumerate(outputs)})
