@@ -19,6 +19,7 @@ import torch
 
 from kerasish.metrics import Metric
 from kerasish.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, batch_size_of
+from kerasish.trainer.owned_metrics import owned_metrics
 
 PRECISIONS = {
     "float32": None,
@@ -172,6 +173,8 @@ class Engine:
         self.layer_losses = LayerLosses(module) if self.keras else None
         self._forward = self._keras_forward_and_loss if self.keras else self._forward_and_loss
         self._predict = self.raw_outputs
+        self.owned: list[Metric] = []  # metrics the module's layers keep (owned_metrics)
+        self.find_owned_metrics()
         self._step_optimizer = self._optimizer_step
         if jit_compile:
             self._forward = torch.compile(self._forward)
@@ -304,6 +307,7 @@ class Engine:
                     return value
                 return value.detach().requires_grad_()
         self._loss_fn = loss_fn
+        self.find_owned_metrics()  # a layer built by this first call may have made its tracker
         self.result_fns()  # the running results' keys follow the pairing just made
 
     def _optimizer_step(self) -> None:
@@ -498,13 +502,20 @@ class Engine:
         named = [NamedMetric(tracker.name, tracker) for tracker in self.loss_trackers()]
         named += [NamedMetric(name, entry.metric)
                   for name, entry in zip(self.metrics.names, self.metrics.entries)]
+        named += [NamedMetric(metric.name, metric) for metric in self.owned]
         return named
+
+    def find_owned_metrics(self) -> None:
+        """Find the metrics the module's layers own (once per engine and per run's first batch)."""
+        self.owned = owned_metrics(self.module, self.keras,
+                                   [entry.metric for entry in self.metrics.entries], self.owned)
 
     def keras_order(self) -> list[Metric]:
         """The compiled metrics in Keras's ``model.metrics`` order: the loss tracker, the compiled
-        metrics, then the per-output loss trackers."""
+        metrics, the per-output loss trackers, then the metrics the module's layers own."""
         trackers = self.loss_trackers()
-        return [trackers[0], *(entry.metric for entry in self.metrics.entries), *trackers[1:]]
+        return [trackers[0], *(entry.metric for entry in self.metrics.entries), *trackers[1:],
+                *self.owned]
 
     def reset_metrics(self) -> None:
         for named in self.tracked():
