@@ -24,12 +24,19 @@ class LossTracker(Metric):
     One fused ``add_`` per step; the sample count is a Python int because it is known on the host.
     It is a ``ks.metrics.Metric``, so it appears in ``model.metrics`` and a custom step may call
     ``update_state(loss, sample_weight=batch_size)`` on it as Keras's guide does.
+
+    ``compute_loss`` adds its loss here (kerasish's contract, so a step written with
+    ``compute_loss`` and ``compute_metrics`` logs its loss), Keras's does not: Keras's guide steps
+    then call ``update_state(loss)`` themselves. So that such a step logs Keras's numbers, the
+    first ``update_state`` of a step withdraws what ``compute_loss`` added in that step
+    (``begin_step`` marks where a step starts).
     """
 
     def __init__(self, name: str = "loss"):
         super().__init__(name)
         self.total: torch.Tensor | None = None
         self.count = 0
+        self._pending: list[tuple[torch.Tensor, int]] = []  # compute_loss's additions this step
 
     def update(self, loss: torch.Tensor, batch_size: int) -> None:
         if self.total is None:
@@ -37,8 +44,22 @@ class LossTracker(Metric):
         self.total.add_(loss.detach(), alpha=batch_size)
         self.count += batch_size
 
+    def update_from_compute_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+        """``update``, withdrawn again if the step then calls ``update_state`` itself."""
+        self.update(loss, batch_size)
+        self._pending.append((loss.detach(), batch_size))
+
+    def begin_step(self) -> None:
+        """A custom step starts: ``compute_loss``'s additions before it stay counted."""
+        self._pending.clear()
+
     def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
         """Add a loss value; ``sample_weight`` is its weight (Keras passes the batch size)."""
+        for loss, batch_size in self._pending:  # the step tracks its loss itself, as in Keras
+            assert self.total is not None
+            self.total.sub_(loss, alpha=batch_size)
+            self.count -= batch_size
+        self._pending.clear()
         weight = 1 if sample_weight is None else sample_weight
         if isinstance(weight, torch.Tensor):
             weight = int(weight.sum().item()) if weight.numel() > 1 else weight.item()
@@ -52,6 +73,32 @@ class LossTracker(Metric):
     def reset_state(self) -> None:
         self.total = None
         self.count = 0
+        self._pending.clear()
+
+
+class PlainMetricView(Metric):
+    """A compiled ``metrics=`` entry as ``model.metrics`` lists it: ``update_state`` gives it no
+    sample weights.
+
+    Keras's ``model.metrics`` holds its compiled metrics in one ``compile_metrics`` object whose
+    ``update_state(y, y_pred, sample_weight)`` weights only ``weighted_metrics``; the guides'
+    custom steps call it for every metric. kerasish lists the metrics one by one, so each plain
+    one is shown through this view, which drops ``sample_weight`` as Keras does; its result and
+    reset are the metric's own.
+    """
+
+    def __init__(self, metric: Metric):
+        super().__init__(metric.name)
+        self.compiled = metric
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self.compiled.update_state(y_true, y_pred, None)
+
+    def result(self) -> Any:
+        return self.compiled.result()
+
+    def reset_state(self) -> None:
+        self.compiled.reset_state()
 
 
 class LossLeaf(NamedTuple):
