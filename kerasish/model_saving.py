@@ -15,6 +15,7 @@ import torch
 
 from kerasish import console
 from kerasish import state as state_lib
+from kerasish._keras_interop import keras_layer_names
 from kerasish.io import atomic_torch_save
 from kerasish.model_parts import ModelParts
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
@@ -212,7 +213,9 @@ class ModelSaving(ModelParts):
         schedulers held as attributes, and ``model.optimizer_steps``; the next ``fit`` still starts
         at its ``initial_epoch`` (pass ``initial_epoch=model.epoch`` to continue, or resume with
         ``BackupAndRestore``). Files of earlier kerasish versions load too. Everything is checked
-        before anything changes.
+        before anything changes. A Keras model's weights saved from an identical model whose
+        layers Keras numbered otherwise (``dense_3`` there, ``dense_7`` here) load by the layers'
+        order, as Keras's ``.weights.h5`` files do.
 
         Args:
             filepath: the file to read: a kerasish state, or a bare ``state_dict``.
@@ -233,6 +236,8 @@ class ModelSaving(ModelParts):
             state = state_lib.read(filepath, map_location=self.device)
         except ValueError as error:
             raise ValueError(f"load_weights: {error}") from error.__cause__
+        if is_keras_model(self.module) and isinstance(state.get("module"), Mapping):
+            state = {**state, "module": keras_layer_names(state["module"], self.module)}
         try:
             state_lib.load_into(self, state, filepath)
         except ValueError as error:
