@@ -137,3 +137,12 @@ def keras_layer_names(weights: Mapping[str, Any], module: Any) -> Mapping[str, A
     if not renames:
         return weights
     return {renames[key]: value for key, value in weights.items()}
+
+
+def check_overwrite(filepath: Any, overwrite: bool) -> None:
+    """Keras's ``overwrite=False`` (where Keras asks on the console): refuse an existing file."""
+    import os
+
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{os.fspath(filepath)!r} exists and overwrite=False; pass "
+                              "overwrite=True or another filepath.")

@@ -15,7 +15,7 @@ import torch
 
 from kerasish import console
 from kerasish import state as state_lib
-from kerasish._keras_interop import keras_layer_names
+from kerasish._keras_interop import check_overwrite, keras_layer_names
 from kerasish.io import atomic_torch_save
 from kerasish.model_parts import ModelParts
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
@@ -169,7 +169,7 @@ class ModelSaving(ModelParts):
             new_state[key] = tensor.to(dtype=current.dtype)
         self.module.load_state_dict(new_state)
 
-    def save_weights(self, filepath: str | os.PathLike) -> None:
+    def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the module's ``state_dict`` (parameters and buffers) and nothing else.
 
         The file is a plain ``torch.save`` of it, so ``module.load_state_dict(torch.load(path))``
@@ -178,13 +178,16 @@ class ModelSaving(ModelParts):
 
         Args:
             filepath: the file to write; any suffix, and missing folders are created.
+            overwrite: replace an existing file (Keras's argument, which Keras's own
+                ``ModelCheckpoint`` passes); ``False`` refuses with a ``FileExistsError``.
 
         Example:
             model.save_weights("weights/final.pt")
         """
+        check_overwrite(filepath, overwrite)
         atomic_torch_save(self.module.state_dict(), filepath)
 
-    def save(self, filepath: str | os.PathLike) -> None:
+    def save(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the whole training state to one torch file, in the format ``BackupAndRestore`` writes.
 
         The file holds the weights, the optimizer and gradient-scaler states, the state of every
@@ -197,12 +200,14 @@ class ModelSaving(ModelParts):
 
         Args:
             filepath: where to write; any suffix, and missing folders are created.
+            overwrite: replace an existing file (as for ``save_weights``).
 
         Example:
             model.save("run/state.pt")
             restored = ks.Model(make_net()).compile("adam", "cross_entropy")
             restored.load_weights("run/state.pt")   # weights, optimizer, scaler, epoch
         """
+        check_overwrite(filepath, overwrite)
         state_lib.save(self, filepath)
 
     def load_weights(self, filepath: str | os.PathLike) -> None:
