@@ -147,8 +147,9 @@ def test_reduce_lr_on_plateau_sets_the_rate_and_logs_it_as_keras():
     keras.utils.set_random_seed(0)
     theirs = build()
     theirs.compile(keras.optimizers.Adam(1e-3), "mse")
-    their_history = theirs.fit(X, Y, epochs=2, validation_split=0.25, verbose=0, callbacks=callbacks()).history
+    settings = dict(epochs=2, validation_split=0.25, verbose=0)
+    their_history = theirs.fit(X, Y, callbacks=callbacks(), **settings).history
     model = ks.Model(build(), device="cpu").compile(keras.optimizers.Adam(1e-3), "mse")
-    history = model.fit(X, Y, epochs=2, validation_split=0.25, verbose=0, callbacks=callbacks()).history
+    history = model.fit(X, Y, callbacks=callbacks(), **settings).history
     assert sorted(history) == sorted(their_history)
     np.testing.assert_allclose(history["learning_rate"], their_history["learning_rate"], rtol=1e-6)
