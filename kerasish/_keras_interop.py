@@ -8,7 +8,9 @@ equivalent in error messages. They never import keras themselves.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -77,3 +79,70 @@ def require_torch_backend(keras: Any, what: str, instead: str) -> None:
             f"kerasish's torch tensors. Use {instead} instead, or set KERAS_BACKEND=torch before "
             "importing keras."
         )
+
+
+_LAYER_KEY = re.compile(r"^(?P<prefix>[^/]*\.)(?P<layer>[^./]+)(?P<rest>/.+)$")
+_AUTO_NAME = re.compile(r"^(?P<base>.+?)(?:_(?P<n>\d+))?$")
+
+
+def match_layer_names(saved: Iterable[str], current: Iterable[str]) -> dict[str, str] | None:
+    """Saved weight keys of a Keras model -> this model's keys, when only layer names differ.
+
+    A Keras model's ``state_dict`` keys carry its layers' names (``_torch_params.dense_3/kernel``),
+    and Keras numbers auto-generated names per process (``dense``, ``dense_1``, ...), so an
+    identical model built later is called ``dense_7``. Keras's ``.weights.h5`` files load by the
+    layers' order; here the layers of each kind (the name without its ``_<n>``) pair in the order
+    Keras numbered them. Returns ``None`` when that does not make every key match (the caller
+    reports the mismatch) and ``{}`` when the keys already match.
+    """
+    saved, current = list(saved), list(current)
+    if set(saved) == set(current):
+        return {}
+    renames: dict[str, str] = {}
+    saved_layers, current_layers = _layers_by_kind(saved), _layers_by_kind(current)
+    if saved_layers is None or current_layers is None or saved_layers.keys() != current_layers.keys():
+        return None
+    for kind, names in saved_layers.items():
+        if len(names) != len(current_layers[kind]):
+            return None
+        renames.update(zip(names, current_layers[kind]))
+    mapping = {}
+    for key in saved:
+        found = _LAYER_KEY.match(key)
+        assert found is not None  # _layers_by_kind parsed every key
+        mapping[key] = found["prefix"] + renames[found["layer"]] + found["rest"]
+    return mapping if sorted(mapping.values()) == sorted(current) else None
+
+
+def _layers_by_kind(keys: list[str]) -> dict[str, list[str]] | None:
+    """Layer names by kind, each list in Keras's numbering order (``dense``, ``dense_1``, ...)."""
+    kinds: dict[str, list[tuple[int, str]]] = {}
+    for key in keys:
+        found = _LAYER_KEY.match(key)
+        if found is None:
+            return None
+        name = found["layer"]
+        auto = _AUTO_NAME.match(name)
+        assert auto is not None  # the pattern matches any name
+        entry = (-1 if auto["n"] is None else int(auto["n"]), name)
+        if entry not in kinds.setdefault(auto["base"], []):
+            kinds[auto["base"]].append(entry)
+    return {kind: [name for _, name in sorted(names)] for kind, names in kinds.items()}
+
+
+def keras_layer_names(weights: Mapping[str, Any], module: Any) -> Mapping[str, Any]:
+    """``weights`` keyed by a Keras ``module``'s layer names when only Keras's numbering differs
+    (``match_layer_names``); as they are otherwise."""
+    renames = match_layer_names(weights, module.state_dict())
+    if not renames:
+        return weights
+    return {renames[key]: value for key, value in weights.items()}
+
+
+def check_overwrite(filepath: Any, overwrite: bool) -> None:
+    """Keras's ``overwrite=False`` (where Keras asks on the console): refuse an existing file."""
+    import os
+
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{os.fspath(filepath)!r} exists and overwrite=False; pass "
+                              "overwrite=True or another filepath.")

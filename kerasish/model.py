@@ -410,7 +410,7 @@ class Model(KerasStepAPI, ModelSaving):
         batch_size = counts.batch_size
         args_lib.check_shuffle(shuffle)
         args_lib.check_class_weight(class_weight, sample_weight)
-        if not steps.custom_train:
+        if not steps.custom_train and engine.loss is not None:  # loss=None: a Keras model's own
             args_lib.check_targets_given(x, y, "fit")
         validate_on = args_lib.validation_schedule(validation_freq)
         if validation_split:
@@ -499,7 +499,7 @@ class Model(KerasStepAPI, ModelSaving):
         engine = self._require_compiled("evaluate", need_loss=not custom_test)
         step_functions = self._choose_steps(engine)
         verbose, batch_size, steps = args_lib.check_evaluate_predict(x, batch_size, verbose, steps)
-        if not custom_test:
+        if not custom_test and engine.loss is not None:
             args_lib.check_targets_given(x, y, "evaluate")
         args_lib.check_sample_weight(sample_weight)
         x = data_lib.replayable(x, "x")  # an exhausted generator is an error, as in Keras

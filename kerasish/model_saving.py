@@ -16,6 +16,7 @@ import torch
 from kerasish import console, sharded_checkpoint
 from kerasish import fsdp as fsdp_lib
 from kerasish import state as state_lib
+from kerasish._keras_interop import check_overwrite, keras_layer_names
 from kerasish.io import atomic_torch_save
 from kerasish.model_parts import ModelParts
 from kerasish.summary import DtypeSpec, ShapeSpec, build_example, summarize
@@ -176,7 +177,7 @@ class ModelSaving(ModelParts):
             new_state[key] = tensor.to(dtype=current.dtype)
         fsdp_lib.load_module_state(self.module, new_state)
 
-    def save_weights(self, filepath: str | os.PathLike) -> None:
+    def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> None:
         """Write the module's ``state_dict`` (parameters and buffers) and nothing else.
 
         The file is a plain ``torch.save`` of it, so ``module.load_state_dict(torch.load(path))``
@@ -185,15 +186,18 @@ class ModelSaving(ModelParts):
 
         Args:
             filepath: the file to write; any suffix, and missing folders are created.
+            overwrite: replace an existing file (Keras's argument, which Keras's own
+                ``ModelCheckpoint`` passes); ``False`` refuses with a ``FileExistsError``.
 
         Example:
             model.save_weights("weights/final.pt")
         """
+        check_overwrite(filepath, overwrite)
         weights = fsdp_lib.full_state_dict(self.module)  # whole, gathered when sharded
         if self.is_main_process or not self.is_sharded:
             atomic_torch_save(weights, filepath)
 
-    def save(self, filepath: str | os.PathLike, full: bool = False) -> None:
+    def save(self, filepath: str | os.PathLike, overwrite: bool = True, full: bool = False) -> None:
         """Write the whole training state to one torch file, in the format ``BackupAndRestore`` writes.
 
         The file holds the weights, the optimizer and gradient-scaler states, the state of every
@@ -210,6 +214,7 @@ class ModelSaving(ModelParts):
 
         Args:
             filepath: where to write; any suffix, and missing folders are created.
+            overwrite: replace an existing file (as for ``save_weights``).
             full: for a sharded model, gather every tensor and write the one file a one-process
                 model writes (rank 0 writes it): its ``"module"`` entry is an ordinary
                 ``state_dict``, for serving.
@@ -219,6 +224,7 @@ class ModelSaving(ModelParts):
             restored = ks.Model(make_net()).compile("adam", "cross_entropy")
             restored.load_weights("run/state.pt")   # weights, optimizer, scaler, epoch
         """
+        check_overwrite(filepath, overwrite)
         if not self.is_sharded:
             state_lib.save(self, filepath)
         elif not full:
@@ -242,7 +248,9 @@ class ModelSaving(ModelParts):
         schedulers held as attributes, and ``model.optimizer_steps``; the next ``fit`` still starts
         at its ``initial_epoch`` (pass ``initial_epoch=model.epoch`` to continue, or resume with
         ``BackupAndRestore``). Files of earlier kerasish versions load too. Everything is checked
-        before anything changes.
+        before anything changes. A Keras model's weights saved from an identical model whose
+        layers Keras numbered otherwise (``dense_3`` there, ``dense_7`` here) load by the layers'
+        order, as Keras's ``.weights.h5`` files do.
 
         Args:
             filepath: the file to read: a kerasish state, or a bare ``state_dict``.
@@ -266,6 +274,8 @@ class ModelSaving(ModelParts):
                 state = state_lib.read(filepath, map_location=self.device)
         except ValueError as error:
             raise ValueError(f"load_weights: {error}") from error.__cause__
+        if is_keras_model(self.module) and isinstance(state.get("module"), Mapping):
+            state = {**state, "module": keras_layer_names(state["module"], self.module)}
         try:
             state_lib.load_into(self, state, filepath)
         except ValueError as error:

@@ -23,6 +23,7 @@ from kerasish.trainer import loops
 from kerasish.trainer import step_functions as steps_lib
 from kerasish.trainer.compile_utils import CompiledMetrics, batch_size_of
 from kerasish.trainer.engine import Engine, call_module, is_keras_model
+from kerasish.trainer.layer_losses import no_compiled_loss
 from kerasish.trainer.logs import concat_to_numpy, keras_results, materialize
 from kerasish.tree import map_structure
 from kerasish.types import Nested, SampleWeights, Targets
@@ -76,11 +77,11 @@ class KerasStepAPI(ModelParts):
         y_pred = engine.named(y_pred)  # a Keras model's list outputs, for losses keyed by name
         if engine.first_batch is not None:
             engine.check_first_batch(y, y_pred)
-        assert engine.loss is not None  # _require_compiled("compute_loss") checked it
-        loss = engine.loss(y, y_pred, sample_weight)
+        loss = engine.loss(y, y_pred, sample_weight) if engine.loss is not None else (
+            no_compiled_loss(None, y_pred, None))  # compile(loss=None): a Keras model's own losses
         if engine.layer_losses is not None:  # a Keras model's own losses
             loss = engine.layer_losses.add_to(loss)
-        engine.loss_tracker.update(loss, batch_size_of(y_pred))
+        engine.loss_tracker.update_from_compute_loss(loss, batch_size_of(y_pred))
         return loss
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
@@ -110,7 +111,7 @@ class KerasStepAPI(ModelParts):
             results.update((named.name, named.metric.result()) for named in tracked)
             compiled = {named.metric for named in tracked}
         for metric in self.metrics:
-            if metric not in compiled:
+            if getattr(metric, "compiled", metric) not in compiled:  # a PlainMetricView's metric
                 results.setdefault(metric.name, metric.result())
         return results
 
@@ -203,7 +204,7 @@ class KerasStepAPI(ModelParts):
                 f"You must call compile() before {method}(): "
                 "model.compile(optimizer='adam', loss='cross_entropy')."
             )
-        if need_loss and self._engine.loss is None:
+        if need_loss and self._engine.loss is None and not self._engine.layer_losses_only:
             raise ValueError(
                 f"{method}() needs a loss, but compile() was called with loss=None. Pass "
                 "loss=... to compile(), or override the step to compute your own loss."
@@ -325,7 +326,7 @@ class KerasStepAPI(ModelParts):
                       sample_weight: Any, class_weight: Any = None) -> tuple[Any, Any, Any]:
         """What ``train_on_batch`` and ``test_on_batch`` do before their step: check the batch,
         put it on the device, set its class weights, and start from fresh metrics."""
-        if not custom_step:
+        if not custom_step and engine.loss is not None:
             args_lib.check_targets_given(x, y, method)
         x, y = map_structure(data_lib.as_tensor, x), map_structure(data_lib.as_tensor, y)
         sw = data_lib.sample_weights(sample_weight)

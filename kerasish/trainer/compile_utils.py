@@ -24,12 +24,19 @@ class LossTracker(Metric):
     One fused ``add_`` per step; the sample count is a Python int because it is known on the host.
     It is a ``ks.metrics.Metric``, so it appears in ``model.metrics`` and a custom step may call
     ``update_state(loss, sample_weight=batch_size)`` on it as Keras's guide does.
+
+    ``compute_loss`` adds its loss here (kerasish's contract, so a step written with
+    ``compute_loss`` and ``compute_metrics`` logs its loss), Keras's does not: Keras's guide steps
+    then call ``update_state(loss)`` themselves. So that such a step logs Keras's numbers, the
+    first ``update_state`` of a step withdraws what ``compute_loss`` added in that step
+    (``begin_step`` marks where a step starts).
     """
 
     def __init__(self, name: str = "loss"):
         super().__init__(name)
         self.total: torch.Tensor | None = None
         self.count = 0
+        self._pending: list[tuple[torch.Tensor, int]] = []  # compute_loss's additions this step
 
     def update(self, loss: torch.Tensor, batch_size: int) -> None:
         if self.total is None:
@@ -37,8 +44,22 @@ class LossTracker(Metric):
         self.total.add_(loss.detach(), alpha=batch_size)
         self.count += batch_size
 
+    def update_from_compute_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+        """``update``, withdrawn again if the step then calls ``update_state`` itself."""
+        self.update(loss, batch_size)
+        self._pending.append((loss.detach(), batch_size))
+
+    def begin_step(self) -> None:
+        """A custom step starts: ``compute_loss``'s additions before it stay counted."""
+        self._pending.clear()
+
     def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
         """Add a loss value; ``sample_weight`` is its weight (Keras passes the batch size)."""
+        for loss, batch_size in self._pending:  # the step tracks its loss itself, as in Keras
+            assert self.total is not None
+            self.total.sub_(loss, alpha=batch_size)
+            self.count -= batch_size
+        self._pending.clear()
         weight = 1 if sample_weight is None else sample_weight
         if isinstance(weight, torch.Tensor):
             weight = int(weight.sum().item()) if weight.numel() > 1 else weight.item()
@@ -52,6 +73,32 @@ class LossTracker(Metric):
     def reset_state(self) -> None:
         self.total = None
         self.count = 0
+        self._pending.clear()
+
+
+class PlainMetricView(Metric):
+    """A compiled ``metrics=`` entry as ``model.metrics`` lists it: ``update_state`` gives it no
+    sample weights.
+
+    Keras's ``model.metrics`` holds its compiled metrics in one ``compile_metrics`` object whose
+    ``update_state(y, y_pred, sample_weight)`` weights only ``weighted_metrics``; the guides'
+    custom steps call it for every metric. kerasish lists the metrics one by one, so each plain
+    one is shown through this view, which drops ``sample_weight`` as Keras does; its result and
+    reset are the metric's own.
+    """
+
+    def __init__(self, metric: Metric):
+        super().__init__(metric.name)
+        self.compiled = metric
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self.compiled.update_state(y_true, y_pred, None)
+
+    def result(self) -> Any:
+        return self.compiled.result()
+
+    def reset_state(self) -> None:
+        self.compiled.reset_state()
 
 
 class LossLeaf(NamedTuple):
@@ -195,9 +242,11 @@ class CompiledLoss:
             return f"a dict of {len(y_pred)} outputs ({', '.join(map(repr, y_pred))})"
         return "a single tensor"
 
-    def assign(self, y_pred: Any) -> list[AssignedLoss]:
+    def assign(self, y_pred: Any, by_loss: bool = False) -> list[AssignedLoss]:
         """Pair the losses with the outputs of ``y_pred``: ``(output key, loss, weight, tracker)``.
 
+        ``by_loss``: the outputs are a Keras model's unnamed list outputs, whose per-output losses
+        Keras logs after the loss (``mse_loss``; two alike share the key), not after the place.
         Raises a ``ValueError`` naming ``loss`` when the spec does not fit the outputs.
         """
         outputs = self.output_keys(y_pred)
@@ -235,7 +284,8 @@ class CompiledLoss:
             for loss, weight in leaves:
                 tracker = next(trackers, None)
                 if tracker is not None:
-                    tracker.name = f"{key_name(key)}_loss"
+                    named_by_loss = by_loss and isinstance(key, int)
+                    tracker.name = f"{loss.name if named_by_loss else key_name(key)}_loss"
                 assigned.append(AssignedLoss(key, loss, weight, tracker))
         if not assigned:
             raise ValueError("loss gives no loss for any output (every entry is None); give at least one.")
@@ -420,12 +470,14 @@ class CompiledMetrics:
                     "fits these targets (e.g. 'accuracy' for class labels), or reshape the targets."
                 ) from error
 
-    def build(self, y_pred: Any) -> list[Any]:
+    def build(self, y_pred: Any, prefix_positions: bool = True) -> list[Any]:
         """Pair the metrics with the outputs of ``y_pred``; returns the output keys they need.
 
         Keras 3's rules: with one output every metric applies to it, unprefixed; with several, a
         list holds one entry (a metric or a list of them) per output and a dict is keyed by
         output name. Anything else is a ``ValueError`` naming the argument.
+        ``prefix_positions=False``: the outputs are a Keras model's unnamed list outputs, whose
+        metrics Keras logs unprefixed (``mae``, then ``mae_1`` for a second one).
         """
         outputs = CompiledLoss.output_keys(y_pred)
         n = len(outputs)
@@ -462,11 +514,14 @@ class CompiledMetrics:
                     "Give one entry (a metric or a list of metrics) per output, e.g. "
                     f"{argument}=[['mae'], ['accuracy']], or a dict keyed by output name."
                 )
+            def prefix(key: Any) -> Any:
+                return key if prefix_positions or not isinstance(key, int) else None
+
             if form == "flat":  # one metric per output
-                assigned += [AssignedMetric(outputs[i], outputs[i], metric, weighted)
+                assigned += [AssignedMetric(outputs[i], prefix(outputs[i]), metric, weighted)
                              for i, (_, metric) in enumerate(group)]
             else:
-                assigned += [AssignedMetric(outputs[key], outputs[key], metric, weighted)
+                assigned += [AssignedMetric(outputs[key], prefix(outputs[key]), metric, weighted)
                              for key, metric in group]
         self._assigned = assigned
         self.entries = [MetricEntry(a.name_key, a.metric, a.weighted) for a in assigned]

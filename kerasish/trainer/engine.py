@@ -19,7 +19,10 @@ import torch
 
 from kerasish.checks import check_sample_weight_form, first_forward_error
 from kerasish.metrics import Metric
+from kerasish.trainer import compile_utils as cu
 from kerasish.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, batch_size_of
+from kerasish.trainer.layer_losses import LayerLosses, no_compiled_loss
+from kerasish.trainer.owned_metrics import owned_metrics
 
 PRECISIONS = {
     "float32": None,
@@ -69,31 +72,6 @@ def is_keras_model(module: torch.nn.Module) -> bool:
     return isinstance(layer, type) and isinstance(module, layer)
 
 
-class LayerLosses:
-    """A Keras model's own losses, ``model.losses``, added to the compiled loss as Keras 3 adds them.
-
-    ``model.losses`` holds what its layers' ``call`` gave ``add_loss`` in the model's last call
-    (``activity_regularizer=`` among them) and the weight penalties (``kernel_regularizer=``...),
-    computed when read. Keras's ``compute_loss`` sums each to a scalar (cast to ``floatx`` when it
-    is not a float) and then sums them with the compiled loss; its ``train_step`` and
-    ``test_step`` track that total, so ``loss`` and ``val_loss`` include them. Built only for a
-    Keras model: a torch module's step never looks.
-    """
-
-    def __init__(self, model: torch.nn.Module):
-        self.model: Any = model  # a keras.Model: its ``losses`` is a list of tensors
-        keras = sys.modules["keras"]  # a Keras model was given, so Keras is imported
-        self.floatx = getattr(torch, keras.config.floatx())
-
-    def add_to(self, loss: torch.Tensor) -> torch.Tensor:
-        """``loss`` plus the model's losses from its last call, summed in Keras's order."""
-        extra = self.model.losses
-        if not extra:
-            return loss
-        scalars = [(t if t.is_floating_point() else t.to(self.floatx)).sum() for t in extra]
-        return torch.stack([loss, *scalars]).sum()
-
-
 class NamedMetric(NamedTuple):
     """A compiled metric with its log key."""
 
@@ -136,7 +114,10 @@ class Engine:
         self.optimizer = optimizer
         self.loss = loss
         # One unweighted loss is called directly, skipping CompiledLoss's dispatch.
-        self._loss_fn: Callable[..., Any] = _no_loss if loss is None else (loss.single or loss)
+        # compile(loss=None) on a Keras model: it trains on its add_loss/regularizer losses, as Keras.
+        self.layer_losses_only = loss is None and self.keras
+        self._loss_fn: Callable[..., Any] = (loss.single or loss) if loss is not None else (
+            no_compiled_loss if self.layer_losses_only else _no_loss)
         self.metrics = metrics
         self.device = device
         self.autocast_dtype = PRECISIONS[precision]
@@ -145,6 +126,8 @@ class Engine:
         # and metrics, as Keras does: `<name>_loss` logs, dict targets and specs keyed by name.
         names = list(getattr(module, "output_names", None) or []) if self.keras else []
         self.output_names = names if len(names) > 1 else None
+        # No output names (a subclassed Keras model): logs named as Keras does (differences.md).
+        self.keras_unnamed = self.keras and not names
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.accumulation = gradient_accumulation_steps
@@ -175,6 +158,8 @@ class Engine:
         self.layer_losses = LayerLosses(module) if self.keras else None
         self._forward = self._keras_forward_and_loss if self.keras else self._forward_and_loss
         self._predict = self.raw_outputs
+        self.owned: list[Metric] = []  # metrics the module's layers keep (owned_metrics)
+        self.find_owned_metrics()
         self._step_optimizer = self._optimizer_step
         if jit_compile:
             self._forward = torch.compile(self._forward)
@@ -291,15 +276,18 @@ class Engine:
         Runs on the first batch's outputs, with the whole target arrays when they are known (one host
         read). Every mismatch is a ``ValueError``/``TypeError`` naming ``loss``, ``metrics`` or ``y``.
         """
-        if targets is None:
+        if targets is None and self.loss is not None:
             raise ValueError(
                 "y is None, but the compiled loss needs targets: pass y=... with array x, or data "
                 "that yields (x, y) batches."
             )
+        if self.loss is None:
+            self.check_layer_losses_only(y_pred, targets)
+            return
         outputs = CompiledLoss.output_keys(y_pred)
-        assert self.loss is not None  # only called for a compiled loss
-        assigned = self.loss.assign(y_pred)
-        wanted = {a.output for a in assigned} | set(self.metrics.build(y_pred))
+        assigned = self.loss.assign(y_pred, by_loss=self.keras_unnamed)
+        wanted = {a.output for a in assigned} | set(self.metrics.build(
+            y_pred, prefix_positions=not self.keras_unnamed))
         true_keys = CompiledLoss.target_keys(targets, y_pred, [k for k in outputs if k in wanted])
         self.loss.bind(assigned, true_keys, targets, y_pred)
         self.metrics.bind(true_keys, {key: i for i, key in enumerate(outputs)})
@@ -313,7 +301,25 @@ class Engine:
                     return value
                 return value.detach().requires_grad_()
         self._loss_fn = loss_fn
+        self.find_owned_metrics()  # a layer built by this first call may have made its tracker
         self.result_fns()  # the running results' keys follow the pairing just made
+
+    def check_layer_losses_only(self, y_pred: Any, targets: Any) -> None:
+        """The first batch of ``compile(loss=None)`` on a Keras model: its own losses must exist
+        (Keras: "No loss to compute"), and compiled metrics pair with the outputs as usual."""
+        assert self.layer_losses is not None  # layer_losses_only: a Keras model
+        if not self.layer_losses.model.losses:
+            raise ValueError(
+                "No loss to compute: compile() was called with loss=None and the model added no "
+                "loss (add_loss, kernel_regularizer=...) in its call. Pass loss=... to compile()."
+            )
+        needed = self.metrics.build(y_pred, prefix_positions=not self.keras_unnamed)
+        if needed:
+            outputs = CompiledLoss.output_keys(y_pred)
+            true_keys = CompiledLoss.target_keys(targets, y_pred, [k for k in outputs if k in needed])
+            self.metrics.bind(true_keys, {key: i for i, key in enumerate(outputs)})
+        self.find_owned_metrics()
+        self.result_fns()
 
     def _optimizer_step(self) -> None:
         # Looked up at each call: a torch LR scheduler built later wraps optimizer.step.
@@ -510,13 +516,23 @@ class Engine:
         named = [NamedMetric(tracker.name, tracker) for tracker in self.loss_trackers()]
         named += [NamedMetric(name, entry.metric)
                   for name, entry in zip(self.metrics.names, self.metrics.entries)]
+        named += [NamedMetric(metric.name, metric) for metric in self.owned]
         return named
+
+    def find_owned_metrics(self) -> None:
+        """Find the metrics the module's layers own (once per engine and per run's first batch)."""
+        self.owned = owned_metrics(self.module, self.keras,
+                                   [entry.metric for entry in self.metrics.entries], self.owned)
 
     def keras_order(self) -> list[Metric]:
         """The compiled metrics in Keras's ``model.metrics`` order: the loss tracker, the compiled
-        metrics, then the per-output loss trackers."""
+        metrics (a plain one through a view that takes no sample weights, as Keras's
+        ``compile_metrics`` gives it none), the per-output loss trackers, then the metrics the
+        module's layers own."""
         trackers = self.loss_trackers()
-        return [trackers[0], *(entry.metric for entry in self.metrics.entries), *trackers[1:]]
+        compiled = [entry.metric if entry.weighted else cu.PlainMetricView(entry.metric)
+                    for entry in self.metrics.entries]
+        return [trackers[0], *compiled, *trackers[1:], *self.owned]
 
     def reset_metrics(self) -> None:
         for named in self.tracked():

@@ -41,7 +41,7 @@ def choose(engine: Engine, train_step: Callable[..., Any] | None,
     """The steps to run: the engine's fused ones, or the user's (``None``: not overridden)."""
     return StepFunctions(
         train=engine.train_step if train_step is None else _custom_train(engine, train_step),
-        test=engine.test_step if test_step is None else _custom_test(test_step),
+        test=engine.test_step if test_step is None else _custom_test(engine, test_step),
         predict=engine.predict_step if predict_step is None else _custom_predict(predict_step),
         custom_train=train_step is not None,
         custom_test=test_step is not None,
@@ -53,12 +53,14 @@ def _custom_train(engine: Engine, train_step: Callable[..., Any]) -> BatchStep:
     def step(x: Any, y: Any, sample_weight: Any) -> StepResults:
         # Keras folds class weights into the sample weights before the step.
         data = pack_x_y_sample_weight(x, y, engine.class_sample_weight(y, sample_weight))
+        engine.loss_tracker.begin_step()
         return step_logs(train_step(data), "train_step")
     return step
 
 
-def _custom_test(test_step: Callable[..., Any]) -> BatchStep:
+def _custom_test(engine: Engine, test_step: Callable[..., Any]) -> BatchStep:
     def step(x: Any, y: Any, sample_weight: Any) -> StepResults:
+        engine.loss_tracker.begin_step()
         with torch.no_grad():
             return step_logs(test_step(pack_x_y_sample_weight(x, y, sample_weight)), "test_step")
     return step
