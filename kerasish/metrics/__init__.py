@@ -57,19 +57,34 @@ from kerasish.metrics.confusion import (
     confusion_counts,
 )
 from kerasish.metrics.f_score import F1Score, FBetaScore
+from kerasish.metrics.hinge import (
+    CategoricalHinge,
+    Hinge,
+    SquaredHinge,
+    categorical_hinge,
+    hinge,
+    squared_hinge,
+)
 from kerasish.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from kerasish.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
     SparseCategoricalCrossentropy,
 )
-from kerasish.metrics.reduction import Mean, MeanMetricWrapper
+from kerasish.metrics.reduction import Mean, MeanMetricWrapper, Sum
 from kerasish.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
+    cosine_similarity,
+    log_cosh,
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_squared_error,
@@ -95,6 +110,13 @@ __all__ += [  # the confusion-matrix block
     "RecallAtPrecision", "IoU", "BinaryIoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU",
 ]
 
+# metrics-core block (issue 23): Keras's reduction, regression, probabilistic and hinge metrics.
+__all__ += [
+    "Sum", "CosineSimilarity", "LogCoshError", "R2Score", "cosine_similarity", "log_cosh",
+    "KLDivergence", "Poisson", "Hinge", "SquaredHinge", "CategoricalHinge", "hinge",
+    "squared_hinge", "categorical_hinge",
+]
+
 
 _REGISTRY: dict[str, type[Metric]] = name_registry(
     (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
@@ -104,6 +126,12 @@ _REGISTRY: dict[str, type[Metric]] = name_registry(
      TrueNegatives, FalseNegatives, F1Score, FBetaScore),
     aliases={"rmse": RootMeanSquaredError, "fbeta_score": FBetaScore},
 )
+# metrics-core block (issue 23): Keras's string names for these classes.
+_REGISTRY.update(name_registry(
+    (CosineSimilarity, LogCoshError, R2Score, KLDivergence, Poisson, Hinge, SquaredHinge,
+     CategoricalHinge),
+    aliases={"logcosh": LogCoshError, "kld": KLDivergence},
+))
 
 KNOWN_METRICS = tuple(sorted([*_REGISTRY, "accuracy", "acc"]))
 

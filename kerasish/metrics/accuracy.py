@@ -16,7 +16,9 @@ from kerasish.metrics.reduction import FunctionMean, MeanMetricWrapper
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
-    """Per sample, the share of entries where ``y_pred > threshold`` agrees with ``y_true > 0.5``.
+    """Per entry, 1.0 where ``y_pred > threshold`` (as 0/1) equals ``y_true``, as in Keras.
+
+    A soft label (0.3, say) equals neither 0 nor 1, so it never counts as a match (Keras's rule).
 
     Args:
         y_true: 0/1 targets.
@@ -25,14 +27,14 @@ def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
         threshold: the decision threshold on ``y_pred``.
 
     Returns:
-        The mean over the last axis, in float32: one value per sample.
+        One float32 value per entry (``BinaryAccuracy`` averages them per sample).
 
     Example:
         ks.metrics.binary_accuracy(torch.tensor([1.0, 0.0]), torch.tensor([[0.7], [0.6]]))
-        # tensor([1., 0.])
+        # tensor([[1.], [0.]])
     """
     y_true, y_pred = align(y_true, y_pred)
-    return ((y_pred > threshold) == (y_true > 0.5)).float().mean(dim=-1)
+    return (y_true == (y_pred > threshold).to(y_true.dtype)).float()
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -65,15 +67,23 @@ def sparse_categorical_accuracy(y_true, y_pred):
     Example:
         model.compile("adam", "cross_entropy", metrics=[ks.metrics.sparse_categorical_accuracy])
     """
-    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+    shape = y_true.shape
+    squeezed = y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1
+    if squeezed:
         y_true = y_true.squeeze(-1)
-    return (y_pred.argmax(dim=-1) == y_true.long()).float()
+    matches = (y_pred.argmax(dim=-1) == y_true.long()).float()
+    if squeezed:
+        matches = matches.reshape(shape)
+    return matches.squeeze(-1) if matches.dim() > 1 and matches.shape[-1] == 1 else matches
 
 
 def _in_top_k(targets: torch.Tensor, y_pred: torch.Tensor, k: int) -> torch.Tensor:
-    k = min(k, y_pred.shape[-1])
-    top = y_pred.topk(k, dim=-1).indices
-    return (top == targets.long().unsqueeze(-1)).any(dim=-1).float()
+    """Keras's ``in_top_k`` on torch: the target's score is at least the k-th largest (ties count)."""
+    shape = targets.shape
+    y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+    kth = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).values[:, -1:]
+    score = y_pred.gather(-1, targets.reshape(-1, 1).long())
+    return (score >= kth).squeeze(-1).float().reshape(shape)
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
@@ -95,20 +105,24 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
     return _in_top_k(y_true.argmax(dim=-1), y_pred, k)
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_ids: bool = False):
     """``top_k_categorical_accuracy`` for integer labels: is the label among the ``k`` top outputs.
 
     Args:
-        y_true: class indices, ``(N,)`` or ``(N, 1)``.
-        y_pred: the outputs over the classes, ``(N, C)``.
+        y_true: class indices (or ids), ``(N,)`` or ``(N, 1)``.
+        y_pred: the outputs over the classes, ``(N, C)``; with ``from_sorted_ids``, the ids of
+            the top classes, best first, ``(N, M)`` with ``M >= k``.
         k: as in ``top_k_categorical_accuracy``.
+        from_sorted_ids: ``y_pred`` holds sorted ids rather than scores (Keras's argument).
 
     Example:
         model.compile("adam", "cross_entropy",
                       metrics=[ks.metrics.SparseTopKCategoricalAccuracy(k=3)])   # its running mean
     """
-    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
-        y_true = y_true.squeeze(-1)
+    if from_sorted_ids:
+        shape = y_true.shape
+        ids = y_pred.reshape(-1, y_pred.shape[-1])[:, :k]
+        return (ids == y_true.reshape(-1, 1).to(ids.dtype)).any(dim=-1).float().reshape(shape)
     return _in_top_k(y_true, y_pred, k)
 
 
@@ -139,7 +153,7 @@ def resolve_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> Callable[...
 
 def _exact_match(y_true, y_pred):
     y_true, y_pred = align(y_true, y_pred)
-    return (y_pred == y_true).float().mean(dim=-1)
+    return (y_pred == y_true).float()
 
 
 class Accuracy(FunctionMean):
@@ -173,6 +187,10 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = threshold
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
 
 
 class CategoricalAccuracy(FunctionMean):
@@ -218,6 +236,10 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "k": self.k}
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
@@ -226,13 +248,26 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
     Args:
         k: how many of the largest outputs count (default 5).
         name: the log key.
+        dtype: the state's dtype (see ``Metric``).
+        from_sorted_ids: ``y_pred`` holds the ids of the top classes, best first, instead of
+            scores (Keras's argument).
 
     Example:
         top3 = ks.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")
     """
 
-    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None):
-        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None,
+                 from_sorted_ids: bool = False):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
+        self.k = k
+        self.from_sorted_ids = from_sorted_ids
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "k": self.k}
+        if self.from_sorted_ids:  # as Keras: the key only when set
+            config["from_sorted_ids"] = True
+        return config
 
 
 class ShapeResolvedAccuracy(MeanMetricWrapper):
@@ -244,6 +279,9 @@ class ShapeResolvedAccuracy(MeanMetricWrapper):
 
     def __init__(self, name: str):
         super().__init__(self._first_call, name=name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
 
     def _first_call(self, y_true, y_pred):
         self.fn = resolve_accuracy(y_true, y_pred)
