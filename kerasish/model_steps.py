@@ -11,6 +11,7 @@ one runs is decided once per fit, evaluate or predict (``_choose_steps``).
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -195,6 +196,7 @@ class KerasStepAPI(ModelParts):
 
     def _choose_steps(self, engine: Engine) -> steps_lib.StepFunctions:
         """The steps this run calls, fused or the user's: chosen here, once, for the whole loop."""
+        refuse_keras_step_overrides(self.module)
         return steps_lib.choose(engine, self._custom_step("train_step"),
                                 self._custom_step("test_step"), self._custom_step("predict_step"))
 
@@ -336,3 +338,29 @@ class KerasStepAPI(ModelParts):
         engine.expect_first_batch()  # this batch is checked itself
         self.reset_metrics()
         return xb, yb, swb
+
+
+KERAS_STEP_HOOKS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+
+
+def refuse_keras_step_overrides(module: torch.nn.Module) -> None:
+    """A wrapped ``keras.Model`` subclass overriding a step hook: a ``TypeError`` before any step.
+
+    ``ks.Model`` runs its own steps, never the Keras model's, so such an override would be
+    silently ignored (Keras's "customizing fit" guide writes one); the fix is to move it to a
+    ``ks.Model`` subclass (docs/porting_guides.md).
+    """
+    if not is_keras_model(module):
+        return
+    keras_model = sys.modules["keras"].Model
+    if not isinstance(module, keras_model):
+        return
+    overridden = [hook for hook in KERAS_STEP_HOOKS
+                  if getattr(type(module), hook, None) is not getattr(keras_model, hook, None)]
+    if overridden:
+        raise TypeError(
+            f"{type(module).__name__} overrides {', '.join(overridden)}, which ks.Model does not "
+            "call (it runs its own steps). Move the override to a ks.Model subclass wrapping the "
+            f"Keras model: class {type(module).__name__}(ks.Model) with the same methods, "
+            "model = ...(keras_model) (docs/porting_guides.md)."
+        )
