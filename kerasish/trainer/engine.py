@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -20,6 +20,7 @@ import torch
 from kerasish.checks import check_sample_weight_form, first_forward_error
 from kerasish.metrics import Metric
 from kerasish.trainer import compile_utils as cu
+from kerasish.trainer import rank_sums
 from kerasish.trainer.compile_utils import CompiledLoss, CompiledMetrics, LossTracker, batch_size_of
 from kerasish.trainer.layer_losses import LayerLosses, no_compiled_loss
 from kerasish.trainer.owned_metrics import owned_metrics
@@ -451,7 +452,7 @@ class Engine:
         if self._window == 0:
             return
         if self._window < self.accumulation and hasattr(self.train_module, "no_sync"):
-            _average_gradients_across_ranks(self._params)  # an epoch's unfinished window
+            rank_sums.average_gradients(self._params)  # an epoch's unfinished window
         if self.clipnorm is not None or self.clipvalue is not None:
             self.scaler.unscale_(self._optim)
             grads = [p.grad for p in self._params if p.grad is not None]
@@ -539,46 +540,8 @@ class Engine:
             named.metric.reset_state()
 
     def all_reduce_results(self, group) -> None:
-        """Sum the running totals over all ranks (epoch end only), so logs agree everywhere.
-
-        The loss trackers and every metric that declares its state with ``summed_state()`` (``Mean``,
-        the confusion metrics, ``F1Score``, Keras metric objects, a user's metric) are summed in one
-        collective and handed back with ``load_summed_state``; torchmetrics objects synchronise
-        themselves in ``compute()``, and a metric that declares nothing keeps its rank's value.
-        A metric's state must have the same shape on every rank: a shape known only after a batch
-        (``F1Score``) on a rank that saw none is reported as a clear error, not a hang.
-        """
-        trackers = self.loss_trackers()
-        zero = torch.zeros((), device=self.device)
-        states = []
-        for tracker in trackers:
-            states += [zero if tracker.total is None else tracker.total, zero + tracker.count]
-        reduced: list[tuple[str, Metric, list[torch.Tensor]]] = []
-        for name, metric in self.tracked()[len(trackers):]:
-            state = metric.summed_state()
-            if state is not None:
-                reduced.append((name, metric, [torch.as_tensor(t).to(self.device) for t in state]))
-        if reduced:  # summing tensors of different sizes would fail obscurely or hang: compare first
-            shapes = [[tuple(t.shape) for t in state] for _, _, state in reduced]
-            everywhere = group.gather(shapes)  # one small collective, epoch end only
-            for i, (name, _, _) in enumerate(reduced):
-                seen = sorted({repr(rank_shapes[i]) for rank_shapes in everywhere})
-                if len(seen) > 1:
-                    raise ValueError(
-                        f"metric {name!r} holds state of different shapes on different ranks "
-                        f"({', '.join(seen)}), so it cannot be summed across ranks. A metric whose "
-                        "state shape is known only after its first batch (e.g. F1Score) saw no batch "
-                        "on some rank: give every rank at least one batch (more samples than processes)."
-                    )
-        for _, _, state in reduced:
-            states += state
-        summed = group.all_reduce_sum(states)
-        for i, tracker in enumerate(trackers):
-            tracker.total, tracker.count = summed[2 * i].reshape(()), int(summed[2 * i + 1].item())
-        offset = 2 * len(trackers)
-        for _, metric, state in reduced:
-            metric.load_summed_state([summed[offset + i].reshape(t.shape) for i, t in enumerate(state)])
-            offset += len(state)
+        """Sum the running totals over all ranks (epoch end only), so logs agree everywhere."""
+        rank_sums.sum_running_results(self.loss_trackers(), self.tracked(), self.device, group)
 
     def result_fns(self) -> dict[str, Callable[[], torch.Tensor]]:
         """Log key -> a function returning the running value as a 0-d tensor (no host read).
@@ -590,19 +553,6 @@ class Engine:
         fns.clear()
         fns.update((named.name, named.metric.result) for named in self.tracked())
         return fns
-
-
-def _average_gradients_across_ranks(params: Sequence[torch.Tensor]) -> None:
-    import torch.distributed as dist
-
-    grads = [p.grad for p in params if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
 
 
 def _class_labels(y: torch.Tensor) -> torch.Tensor:
