@@ -24,22 +24,8 @@ import torch
 from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
 from kerasish._naming import name_registry, snake_case
 from kerasish.losses.adapters import KerasLoss, TorchStyleLoss, keras_function_loss
-from kerasish.losses.base import (
-    Loss,
-    LossFunctionWrapper,
-    align_targets,
-    reduce_weighted_values,
-    squeeze_or_expand_to_same_rank,
-    weighted_reduce,
-)
-from kerasish.losses.hinge import (
-    CategoricalHinge,
-    Hinge,
-    SquaredHinge,
-    categorical_hinge,
-    hinge,
-    squared_hinge,
-)
+from kerasish.losses.base import Loss, align_targets, weighted_reduce
+from kerasish.losses.hinge import Hinge, SquaredHinge
 from kerasish.losses.probabilistic import (
     NLL,
     BCEWithLogits,
@@ -59,13 +45,6 @@ from kerasish.losses.regression import (
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
-    cosine_similarity,
-    huber,
-    log_cosh,
-    mean_absolute_error,
-    mean_absolute_percentage_error,
-    mean_squared_error,
-    mean_squared_logarithmic_error,
 )
 
 __all__ = [
@@ -74,18 +53,13 @@ __all__ = [
     "MeanSquaredLogarithmicError", "Huber", "LogCosh", "CosineSimilarity",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "KLDivergence", "Poisson", "CrossEntropy", "NLL", "BCEWithLogits",
-    "Hinge", "SquaredHinge", "CategoricalHinge", "LossFunctionWrapper",
-    "reduce_weighted_values", "squeeze_or_expand_to_same_rank",
-    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
-    "mean_squared_logarithmic_error", "cosine_similarity", "huber", "log_cosh",
-    "hinge", "squared_hinge", "categorical_hinge",
+    "Hinge", "SquaredHinge",
     "KerasLoss",
 ]
 
 _REGISTRY: dict[str, type[Loss]] = name_registry(
     (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
-     Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity,
-     BinaryCrossentropy,
+     Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CosineSimilarity, BinaryCrossentropy,
      CategoricalCrossentropy, SparseCategoricalCrossentropy, CrossEntropy, NLL, BCEWithLogits),
     aliases={"huber_loss": Huber, "logcosh": LogCosh, "kld": KLDivergence,
              "kullback_leibler_divergence": KLDivergence, "crossentropy": ShapeResolvedCrossentropy,

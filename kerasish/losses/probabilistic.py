@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kerasish.losses.base import EPSILON, Loss, to_tensors
+from kerasish.losses.base import EPSILON, HALF_DTYPES, Loss
 
 
 def _log_probabilities(y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
@@ -136,12 +136,13 @@ class _ClassIndexLoss(Loss):
     class_targets = True
     elementwise = False
 
-    def prepare(self, y_true, y_pred):
-        # The targets stay integer class indices; only the outputs take the compute dtype.
-        y_true, y_pred = to_tensors(y_true, y_pred, self.compute_dtype, cast_true=False)
+    def __call__(self, y_true, y_pred, sample_weight=None):
         if y_true.dtype != torch.int64 or y_true.dim() != y_pred.dim() - 1:
             y_true = _class_indices(y_true, y_pred, self.name)
-        return y_true, y_pred
+        if (sample_weight is None and self.reduction == "sum_over_batch_size"
+                and y_pred.dtype not in HALF_DTYPES):
+            return self.mean(y_true, y_pred)  # the per-step path: one check, one fused kernel
+        return super().__call__(y_true, y_pred, sample_weight)
 
     def check_targets(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
         y_true = _class_indices(y_true, y_pred, self.name)
@@ -197,8 +198,8 @@ class SparseCategoricalCrossentropy(_ClassIndexLoss):
     Args:
         from_logits: whether ``y_pred`` are logits rather than probabilities (which are
             rescaled to sum to 1 and clipped, as in Keras).
-        ignore_class: a label whose rows get a zero loss (padding, say) and, as in Keras, are
-            left out of the ``sum_over_batch_size`` divisor (a mask on the values).
+        ignore_class: a label whose rows get a zero loss (padding, say). Those rows still
+            count in the ``sum_over_batch_size`` divisor; Keras leaves them out of it.
         name, reduction: as ``Loss``; the default name is ``"sparse_categorical_crossentropy"``.
 
     Example:
@@ -220,13 +221,6 @@ class SparseCategoricalCrossentropy(_ClassIndexLoss):
             y_true = torch.where(keep, y_true, torch.zeros_like(y_true))
         values = -log_p.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
         return values if keep is None else values * keep
-
-    def call_with_mask(self, y_true, y_pred):
-        mask = None if self.ignore_index is None else y_true != self.ignore_index
-        return self.call(y_true, y_pred), mask
-
-    def masked_mean(self, y_true, y_pred):
-        return self.mean(y_true, y_pred) if self.ignore_index is None else None
 
 
 class CrossEntropy(_ClassIndexLoss):
