@@ -13,11 +13,15 @@ class Hinge(Loss):
     A label 0 counts as -1, as Keras converts binary labels.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"hinge"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"hinge"``.
 
     Example:
         ks.losses.Hinge()(torch.tensor([[0.0, 1.0]]), torch.tensor([[-0.5, 0.5]]))   # tensor(0.5)
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         y_true = _to_plus_minus_one(y_true)
@@ -28,11 +32,15 @@ class SquaredHinge(Loss):
     """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis; labels as for ``Hinge``.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"squared_hinge"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"squared_hinge"``.
 
     Example:
         model.compile("adam", loss="squared_hinge")
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         y_true = _to_plus_minus_one(y_true)
