@@ -78,7 +78,8 @@ def align_targets(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torc
         return y_true.squeeze(-1)
     raise ValueError(
         f"loss {name!r} compares outputs and targets element by element, so they must have the "
-        f"same shape; the model output has shape {tuple(y_pred.shape)} and the targets have shape {tuple(y_true.shape)}. "
+        f"same shape; the model output has shape {tuple(y_pred.shape)} and the targets have "
+        f"shape {tuple(y_true.shape)}. "
         "Reshape the targets (or the model's last layer) so the shapes match; kerasish does not "
         "broadcast them."
     )

@@ -1,14 +1,15 @@
-"""Keras 3.15.1's keras/src/losses/losses_test.py, part 2: CosineSimilarity, HuberLoss, LogCosh, KLDivergence, Poisson.
+"""Keras 3.15.1's keras/src/losses/losses_test.py, part 2:
+CosineSimilarity, HuberLoss, LogCosh, KLDivergence, Poisson.
 
 Each case states Keras's inputs and expected numbers and runs them on ``ks.losses``
 (see loss_case.py for the assertions; NOT_PORTED.md for what is left out).
 """
 
 import numpy as np
-import pytest
 
 import kerasish as ks
 from tests.keras_port.loss_case import KerasLossCase, backend, re  # noqa: F401
+
 
 class TestKerasCosineSimilarity(KerasLossCase):
     def l2_norm(self, x, axis):

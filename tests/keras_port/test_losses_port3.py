@@ -1,4 +1,5 @@
-"""Keras 3.15.1's keras/src/losses/losses_test.py, part 3: BinaryCrossentropy, CategoricalCrossentropy.
+"""Keras 3.15.1's keras/src/losses/losses_test.py, part 3:
+CategoricalHinge, BinaryCrossentropy, CategoricalCrossentropy.
 
 Each case states Keras's inputs and expected numbers and runs them on ``ks.losses``
 (see loss_case.py for the assertions; NOT_PORTED.md for what is left out).
@@ -9,6 +10,7 @@ import pytest
 
 import kerasish as ks
 from tests.keras_port.loss_case import KerasLossCase, backend, re  # noqa: F401
+
 
 class TestKerasBinaryCrossentropy(KerasLossCase):
     def test_config(self):
@@ -249,4 +251,65 @@ class TestKerasCategoricalCrossentropy(KerasLossCase):
         )
         cce_obj = ks.losses.CategoricalCrossentropy(dtype="bfloat16")
         loss = cce_obj(y_true, y_pred)
+        self.assertDType(loss, "bfloat16")
+
+
+class TestKerasCategoricalHinge(KerasLossCase):
+    def test_unweighted(self):
+        y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        y_pred = np.array([[0.6, 0.4], [0.4, 0.6]])
+
+        # Reduction = "sum_over_batch_size"
+        hinge_obj = ks.losses.CategoricalHinge(reduction="sum_over_batch_size")
+        loss = hinge_obj(y_true, y_pred)
+        self.assertAlmostEqual(loss, 1.4, 3)
+
+        # Reduction = "sum"
+        hinge_obj = ks.losses.CategoricalHinge(reduction="sum")
+        loss = hinge_obj(y_true, y_pred)
+        self.assertAlmostEqual(loss, 2.8, 3)
+
+        # Reduction = None
+        hinge_obj = ks.losses.CategoricalHinge(reduction=None)
+        loss = hinge_obj(y_true, y_pred)
+        self.assertAllClose(loss, [1.2, 1.6])
+
+        # Bad reduction
+        with self.assertRaisesRegex(ValueError, "Invalid value for argument"):
+            ks.losses.CategoricalHinge(reduction="abc")
+
+    def test_weighted(self):
+        y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        y_pred = np.array([[0.6, 0.4], [0.4, 0.6]])
+        sample_weight = [1, 0]
+
+        # Reduction = "sum_over_batch_size"
+        hinge_obj = ks.losses.CategoricalHinge(reduction="sum_over_batch_size")
+        loss = hinge_obj(y_true, y_pred, sample_weight=sample_weight)
+        self.assertAlmostEqual(loss, 0.6, 3)
+
+        # Reduction = "sum"
+        hinge_obj = ks.losses.CategoricalHinge(reduction="sum")
+        loss = hinge_obj(y_true, y_pred, sample_weight=sample_weight)
+        self.assertAlmostEqual(loss, 1.2, 3)
+
+        # Reduction = None
+        hinge_obj = ks.losses.CategoricalHinge(reduction=None)
+        loss = hinge_obj(y_true, y_pred, sample_weight=sample_weight)
+        self.assertAlmostEqual(loss, [1.2, 0.0])
+
+    def test_zero_weighted(self):
+        y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        y_pred = np.array([[0.6, 0.4], [0.4, 0.6]])
+        sample_weight = 0.0
+
+        hinge_obj = ks.losses.CategoricalHinge()
+        loss = hinge_obj(y_true, y_pred, sample_weight=sample_weight)
+        self.assertEqual(loss, 0.0)
+
+    def test_dtype_arg(self):
+        hinge_obj = ks.losses.CategoricalHinge(dtype="bfloat16")
+        y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        y_pred = np.array([[0.6, 0.4], [0.4, 0.6]])
+        loss = hinge_obj(y_true, y_pred)
         self.assertDType(loss, "bfloat16")

@@ -1,4 +1,5 @@
-"""Keras 3.15.1's keras/src/losses/losses_test.py, part 4: SparseCategoricalCrossentropy.
+"""Keras 3.15.1's keras/src/losses/losses_test.py, part 4:
+SparseCategoricalCrossentropy.
 
 Each case states Keras's inputs and expected numbers and runs them on ``ks.losses``
 (see loss_case.py for the assertions; NOT_PORTED.md for what is left out).
@@ -9,6 +10,7 @@ import pytest
 
 import kerasish as ks
 from tests.keras_port.loss_case import KerasLossCase, backend, re  # noqa: F401
+
 
 class TestKerasSparseCategoricalCrossentropy(KerasLossCase):
     def test_config(self):
