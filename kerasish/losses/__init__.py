@@ -25,7 +25,30 @@ from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
 from kerasish._naming import name_registry, snake_case
 from kerasish.losses.adapters import KerasLoss, TorchStyleLoss, keras_function_loss
 from kerasish.losses.base import Loss, align_targets, weighted_reduce
-from kerasish.losses.hinge import Hinge, SquaredHinge
+from kerasish.losses.functions import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    cosine_similarity,
+    hinge,
+    huber,
+    kl_divergence,
+    kld,
+    log_cosh,
+    logcosh,
+    mae,
+    mape,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    mse,
+    msle,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+from kerasish.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
 from kerasish.losses.probabilistic import (
     NLL,
     BCEWithLogits,
@@ -53,14 +76,20 @@ __all__ = [
     "MeanSquaredLogarithmicError", "Huber", "LogCosh", "CosineSimilarity",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "KLDivergence", "Poisson", "CrossEntropy", "NLL", "BCEWithLogits",
-    "Hinge", "SquaredHinge",
+    "Hinge", "SquaredHinge", "CategoricalHinge",
     "KerasLoss",
+    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error", "huber", "log_cosh", "logcosh", "cosine_similarity",
+    "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "kld", "poisson",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "mse", "mae", "mape", "msle",
 ]
 
 _REGISTRY: dict[str, type[Loss]] = name_registry(
     (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
-     Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CosineSimilarity, BinaryCrossentropy,
-     CategoricalCrossentropy, SparseCategoricalCrossentropy, CrossEntropy, NLL, BCEWithLogits),
+     Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity,
+     BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, CrossEntropy, NLL,
+     BCEWithLogits),
     aliases={"huber_loss": Huber, "logcosh": LogCosh, "kld": KLDivergence,
              "kullback_leibler_divergence": KLDivergence, "crossentropy": ShapeResolvedCrossentropy,
              "ce": ShapeResolvedCrossentropy},

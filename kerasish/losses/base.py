@@ -8,14 +8,45 @@ sample's value is computed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from kerasish._naming import snake_case
 
 EPSILON = 1e-7  # Keras's backend.epsilon(), used to clip probabilities
 
-# Outputs in these dtypes are computed in float32 (``Loss.__call__``).
+# Outputs in these dtypes are computed in float32 (``Loss.__call__``) unless ``dtype`` says so.
 HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none", None)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """A loss's ``dtype`` argument as a torch floating dtype (``None`` stays ``None``)."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        resolved = dtype
+    else:
+        resolved = getattr(torch, str(dtype), None)
+    if dtype is not None and not (isinstance(resolved, torch.dtype) and resolved.is_floating_point):
+        raise ValueError(
+            f"Invalid value for argument `dtype`: dtype={dtype!r}. Use a floating dtype such as "
+            "'float32', 'bfloat16' or 'float64', or None."
+        )
+    return resolved
+
+
+def as_float_tensor(y_pred: Any, dtype: torch.dtype | None) -> torch.Tensor:
+    """The outputs as a floating tensor: in ``dtype`` when given (Keras converts to the loss's
+    dtype), else half precision and integers in float32 and other floats unchanged. NumPy arrays,
+    lists and numbers are accepted as Keras accepts them."""
+    if not isinstance(y_pred, torch.Tensor):
+        y_pred = torch.as_tensor(y_pred, dtype=dtype or torch.float32)  # Keras's floatx
+    if dtype is not None:
+        return y_pred.to(dtype)
+    if y_pred.dtype in HALF_DTYPES or not y_pred.is_floating_point():
+        return y_pred.float()
+    return y_pred
 
 
 def align_targets(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torch.Tensor:
@@ -46,23 +77,101 @@ def align_targets(y_true: torch.Tensor, y_pred: torch.Tensor, name: str) -> torc
     if y_pred.dim() == y_true.dim() - 1 and y_true.shape[-1] == 1 and y_pred.shape == y_true.shape[:-1]:
         return y_true.squeeze(-1)
     raise ValueError(
-        f"loss {name!r} compares outputs and targets element by element, but the model output "
-        f"has shape {tuple(y_pred.shape)} and the targets have shape {tuple(y_true.shape)}. "
+        f"loss {name!r} compares outputs and targets element by element, so they must have the "
+        f"same shape; the model output has shape {tuple(y_pred.shape)} and the targets have "
+        f"shape {tuple(y_true.shape)}. "
         "Reshape the targets (or the model's last layer) so the shapes match; kerasish does not "
         "broadcast them."
     )
+
+
+def same_rank(values: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keras's ``squeeze_or_expand_to_same_rank``: where the ranks differ by one and the longer
+    tensor ends in a 1-axis, that axis is dropped (or, against a rank-1 tensor, the rank-1 one gets
+    it), so ``(N, 1)`` weights meet ``(N,)`` values as ``(N,)``, never broadcast to ``(N, N)``.
+
+    Args:
+        values: the loss values.
+        weight: the sample weights (or a mask).
+
+    Returns:
+        ``values`` and ``weight``, one of them squeezed or expanded where the rule applies.
+    """
+    if values.dim() == weight.dim() + 1 and values.shape[-1] == 1:
+        if weight.dim() == 1:
+            weight = weight.unsqueeze(-1)
+        else:
+            values = values.squeeze(-1)
+    elif weight.dim() == values.dim() + 1 and weight.shape[-1] == 1:
+        if values.dim() == 1:
+            values = values.unsqueeze(-1)
+        else:
+            weight = weight.squeeze(-1)
+    return values, weight
+
+
+def _divide_no_nan(total: torch.Tensor, divisor: torch.Tensor) -> torch.Tensor:
+    # Keras's divide_no_nan: 0 where the divisor is 0, on the device, no host read.
+    safe = torch.where(divisor == 0, torch.ones_like(divisor), divisor)
+    return torch.where(divisor == 0, torch.zeros_like(total), total / safe)
+
+
+def reduce_values(
+    values: torch.Tensor,
+    sample_weight: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    reduction: str | None = "sum_over_batch_size",
+) -> torch.Tensor:
+    """Keras's ``reduce_weighted_values``: weights (and a mask) applied, then the reduction.
+
+    Weights are brought to the values' rank by ``same_rank`` and then broadcast, as in Keras. A
+    mask (from ``ignore_class``) zeroes the masked values; under "sum_over_batch_size" / "mean" the
+    kept ones are scaled by ``total / kept`` so the divisor is the number of kept values.
+
+    Args:
+        values: the loss values, one per sample (or per element).
+        sample_weight: ``None`` or weights, on the values' device.
+        mask: ``None`` or a boolean tensor shaped like ``values`` (or one rank off).
+        reduction: as ``Loss``.
+
+    Returns:
+        A 0-d tensor, or the weighted values with ``reduction`` ``None`` / ``"none"``.
+    """
+    if mask is not None:
+        float_mask = mask.to(values.dtype)
+        if reduction in ("mean", "sum_over_batch_size"):
+            total = torch.tensor(float(mask.numel()), dtype=values.dtype, device=values.device)
+            float_mask = float_mask * _divide_no_nan(total, float_mask.sum())
+        if sample_weight is None:
+            sample_weight = float_mask
+        else:
+            float_mask, sample_weight = same_rank(float_mask, sample_weight.to(values.dtype))
+            sample_weight = sample_weight * float_mask
+    if sample_weight is not None:
+        values, sample_weight = same_rank(values, sample_weight.to(values.dtype))
+        while 0 < sample_weight.dim() < values.dim():  # per-sample weights on per-step values
+            sample_weight = sample_weight.unsqueeze(-1)
+        values = values * sample_weight
+    if reduction in (None, "none") or values.dim() == 0 or tuple(values.shape) == (0,):
+        return values
+    loss = values.sum()
+    if reduction == "sum":
+        return loss
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        return _divide_no_nan(loss, sample_weight.sum().to(loss.dtype))
+    count = torch.tensor(float(values.numel()), dtype=loss.dtype, device=loss.device)
+    return _divide_no_nan(loss, count)
 
 
 def weighted_reduce(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
     """Keras's "sum_over_batch_size": sum of (weighted) values divided by their number.
 
     The divisor is the number of values, not the sum of the weights, so a zero weight lowers the
-    mean as in Keras.
+    mean as in Keras. Weights meet the values as in Keras (``same_rank``, then broadcasting).
 
     Args:
         values: the loss values, one per sample (or per element).
-        sample_weight: ``None``, or weights for the leading axes of ``values``; they are
-            broadcast over its trailing axes.
+        sample_weight: ``None``, or weights for the leading axes of ``values``.
 
     Returns:
         A 0-d tensor.
@@ -72,10 +181,7 @@ def weighted_reduce(values: torch.Tensor, sample_weight: torch.Tensor | None) ->
     """
     if sample_weight is None:
         return values.mean()
-    weight = sample_weight.to(values.dtype)
-    while weight.dim() < values.dim():
-        weight = weight.unsqueeze(-1)
-    return (values * weight).sum() / values.numel()
+    return reduce_values(values, sample_weight)
 
 
 class Loss:
@@ -115,14 +221,30 @@ class Loss:
     class_targets = False
     elementwise = True
 
-    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size"):
-        if reduction not in ("sum_over_batch_size", "mean", "sum", "none", None):
+    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
+                 dtype: str | torch.dtype | None = None):
+        if reduction not in REDUCTIONS:
             raise ValueError(
-                f"reduction={reduction!r} is not supported; use 'sum_over_batch_size', 'sum' "
-                "or 'none'."
+                f"Invalid value for argument `reduction`: reduction={reduction!r}. Use one of "
+                "'sum_over_batch_size', 'mean', 'mean_with_sample_weight', 'sum', 'none' or None."
             )
         self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
+        self._dtype = resolve_dtype(dtype)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the loss computes in, by name (Keras's ``loss.dtype``; "float32" unless set)."""
+        return str(self._dtype or torch.float32).replace("torch.", "")
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as Keras's ``get_config`` (``from_config`` rebuilds it)."""
+        return {"name": self.name, "reduction": self.reduction}  # Keras's keys (no dtype)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        """A loss built from ``get_config``'s dictionary."""
+        return cls(**config)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         """The loss of each sample, before weighting and reduction; what a subclass implements.
@@ -153,18 +275,28 @@ class Loss:
         Returns:
             A 0-d tensor, or the per-sample values with ``reduction="none"``.
         """
+        y_pred = as_float_tensor(y_pred, self._dtype)
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
         if self.elementwise:
-            y_true = align_targets(y_true, y_pred, self.name)
-        if y_pred.dtype in HALF_DTYPES:
-            y_pred = y_pred.float()
-        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
+            y_true = align_targets(y_true.to(y_pred.dtype), y_pred, self.name)
+        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean") \
+                and not self.masked:
             return self.mean(y_true, y_pred)
-        values = self.call(y_true, y_pred)
-        if self.reduction in (None, "none"):
-            return values if sample_weight is None else values * sample_weight
-        if self.reduction == "sum":
-            return weighted_reduce(values, sample_weight) * values.numel()
-        return weighted_reduce(values, sample_weight)
+        values, mask = self.call_masked(y_true, y_pred)
+        if sample_weight is not None:
+            sample_weight = torch.as_tensor(sample_weight, device=values.device)
+        return reduce_values(values, sample_weight, mask, self.reduction)
+
+    @property
+    def masked(self) -> bool:
+        """Whether ``call_masked`` may return a mask (``ignore_class``); then no fused mean."""
+        return False
+
+    def call_masked(
+        self, y_true: torch.Tensor, y_pred: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``call``'s values and a boolean mask of the values that count (``None``: all do)."""
+        return self.call(y_true, y_pred), None
 
     def mean(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         """The unweighted loss; subclasses use torch's fused kernels where one computes it.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kerasish.losses.base import EPSILON, HALF_DTYPES, Loss
+from kerasish.losses.base import EPSILON, Loss, as_float_tensor
 
 
 def _log_probabilities(y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
@@ -34,12 +34,16 @@ class KLDivergence(Loss):
     first, as in Keras.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"kl_divergence"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"kl_divergence"``.
 
     Example:
         loss = ks.losses.KLDivergence()
         loss(torch.tensor([[0.5, 0.5]]), torch.tensor([[0.25, 0.75]]))   # tensor(0.1438)
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         y_true = y_true.clamp(EPSILON, 1.0)
@@ -53,11 +57,15 @@ class Poisson(Loss):
     For count targets; ``y_pred`` is the predicted rate (positive).
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"poisson"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"poisson"``.
 
     Example:
         model.compile("adam", loss=ks.losses.Poisson())   # a module ending in softplus
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         return (y_pred - y_true * torch.log(y_pred + EPSILON)).mean(dim=-1)
@@ -73,18 +81,24 @@ class BinaryCrossentropy(Loss):
         from_logits: whether ``y_pred`` are logits (computed with torch's stable
             ``binary_cross_entropy_with_logits``) rather than probabilities.
         label_smoothing: moves the targets towards 0.5: ``y * (1 - s) + 0.5 * s``.
-        name, reduction: as ``Loss``; the default name is ``"binary_crossentropy"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"binary_crossentropy"``.
 
     Example:
         loss = ks.losses.BinaryCrossentropy(from_logits=True)
         loss(torch.tensor([[1.0], [0.0]]), torch.tensor([[2.0], [-1.0]]))   # tensor(0.2201)
     """
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None,
-                 reduction="sum_over_batch_size"):
-        super().__init__(name=name or "binary_crossentropy", reduction=reduction)
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "sum_over_batch_size", name: str | None = "binary_crossentropy",
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name or "binary_crossentropy", reduction=reduction, dtype=dtype)
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
     def call(self, y_true, y_pred):
         y_true = y_true.to(y_pred.dtype)
@@ -95,7 +109,7 @@ class BinaryCrossentropy(Loss):
         else:
             p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
             values = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log(1.0 - p))
-        return values.mean(dim=-1)
+        return values.mean(dim=self.axis)
 
 
 class CategoricalCrossentropy(Loss):
@@ -109,21 +123,28 @@ class CategoricalCrossentropy(Loss):
             probabilities.
         label_smoothing: mixes the targets with the uniform distribution over the ``C``
             classes: ``y * (1 - s) + s / C``.
-        name, reduction: as ``Loss``; the default name is ``"categorical_crossentropy"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"categorical_crossentropy"``.
 
     Example:
         loss = ks.losses.CategoricalCrossentropy()
         loss(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.2, 0.8]]))   # -log(0.8) = 0.2231
     """
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name=None,
-                 reduction="sum_over_batch_size"):
-        super().__init__(name=name or "categorical_crossentropy", reduction=reduction)
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "sum_over_batch_size", name: str | None = "categorical_crossentropy",
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name or "categorical_crossentropy", reduction=reduction, dtype=dtype)
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
     def call(self, y_true, y_pred):
         y_true = y_true.to(y_pred.dtype)
+        y_true, y_pred = y_true.movedim(self.axis, -1), y_pred.movedim(self.axis, -1)
         if self.label_smoothing:
             classes = y_pred.shape[-1]
             y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / classes
@@ -135,12 +156,18 @@ class _ClassIndexLoss(Loss):
 
     class_targets = True
     elementwise = False
+    class_axis = -1
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = as_float_tensor(y_pred, self._dtype)
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
+        y_pred = y_pred.movedim(self.class_axis, -1)
+        if y_true.dim() == y_pred.dim() and self.class_axis != -1:
+            y_true = y_true.movedim(self.class_axis, -1)
         if y_true.dtype != torch.int64 or y_true.dim() != y_pred.dim() - 1:
             y_true = _class_indices(y_true, y_pred, self.name)
         if (sample_weight is None and self.reduction == "sum_over_batch_size"
-                and y_pred.dtype not in HALF_DTYPES):
+                and not self.masked):
             return self.mean(y_true, y_pred)  # the per-step path: one check, one fused kernel
         return super().__call__(y_true, y_pred, sample_weight)
 
@@ -199,28 +226,54 @@ class SparseCategoricalCrossentropy(_ClassIndexLoss):
         from_logits: whether ``y_pred`` are logits rather than probabilities (which are
             rescaled to sum to 1 and clipped, as in Keras).
         ignore_class: a label whose rows get a zero loss (padding, say). Those rows still
-            count in the ``sum_over_batch_size`` divisor; Keras leaves them out of it.
-        name, reduction: as ``Loss``; the default name is ``"sparse_categorical_crossentropy"``.
+            are left out of the ``sum_over_batch_size`` divisor, as in Keras.
+        axis: the class axis of ``y_pred``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"sparse_categorical_crossentropy"``.
 
     Example:
         loss = ks.losses.SparseCategoricalCrossentropy(from_logits=True)
         loss(torch.tensor([1, 0]), torch.tensor([[0.0, 2.0], [1.0, 1.0]]))   # tensor(0.4100)
     """
 
-    def __init__(self, from_logits: bool = False, ignore_class: int | None = None, name=None,
-                 reduction="sum_over_batch_size"):
-        super().__init__(name=name or "sparse_categorical_crossentropy", reduction=reduction)
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction: str | None = "sum_over_batch_size", axis: int = -1,
+                 name: str | None = "sparse_categorical_crossentropy",
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name or "sparse_categorical_crossentropy", reduction=reduction,
+                         dtype=dtype)
         self.from_logits = from_logits
         self.ignore_index = ignore_class
+        self.class_axis = axis
+
+    @property
+    def ignore_class(self) -> int | None:
+        """The label whose rows are left out (Keras's name for it)."""
+        return self.ignore_index
+
+    @property
+    def axis(self) -> int:
+        """The class axis of ``y_pred`` (Keras's ``axis``)."""
+        return self.class_axis
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "ignore_class": self.ignore_index}  # Keras's keys: no axis
+
+    @property
+    def masked(self) -> bool:
+        return self.ignore_index is not None
 
     def call(self, y_true, y_pred):
+        return self.call_masked(y_true, y_pred)[0]
+
+    def call_masked(self, y_true, y_pred):
         log_p = _log_probabilities(y_pred, self.from_logits)
         keep = None
         if self.ignore_index is not None:
             keep = y_true != self.ignore_index
             y_true = torch.where(keep, y_true, torch.zeros_like(y_true))
         values = -log_p.gather(-1, y_true.unsqueeze(-1)).squeeze(-1)
-        return values if keep is None else values * keep
+        return (values, None) if keep is None else (values * keep, keep)
 
 
 class CrossEntropy(_ClassIndexLoss):
@@ -232,7 +285,7 @@ class CrossEntropy(_ClassIndexLoss):
 
     Args:
         label_smoothing: torch's ``label_smoothing``, in [0, 1].
-        name, reduction: as ``Loss``; the default name is ``"cross_entropy"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"cross_entropy"``.
 
     Example:
         model.compile("adam", loss=ks.losses.CrossEntropy(label_smoothing=0.1))
@@ -257,7 +310,7 @@ class NLL(_ClassIndexLoss):
     For a module ending in ``log_softmax``; the class axis is the last one.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"nll"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"nll"``.
 
     Example:
         ks.losses.NLL()(torch.tensor([1]), torch.log(torch.tensor([[0.2, 0.8]])))   # 0.2231
@@ -281,7 +334,7 @@ class BCEWithLogits(BinaryCrossentropy):
     ``BinaryCrossentropy(from_logits=True)`` under torch's name.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"bce_with_logits"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"bce_with_logits"``.
 
     Example:
         model.compile("adam", loss="bce_with_logits")   # a module ending in Linear(..., 1)
@@ -300,7 +353,7 @@ class ShapeResolvedCrossentropy(Loss):
     it once per output from the first batch (``resolve``); called directly, it resolves each call.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"crossentropy"``. The variant it
+        reduction, name, dtype: as ``Loss``; the default name is ``"crossentropy"``. The variant it
             resolves to keeps them.
 
     Example:
@@ -340,6 +393,8 @@ class ShapeResolvedCrossentropy(Loss):
         return made[variant]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = as_float_tensor(y_pred, self._dtype)
+        y_true = torch.as_tensor(y_true, device=y_pred.device)
         return self.resolve(y_true, y_pred)(y_true, y_pred, sample_weight)
 
     def check_targets(self, y_true, y_pred) -> None:

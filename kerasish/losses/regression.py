@@ -15,11 +15,15 @@ class MeanSquaredError(Loss):
     """``mean((y_pred - y_true) ** 2)`` over the last axis, per sample (``"mse"``).
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"mean_squared_error"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"mean_squared_error"``.
 
     Example:
         ks.losses.MeanSquaredError()(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))  # 0.5
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         return (y_pred - y_true).square().mean(dim=-1)
@@ -32,11 +36,15 @@ class MeanAbsoluteError(Loss):
     """``mean(|y_pred - y_true|)`` over the last axis, per sample (``"mae"``).
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"mean_absolute_error"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"mean_absolute_error"``.
 
     Example:
         model.compile("adam", loss=ks.losses.MeanAbsoluteError())
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         return (y_pred - y_true).abs().mean(dim=-1)
@@ -49,12 +57,16 @@ class MeanAbsolutePercentageError(Loss):
     """``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))`` over the last axis (``"mape"``).
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"mean_absolute_percentage_error"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"mean_absolute_percentage_error"``.
 
     Example:
         mape = ks.losses.MeanAbsolutePercentageError()(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
         # tensor(50.): the output misses the target by half of it
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         diff = (y_true - y_pred).abs() / y_true.abs().clamp_min(EPSILON)
@@ -67,11 +79,15 @@ class MeanSquaredLogarithmicError(Loss):
     Values below 1e-7 are raised to 1e-7 before the logarithm, as in Keras.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"mean_squared_logarithmic_error"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"mean_squared_logarithmic_error"``.
 
     Example:
         model.compile("adam", loss="msle")   # the same loss by name
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         first = torch.log(y_pred.clamp_min(EPSILON) + 1.0)
@@ -87,15 +103,16 @@ class Huber(Loss):
 
     Args:
         delta: where the loss turns from quadratic to linear.
-        name, reduction: as ``Loss``; the default name is ``"huber_loss"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"huber_loss"``.
 
     Example:
         loss = ks.losses.Huber(delta=1.0)
         loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.5, 3.0]]))   # (0.125 + 2.5) / 2
     """
 
-    def __init__(self, delta: float = 1.0, name: str | None = None, reduction="sum_over_batch_size"):
-        super().__init__(name=name or "huber_loss", reduction=reduction)
+    def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
+                 name: str | None = "huber_loss", dtype: str | torch.dtype | None = None):
+        super().__init__(name=name or "huber_loss", reduction=reduction, dtype=dtype)
         self.delta = delta
 
     def call(self, y_true, y_pred):
@@ -108,11 +125,15 @@ class LogCosh(Loss):
     About ``e**2 / 2`` for small errors and ``|e| - log(2)`` for large ones.
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"log_cosh"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"log_cosh"``.
 
     Example:
         model.compile("adam", loss=ks.losses.LogCosh())
     """
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None,
+                 dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
         x = y_pred - y_true
@@ -126,11 +147,19 @@ class CosineSimilarity(Loss):
     outputs with the targets (Keras's sign convention).
 
     Args:
-        name, reduction: as ``Loss``; the default name is ``"cosine_similarity"``.
+        reduction, name, dtype: as ``Loss``; the default name is ``"cosine_similarity"``.
 
     Example:
         ks.losses.CosineSimilarity()(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]]))  # -1.
     """
 
+    def __init__(self, axis: int = -1, reduction: str | None = "sum_over_batch_size",
+                 name: str | None = None, dtype: str | torch.dtype | None = None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.axis = axis
+
     def call(self, y_true, y_pred):
-        return -F.cosine_similarity(y_true.to(y_pred.dtype), y_pred, dim=-1, eps=1e-12)
+        # Keras: l2-normalise each (x / sqrt(max(sum(x**2), 1e-12))), then the summed product.
+        y_true = F.normalize(y_true.to(y_pred.dtype), dim=self.axis, eps=1e-6)
+        y_pred = F.normalize(y_pred, dim=self.axis, eps=1e-6)
+        return -(y_true * y_pred).sum(dim=self.axis)

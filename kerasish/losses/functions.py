@@ -1,0 +1,126 @@
+"""Keras's loss functions (``keras.losses.mean_squared_error``, ...): the per-sample values of the
+matching ``ks.losses`` class, unreduced and unweighted, so one formula serves both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from kerasish.losses.base import Loss
+from kerasish.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
+from kerasish.losses.probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
+from kerasish.losses.regression import (
+    CosineSimilarity,
+    Huber,
+    LogCosh,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+)
+
+
+def _values(loss: Loss, y_true: Any, y_pred: Any) -> torch.Tensor:
+    return loss(y_true, y_pred)  # reduction=None: the per-sample values
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample mean squared error over the last axis (Keras's ``mean_squared_error``)."""
+    return _values(MeanSquaredError(reduction=None), y_true, y_pred)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample mean absolute error over the last axis."""
+    return _values(MeanAbsoluteError(reduction=None), y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample mean absolute percentage error over the last axis."""
+    return _values(MeanAbsolutePercentageError(reduction=None), y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample mean squared logarithmic error over the last axis."""
+    return _values(MeanSquaredLogarithmicError(reduction=None), y_true, y_pred)
+
+
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> torch.Tensor:
+    """Per-sample Huber loss over the last axis."""
+    return _values(Huber(delta, reduction=None), y_true, y_pred)
+
+
+def log_cosh(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample log-cosh error over the last axis."""
+    return _values(LogCosh(reduction=None), y_true, y_pred)
+
+
+def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> torch.Tensor:
+    """Per-sample negative cosine similarity along ``axis``."""
+    return _values(CosineSimilarity(axis, reduction=None), y_true, y_pred)
+
+
+def hinge(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample hinge loss over the last axis."""
+    return _values(Hinge(reduction=None), y_true, y_pred)
+
+
+def squared_hinge(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample squared hinge loss over the last axis."""
+    return _values(SquaredHinge(reduction=None), y_true, y_pred)
+
+
+def categorical_hinge(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample categorical hinge loss."""
+    return _values(CategoricalHinge(reduction=None), y_true, y_pred)
+
+
+def kl_divergence(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample Kullback-Leibler divergence over the last axis."""
+    return _values(KLDivergence(reduction=None), y_true, y_pred)
+
+
+def poisson(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Per-sample Poisson loss over the last axis."""
+    return _values(Poisson(reduction=None), y_true, y_pred)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                        label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
+    """Per-sample binary cross-entropy, averaged along ``axis``."""
+    loss = BinaryCrossentropy(from_logits, label_smoothing, axis, reduction=None)
+    return _values(loss, y_true, y_pred)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                             label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
+    """Per-sample categorical cross-entropy over the class axis ``axis``."""
+    loss = CategoricalCrossentropy(from_logits, label_smoothing, axis, reduction=None)
+    return _values(loss, y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                                    ignore_class: int | None = None,
+                                    axis: int = -1) -> torch.Tensor:
+    """Per-sample sparse categorical cross-entropy; float labels are cast to integers, as Keras
+    casts them (the class's ``TypeError`` for float labels guards ``compile``'s targets)."""
+    y_true = torch.as_tensor(y_true)
+    if y_true.is_floating_point():
+        y_true = y_true.long()
+    loss = SparseCategoricalCrossentropy(from_logits, ignore_class, None, axis)
+    return _values(loss, y_true, y_pred)
+
+
+# Keras's short aliases.
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
+logcosh = log_cosh
