@@ -14,6 +14,7 @@ rank prints and returns the same numbers. Only rank 0 prints the progress bar.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 
 import torch
@@ -43,6 +44,10 @@ def main() -> None:
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     if os.environ.get("RANK", "0") == "0":
         print(f"test accuracy: {accuracy:.4f} (world size {os.environ.get('WORLD_SIZE', '1')})")
+    del model, net
+    if torch.distributed.is_initialized():
+        gc.collect()  # free the DDP-wrapped module before the group goes (gloo may abort otherwise)
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def metric_states(metrics: Iterable[Any]) -> dict[str, dict[str, Any]]:
     """
     states = {}
     for i, metric in enumerate(metrics):
-        values = {k: v for k, v in vars(metric).items()
+        values = {k: v for k, v in vars(getattr(metric, "compiled", metric)).items()  # a view's own
                   if v is None or isinstance(v, (torch.Tensor, int, float)) and not isinstance(v, bool)}
         states[f"{i}:{metric.name}"] = values
     return states
@@ -154,7 +154,7 @@ def load_metric_states(metrics: Iterable[Any], states: Mapping[str, Mapping[str,
         for attribute, value in states.get(f"{i}:{metric.name}", {}).items():
             if isinstance(value, torch.Tensor):
                 value = value.to(device)
-            setattr(metric, attribute, value)
+            setattr(getattr(metric, "compiled", metric), attribute, value)
 
 
 def keyed(callbacks: Iterable[Callback]) -> dict[str, Callback]:

@@ -243,7 +243,11 @@ class Loss:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Loss:
-        """A loss built from ``get_config``'s dictionary."""
+        """A loss built from ``get_config``'s dictionary.
+
+        Args:
+            config: what ``get_config()`` returned.
+        """
         return cls(**config)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -295,7 +299,12 @@ class Loss:
     def call_masked(
         self, y_true: torch.Tensor, y_pred: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``call``'s values and a boolean mask of the values that count (``None``: all do)."""
+        """``call``'s values and a boolean mask of the values that count (``None``: all do).
+
+        Args:
+            y_true: the targets (tensors, NumPy arrays or lists).
+            y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+        """
         return self.call(y_true, y_pred), None
 
     def mean(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:

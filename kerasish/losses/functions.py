@@ -32,75 +32,153 @@ def _values(loss: Loss, y_true: Any, y_pred: Any) -> torch.Tensor:
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample mean squared error over the last axis (Keras's ``mean_squared_error``)."""
+    """Per-sample mean squared error over the last axis (Keras's ``mean_squared_error``).
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(MeanSquaredError(reduction=None), y_true, y_pred)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample mean absolute error over the last axis."""
+    """Per-sample mean absolute error over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(MeanAbsoluteError(reduction=None), y_true, y_pred)
 
 
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample mean absolute percentage error over the last axis."""
+    """Per-sample mean absolute percentage error over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(MeanAbsolutePercentageError(reduction=None), y_true, y_pred)
 
 
 def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample mean squared logarithmic error over the last axis."""
+    """Per-sample mean squared logarithmic error over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(MeanSquaredLogarithmicError(reduction=None), y_true, y_pred)
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> torch.Tensor:
-    """Per-sample Huber loss over the last axis."""
+    """Per-sample Huber loss over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+        delta: where the loss turns from quadratic to linear.
+    """
     return _values(Huber(delta, reduction=None), y_true, y_pred)
 
 
 def log_cosh(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample log-cosh error over the last axis."""
+    """Per-sample log-cosh error over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(LogCosh(reduction=None), y_true, y_pred)
 
 
 def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> torch.Tensor:
-    """Per-sample negative cosine similarity along ``axis``."""
+    """Per-sample negative cosine similarity along ``axis``.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+        axis: the axis the loss reduces over.
+    """
     return _values(CosineSimilarity(axis, reduction=None), y_true, y_pred)
 
 
 def hinge(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample hinge loss over the last axis."""
+    """Per-sample hinge loss over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(Hinge(reduction=None), y_true, y_pred)
 
 
 def squared_hinge(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample squared hinge loss over the last axis."""
+    """Per-sample squared hinge loss over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(SquaredHinge(reduction=None), y_true, y_pred)
 
 
 def categorical_hinge(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample categorical hinge loss."""
+    """Per-sample categorical hinge loss.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(CategoricalHinge(reduction=None), y_true, y_pred)
 
 
 def kl_divergence(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample Kullback-Leibler divergence over the last axis."""
+    """Per-sample Kullback-Leibler divergence over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(KLDivergence(reduction=None), y_true, y_pred)
 
 
 def poisson(y_true: Any, y_pred: Any) -> torch.Tensor:
-    """Per-sample Poisson loss over the last axis."""
+    """Per-sample Poisson loss over the last axis.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+    """
     return _values(Poisson(reduction=None), y_true, y_pred)
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
                         label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
-    """Per-sample binary cross-entropy, averaged along ``axis``."""
+    """Per-sample binary cross-entropy, averaged along ``axis``.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+        label_smoothing: how far to smooth the targets towards uniform (0: none).
+        axis: the axis the loss reduces over.
+    """
     loss = BinaryCrossentropy(from_logits, label_smoothing, axis, reduction=None)
     return _values(loss, y_true, y_pred)
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
                              label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
-    """Per-sample categorical cross-entropy over the class axis ``axis``."""
+    """Per-sample categorical cross-entropy over the class axis ``axis``.
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+        label_smoothing: how far to smooth the targets towards uniform (0: none).
+        axis: the axis the loss reduces over.
+    """
     loss = CategoricalCrossentropy(from_logits, label_smoothing, axis, reduction=None)
     return _values(loss, y_true, y_pred)
 
@@ -109,7 +187,15 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
                                     ignore_class: int | None = None,
                                     axis: int = -1) -> torch.Tensor:
     """Per-sample sparse categorical cross-entropy; float labels are cast to integers, as Keras
-    casts them (the class's ``TypeError`` for float labels guards ``compile``'s targets)."""
+    casts them (the class's ``TypeError`` for float labels guards ``compile``'s targets).
+
+    Args:
+        y_true: the targets (tensors, NumPy arrays or lists).
+        y_pred: the outputs, the same shape as ``y_true`` (class scores for the sparse form).
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+        ignore_class: a class index whose samples count for nothing (``None``: none).
+        axis: the axis the loss reduces over.
+    """
     y_true = torch.as_tensor(y_true)
     if y_true.is_floating_point():
         y_true = y_true.long()

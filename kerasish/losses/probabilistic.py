@@ -261,6 +261,7 @@ class SparseCategoricalCrossentropy(_ClassIndexLoss):
 
     @property
     def masked(self) -> bool:
+        """Whether samples of ``ignore_class`` are masked out (they leave the divisor too)."""
         return self.ignore_index is not None
 
     def call(self, y_true, y_pred):

@@ -95,6 +95,10 @@ class KerasApply:
         variable adds it (in a param group of its own, at the same step count). A variable may
         be a ``(name, tensor)`` pair, as ``named_parameters()`` gives, for ``var_names`` in
         ``exclude_from_weight_decay`` (torch tensors have no names of their own).
+
+        Args:
+            grads: one gradient per tensor, in order (``None`` skips that tensor, with a warning).
+            trainable_variables: the tensors to update in place, or ``(name, tensor)`` pairs.
         """
         if len(grads) != len(trainable_variables):
             raise ValueError(f"apply() got {len(grads)} gradients for {len(trainable_variables)} "
@@ -164,7 +168,11 @@ class KerasApply:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
-        """The optimizer ``get_config()`` described (a schedule given as its config too)."""
+        """The optimizer ``get_config()`` described (a schedule given as its config too).
+
+        Args:
+            config: what ``get_config()`` returned.
+        """
         from kerasish.optimizers.schedules import KERAS_SCHEDULES
 
         config = dict(config)

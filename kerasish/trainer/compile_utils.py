@@ -84,7 +84,7 @@ class PlainMetricView(Metric):
     ``update_state(y, y_pred, sample_weight)`` weights only ``weighted_metrics``; the guides'
     custom steps call it for every metric. kerasish lists the metrics one by one, so each plain
     one is shown through this view, which drops ``sample_weight`` as Keras does; its result and
-    reset are the metric's own.
+    reset are the metric's own, and its state is ``compiled``'s (what a training state saves).
     """
 
     def __init__(self, metric: Metric):
