@@ -280,7 +280,8 @@ class Loss:
             A 0-d tensor, or the per-sample values with ``reduction="none"``.
         """
         y_pred = as_float_tensor(y_pred, self._dtype)
-        y_true = torch.as_tensor(y_true, device=y_pred.device)
+        if not isinstance(y_true, torch.Tensor) or y_true.device != y_pred.device:
+            y_true = torch.as_tensor(y_true, device=y_pred.device)
         if self.elementwise:
             y_true = align_targets(y_true.to(y_pred.dtype), y_pred, self.name)
         if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean") \

@@ -159,11 +159,15 @@ class _ClassIndexLoss(Loss):
     class_axis = -1
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        # The per-step path stays as cheap as torch's own loss: no conversion of a tensor already
+        # on the device, no view (an autograd node) for the usual last class axis.
         y_pred = as_float_tensor(y_pred, self._dtype)
-        y_true = torch.as_tensor(y_true, device=y_pred.device)
-        y_pred = y_pred.movedim(self.class_axis, -1)
-        if y_true.dim() == y_pred.dim() and self.class_axis != -1:
-            y_true = y_true.movedim(self.class_axis, -1)
+        if not isinstance(y_true, torch.Tensor) or y_true.device != y_pred.device:
+            y_true = torch.as_tensor(y_true, device=y_pred.device)
+        if self.class_axis != -1:
+            y_pred = y_pred.movedim(self.class_axis, -1)
+            if y_true.dim() == y_pred.dim():
+                y_true = y_true.movedim(self.class_axis, -1)
         if y_true.dtype != torch.int64 or y_true.dim() != y_pred.dim() - 1:
             y_true = _class_indices(y_true, y_pred, self.name)
         if (sample_weight is None and self.reduction == "sum_over_batch_size"
