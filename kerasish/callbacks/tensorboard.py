@@ -34,7 +34,9 @@ from typing import Any
 
 import torch
 
-from kerasish.callbacks._tensorboard_parts import (
+from kerasish.callbacks.base import Callback
+from kerasish.callbacks.save_schedule import batch_interval
+from kerasish.callbacks.tensorboard_parts import (
     FirstInput,
     histogram_values,
     hparam_value,
@@ -43,15 +45,13 @@ from kerasish.callbacks._tensorboard_parts import (
     steps_on_disk,
     weight_image,
 )
-from kerasish.callbacks._tracking import (
+from kerasish.callbacks.tracking import (
     BatchValues,
     StepCounter,
     as_number,
     numbers,
     optimizer_params,
 )
-from kerasish.callbacks.base import Callback
-from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int
 from kerasish.io import quiet_writer_threads
 from kerasish.user_warnings import warn_user

@@ -33,7 +33,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasish.callbacks._tracking import (
+from kerasish.callbacks.base import Callback
+from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
+from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction, warn_missing_monitor
+from kerasish.callbacks.save_schedule import batch_interval
+from kerasish.callbacks.tracking import (
     BatchValues,
     StepCounter,
     finite_values,
@@ -41,10 +45,6 @@ from kerasish.callbacks._tracking import (
     numbers,
     optimizer_params,
 )
-from kerasish.callbacks.base import Callback
-from kerasish.callbacks.model_checkpoint import ModelCheckpoint, SavedFile
-from kerasish.callbacks.monitor_callback import is_improvement, monitor_direction, warn_missing_monitor
-from kerasish.callbacks.save_schedule import batch_interval
 from kerasish.checks import check_int
 from kerasish.user_warnings import warn_user
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasish.callbacks._tracking import numbers
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.save_schedule import batch_interval
+from kerasish.callbacks.tracking import numbers
 from kerasish.callbacks.wandb import import_wandb
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from kerasish.callbacks._tracking import finite_values
+from kerasish.callbacks.tracking import finite_values
 from kerasish.checks import is_int
 from kerasish.tree import map_structure
 
