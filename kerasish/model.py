@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from kerasish import arguments as args_lib
-from kerasish import checks, console
+from kerasish import checks
 from kerasish import data as data_lib
 from kerasish import fsdp as fsdp_lib
 from kerasish.callbacks.base import Callback
@@ -26,6 +26,7 @@ from kerasish.callbacks.history import History
 from kerasish.distributed import Group, interleave, local_device, resolve_device, wrap_ddp
 from kerasish.fsdp import Distribute
 from kerasish.metrics import Metric
+from kerasish.model_module import ModuleFace
 from kerasish.model_saving import ModelSaving
 from kerasish.model_steps import KerasStepAPI
 from kerasish.optimizers import get_optimizer
@@ -36,12 +37,14 @@ from kerasish.trainer.run_state import RunState
 from kerasish.types import Inputs, LossSpec, MetricsSpec, OptimizerSpec, SampleWeights, Targets
 
 
-class Model(KerasStepAPI, ModelSaving):
+class Model(KerasStepAPI, ModelSaving, ModuleFace):
     """Wraps a ``torch.nn.Module`` with Keras's training API.
 
-    Subclass it to customise training as in Keras 3: override ``train_step(data)``,
-    ``test_step(data)`` or ``predict_step(data)``, and use ``self(x)``, ``self.compute_loss``,
-    ``self.compute_metrics``, ``self.optimizer`` and ``self.metrics`` inside.
+    It is a ``torch.nn.Module`` itself, as a Keras model is on torch (``wandb.watch(model)``,
+    ``model.parameters()``; ``kerasish.model_module`` says what differs). Subclass it to customise
+    training as in Keras 3: override ``train_step(data)``, ``test_step(data)`` or
+    ``predict_step(data)``, and use ``self(x)``, ``self.compute_loss``, ``self.compute_metrics``,
+    ``self.optimizer`` and ``self.metrics`` inside.
 
     Args:
         module: any ``torch.nn.Module``; it is moved to ``device``.
@@ -74,12 +77,14 @@ class Model(KerasStepAPI, ModelSaving):
                 f"Model(module) takes a torch.nn.Module; got {type(module).__name__}. Wrap your "
                 "layers in a module first, e.g. ks.Model(torch.nn.Sequential(...))."
             )
+        if isinstance(module, Model):
+            raise TypeError("Model(module) got a ks.Model; wrap its module instead: ks.Model(model.module).")
         self._plan = fsdp_lib.plan(distribute, module)  # checked before anything changes
         if device is None and self._plan.kind is not None:
             device = local_device()  # one process per device: LOCAL_RANK picks it
         self.device = resolve_device(device)
         # A module to shard stays where it is: fully_shard moves each rank's shards to the device.
-        self.module = module if self._plan.kind == "fsdp" else module.to(self.device)
+        self._hold_module(module if self._plan.kind == "fsdp" else module.to(self.device))
         self.optimizer: torch.optim.Optimizer | None = None
         self.history: History | None = None
         self.stop_training = False
@@ -90,7 +95,7 @@ class Model(KerasStepAPI, ModelSaving):
         self._engine: Engine | None = None
         self._run = RunState()  # the running (or last) fit's position, seed and pending resume
         self._group: Group | None = None  # the torchrun process group, joined on first fit
-        self._ddp: torch.nn.Module | None = None
+        self._hold_unregistered("_ddp", None)
 
     # ------------------------------------------------------------------ public training state
 
@@ -162,9 +167,6 @@ class Model(KerasStepAPI, ModelSaving):
         for metric in self.metrics:
             metric.reset_state()
 
-    def __repr__(self) -> str:  # print(model): the module, and what compile chose
-        return console.model_repr(self)
-
     # ------------------------------------------------------------------ learning rate
 
     @property
@@ -189,7 +191,7 @@ class Model(KerasStepAPI, ModelSaving):
 
     # ------------------------------------------------------------------ compile
 
-    def compile(
+    def compile(  # type: ignore[override]  # Keras's compile, not torch.compile (as in Keras on torch)
         self,
         optimizer: OptimizerSpec = "rmsprop",
         loss: LossSpec = None,
@@ -592,6 +594,7 @@ class Model(KerasStepAPI, ModelSaving):
         if group is not None:
             self._run.data_seed = group.broadcast(self._run.data_seed)
             if self._plan.kind == "ddp":
-                self._ddp = self._ddp or wrap_ddp(self.module, self.device)
-                engine.train_module = self._ddp
+                ddp = self._ddp or wrap_ddp(self.module, self.device)
+                self._hold_unregistered("_ddp", ddp)
+                engine.train_module = ddp
         return group

@@ -171,9 +171,13 @@ class KerasStepAPI(ModelParts):
             return self.compute_loss(x, y, y_pred, sample_weight, training=training)
         return self.compute_loss(x, y, y_pred, sample_weight)
 
-    def zero_grad(self) -> None:
-        """Set the module's gradients to ``None`` (Keras's torch-backend ``self.zero_grad()``)."""
-        self.module.zero_grad(set_to_none=True)
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the module's gradients (Keras's torch-backend ``self.zero_grad()``).
+
+        Args:
+            set_to_none: set them to ``None`` (the default, as torch), else to zeros.
+        """
+        self.module.zero_grad(set_to_none=set_to_none)
 
     @property
     def trainable_weights(self) -> list[torch.nn.Parameter]:

@@ -117,7 +117,7 @@ def test_ddp_example_runs_under_torchrun(tmp_path):
 
 
 RESUME_SCRIPT = textwrap.dedent('''
-    import os, sys
+    import gc, os, sys
     import numpy as np, torch
     import kerasish as ks
 
@@ -144,7 +144,9 @@ RESUME_SCRIPT = textwrap.dedent('''
     try:
         model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
         torch.save(model.module.state_dict(), os.path.join(out, f"weights-{rank}.pt"))
-    finally:  # a clean shutdown: gloo may abort a process that exits with its group still up
+    finally:  # a clean shutdown: gloo may abort a process that exits with its group (or a DDP
+        del model, net, callbacks  # reducer holding it) still up
+        gc.collect()
         torch.distributed.destroy_process_group()
 ''')
 

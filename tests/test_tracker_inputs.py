@@ -111,3 +111,25 @@ def test_wandb_watch_of_the_module_logs_gradients_at_its_log_freq_during_fit(wan
     assert [row["batch/step"] for row in rows] == [3, 6, 9, 12]  # not one row per epoch
     assert all(row[key]["_type"] == "histogram" for row in rows)
     assert [row["epoch"] for row in logged.rows_with("epoch")] == [0, 1]
+
+
+def test_wandb_watch_of_the_model_itself_logs_its_parameters_and_gradients(wandb_dir):
+    """``run.watch(model)`` on a ``ks.Model`` (it is a torch module, as a Keras model is on torch):
+    gradient and parameter histograms of every parameter, under the model's parameter names."""
+    x, y = classification_data(n=96)  # 6 batches of 16 per epoch, 12 in all
+    model = ks.Model(mlp()).compile("sgd", "cross_entropy")
+    run = wandb.init(dir=wandb_dir, project="kerasish-tests")
+    run.watch(model, log="all", log_freq=3)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+              callbacks=[ks.callbacks.WandbCallback(run=run, monitor="loss")])
+    run.finish()
+    logged = read_run(wandb_dir)
+    names = [name for name, _ in model.named_parameters()]
+    assert names[0] == "module.0.weight"
+    for kind in ("gradients", "parameters"):
+        # "graph_<n>" prefixes the names when the process watched a module before (another test).
+        keys = {k for row in logged.history for k in row if k.startswith(f"{kind}/")}
+        assert {k.split("/", 1)[1].split("module.", 1)[1] for k in keys} == {
+            name.removeprefix("module.") for name in names}
+        key = next(iter(keys))
+        assert [row["batch/step"] for row in logged.rows_with(key)] == [3, 6, 9, 12]

@@ -13,8 +13,8 @@ does the same job from kerasish's hooks. What it logs:
 - with ``log_freq=N``, one row every N batches: ``batch/<key>`` against ``batch/step``;
 - with ``watch``, histograms ``gradients/<param>`` / ``parameters/<param>`` every ``watch_freq``
   batches, taken at the batch end (no hook runs on every backward, unlike ``wandb.watch``);
-- with your own ``run.watch(model.module, log_freq=N)`` (a ``ks.Model`` is not a
-  ``torch.nn.Module``: watch its ``module``), a row with ``batch/step`` at every batch, which
+- with your own ``run.watch(model, log_freq=N)`` (a ``ks.Model`` is a ``torch.nn.Module``; or
+  ``run.watch(model.module)``), a row with ``batch/step`` at every batch, which
   commits the histograms W&B's hooks left pending, so they land at their batch every N batches;
 - ``evaluate(..., callbacks=[wb])``: ``test/<key>`` against ``batch/step``, in the summary too;
 - summary ``best_<monitor>`` and ``best_epoch``; with ``save_model``, model artifacts.
