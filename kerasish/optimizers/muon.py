@@ -157,7 +157,7 @@ class Muon(Optimizer):
                 f"Muon(exclude_layers={self.exclude_layers!r}) needs the parameters' names, and these came "
                 "without: build it on module.named_parameters(), e.g. compile(optimizer=lambda _: "
                 "muon.build(net.named_parameters())), or pass (name, parameter) pairs to apply().")
-        split = super()._split_excluded(split)
+        split = super()._split_excluded(split)  # private: the base class's own method, extended
         return [{**g, "params": [p[1] if isinstance(p, tuple) else p for p in g["params"]]} for g in split]
 
     def _torch_optimizer(self, parameters, lr):
