@@ -129,11 +129,20 @@ class Muon(Optimizer):
         return any(re.search(keyword, name) for keyword in self.exclude_layers)
 
     def zeropower_via_newtonschulz5(self, x: torch.Tensor, steps: int) -> torch.Tensor:
-        """Keras's method: ``zeropower_via_newtonschulz5`` with this optimizer's coefficients."""
+        """Keras's method: ``zeropower_via_newtonschulz5`` with this optimizer's coefficients.
+
+        Args:
+            x: a tensor of at least 2 dimensions.
+            steps: the number of Newton-Schulz iterations.
+        """
         return zeropower_via_newtonschulz5(x, steps, self.muon_a, self.muon_b, self.muon_c)
 
     def lr_adjust(self, x: torch.Tensor) -> torch.Tensor:
-        """Keras's method: ``x * sqrt(max(rows, columns)) * rms_rate`` (``x`` if ``rms_rate`` is None)."""
+        """Keras's method: ``x * sqrt(max(rows, columns)) * rms_rate`` (``x`` if ``rms_rate`` is None).
+
+        Args:
+            x: an update of a 2-D weight.
+        """
         return _lr_adjust(x, self.rms_rate)
 
     def _split_excluded(self, parameters: list[Any]) -> list[Any]:
