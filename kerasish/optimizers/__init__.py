@@ -36,6 +36,8 @@ The modules, one optimizer family per file:
 - ``sgd``, ``rmsprop``, ``adagrad``, ``adadelta``, ``lion``, ``ftrl``, ``adam`` (Adam, AdamW,
   Adamax, Nadam, Lamb): each family's Keras-named class and, where torch's rule differs from
   Keras's, its torch optimizer.
+- ``adafactor``, ``muon``, ``schedule_free_adamw``: Keras's Adafactor, Muon and
+  ScheduleFreeAdamW, each with its rule written in torch.
 - ``attributes``: what every torch optimizer built here has besides torch's (``KerasAttributes``:
   Keras's ``optimizer.learning_rate``, the older saved states it loads), and torch's Adam, AdamW,
   NAdam and Adadelta with it.
@@ -57,11 +59,13 @@ Example:
 
 from kerasish.optimizers import schedules as schedules
 from kerasish.optimizers.adadelta import Adadelta
+from kerasish.optimizers.adafactor import Adafactor, KerasAdafactor
 from kerasish.optimizers.adagrad import Adagrad, KerasAdagrad
 from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, KerasLamb, Lamb, Nadam
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.ftrl import Ftrl, KerasFtrl
 from kerasish.optimizers.lion import KerasLion, Lion
+from kerasish.optimizers.muon import KerasMuon, Muon
 from kerasish.optimizers.resolve import (
     KERAS_OPTIMIZERS,
     KNOWN_OPTIMIZERS,
@@ -73,6 +77,7 @@ from kerasish.optimizers.resolve import (
     get_optimizer,
 )
 from kerasish.optimizers.rmsprop import KerasRMSprop, RMSprop
+from kerasish.optimizers.schedule_free_adamw import KerasScheduleFreeAdamW, ScheduleFreeAdamW
 from kerasish.optimizers.schedules import LearningRateSchedule as LearningRateSchedule
 from kerasish.optimizers.sgd import SGD, KerasSGD
 
@@ -81,9 +86,11 @@ from kerasish.optimizers.sgd import SGD, KerasSGD
 __all__ = [
     # Keras's optimizers, as factories for compile()
     "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Lamb", "Ftrl",
+    "Adafactor", "Muon", "ScheduleFreeAdamW",
     "Optimizer", "KerasArguments",
     # the torch optimizers with Keras's rules
     "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion", "KerasLamb", "KerasFtrl",
+    "KerasAdafactor", "KerasMuon", "KerasScheduleFreeAdamW",
     # resolving what compile() is given
     "get", "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
     "KerasOptimizerLike", "OptimizerSpec",

@@ -16,12 +16,15 @@ import torch
 
 from kerasish._keras_interop import keras_for, require_torch_backend
 from kerasish.optimizers.adadelta import Adadelta
+from kerasish.optimizers.adafactor import Adafactor
 from kerasish.optimizers.adagrad import Adagrad
 from kerasish.optimizers.adam import Adam, Adamax, AdamW, Lamb, Nadam
 from kerasish.optimizers.base import Optimizer
 from kerasish.optimizers.ftrl import Ftrl
 from kerasish.optimizers.lion import Lion
+from kerasish.optimizers.muon import Muon
 from kerasish.optimizers.rmsprop import RMSprop
+from kerasish.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
 from kerasish.optimizers.sgd import SGD
 
@@ -42,13 +45,14 @@ OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimize
 # Keras's class name -> the ks.optimizers class with its arguments and rule.
 KERAS_OPTIMIZERS: dict[str, type[Optimizer]] = {
     cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
-                                  Lamb, Ftrl)
+                                  Lamb, Ftrl, Adafactor, Muon, ScheduleFreeAdamW)
 }
 
 # Keras's optimizer names: each builds its class with the default arguments, as in Keras.
 _BY_NAME: dict[str, Callable[[], Optimizer]] = {
     "sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
     "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion, "ftrl": Ftrl,
+    "adafactor": Adafactor, "muon": Muon, "schedulefreeadamw": ScheduleFreeAdamW,
 }
 
 KNOWN_OPTIMIZERS = tuple(sorted(_BY_NAME))
@@ -138,7 +142,7 @@ def from_keras(optimizer: Any) -> Optimizer:
 
     Raises:
         TypeError: a class, a subclass of your own, a Keras optimizer without a ``ks`` equivalent
-            (Adafactor, Muon, ...), a learning rate kerasish cannot step without a host read, or a
+            (LossScaleOptimizer, ...), a learning rate kerasish cannot step without a host read, or a
             Keras backend other than torch.
 
     Example:

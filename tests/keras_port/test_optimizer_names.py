@@ -76,7 +76,8 @@ def test_a_name_builds_what_its_ks_class_builds(name):
 # where the Keras rule runs on torch's optimizer, the Keras rule's class elsewhere.
 CLASS_NAMES = {"sgd": "KerasSGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "KerasRMSprop",
                "adagrad": "KerasAdagrad", "adadelta": "Adadelta", "adamax": "KerasAdamax", "nadam": "NAdam",
-               "lion": "KerasLion", "ftrl": "KerasFtrl"}
+               "lion": "KerasLion", "ftrl": "KerasFtrl", "adafactor": "KerasAdafactor", "muon": "KerasMuon",
+               "schedulefreeadamw": "KerasScheduleFreeAdamW"}
 
 
 @pytest.mark.parametrize("name", ks.optimizers.KNOWN_OPTIMIZERS)
