@@ -271,7 +271,7 @@ class Model(KerasStepAPI, ModelSaving, ModuleFace):
         if self._plan.kind == "fsdp":  # sharded now, with the precision's policy
             fsdp_lib.check_precision(precision)
             self._process_group(precision)
-        parameters = self._trainable_parameters()
+        parameters: list[Any] = self._named_trainable_parameters()  # names: Keras's rules by name
         if not parameters:  # Keras compiles a model without weights (and warns in fit)
             parameters = [torch.nn.Parameter(torch.zeros((), device=self.device), requires_grad=False)]
         self.optimizer = get_optimizer(optimizer, parameters)

@@ -229,8 +229,15 @@ class KerasStepAPI(ModelParts):
         Integer state (a Keras model's seed generator) can never be trained, and would keep the
         fused Adam kernel from being used.
         """
+        return [p for _, p in self._named_trainable_parameters()]
+
+    def _named_trainable_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """``_trainable_parameters`` with their names, for the rules Keras applies by variable
+        name (``exclude_from_weight_decay(var_names=...)``, Muon's): torch's qualified names, and
+        a Keras model's variable paths (``dense/kernel``), as Keras matches them."""
         keras = is_keras_model(self.module)
-        return [p for p in self.module.parameters()
+        paths = {id(v.value): v.path for v in getattr(self.module, "variables", ())} if keras else {}
+        return [(paths.get(id(p), name), p) for name, p in self.module.named_parameters()
                 if (p.is_floating_point() or p.is_complex()) and (p.requires_grad or not keras)]
 
     # ------------------------------------------------------------------ single batches

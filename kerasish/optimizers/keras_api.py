@@ -37,9 +37,10 @@ class KerasApply:
 
         Args:
             var_list: parameters to exclude (by identity).
-            var_names: a parameter is excluded when one of these strings occurs in its name;
-                names are known where ``build`` is given ``(name, parameter)`` pairs, as
-                ``module.named_parameters()`` gives.
+            var_names: a parameter is excluded when one of these strings occurs in its name
+                (a Keras variable's name, the end of its path; a torch parameter's qualified
+                name); ``compile`` gives the names, ``build``/``apply`` know them when given
+                ``(name, parameter)`` pairs, as ``module.named_parameters()`` gives.
         """
         if self._applied is not None:
             raise ValueError("exclude_from_weight_decay() can only be configured before the optimizer "
@@ -54,7 +55,11 @@ class KerasApply:
         if id(parameter) in self._excluded_ids:
             return False
         pattern = self._excluded_pattern
-        return not (pattern is not None and name is not None and re.search(pattern, name))
+        if pattern is None or name is None:
+            return True
+        # Keras matches a variable's name, the last part of its path ("dense/kernel"): a Keras
+        # model's parameters come with their paths; a torch parameter's name is matched whole.
+        return not re.search(pattern, name.rsplit("/", 1)[-1])
 
     def _split_excluded(self, parameters: list[Any]) -> list[Any]:
         """The parameters as param groups, those excluded from weight decay in groups marked

@@ -62,8 +62,8 @@ class Muon(Optimizer):
         weight_decay: the decoupled weight decay of the Muon-stepped weights (``None``: none).
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum, ema_overwrite_frequency,
             loss_scale_factor, gradient_accumulation_steps, name: as ``ks.optimizers.Optimizer``.
-        exclude_layers: regexes; a parameter whose name matches one takes the AdamW step (needs
-            the names: ``build(module.named_parameters())``).
+        exclude_layers: regexes; a parameter whose name matches one takes the AdamW step (the
+            names come from ``compile``, or ``build(module.named_parameters())``).
         exclude_embeddings: a parameter whose name contains ``"embedding"`` takes the AdamW step.
         muon_a, muon_b, muon_c: the Newton-Schulz coefficients.
         adam_lr_ratio: the AdamW step's learning rate is ``learning_rate * adam_lr_ratio``.
@@ -75,7 +75,7 @@ class Muon(Optimizer):
 
     Example:
         muon = ks.optimizers.Muon(learning_rate=1e-3, exclude_layers=["head"])
-        model.compile(optimizer=lambda _: muon.build(net.named_parameters()), loss="cross_entropy")
+        model.compile(optimizer=muon, loss="cross_entropy")  # compile gives the parameters' names
     """
 
     def __init__(self, learning_rate: float | LearningRateSchedule = 0.001, adam_beta_1: float = 0.9,
@@ -164,8 +164,8 @@ class Muon(Optimizer):
         if self.exclude_layers and not named and any(p.dim() == 2 for g in split for _, p in g["params"]):
             raise ValueError(
                 f"Muon(exclude_layers={self.exclude_layers!r}) needs the parameters' names, and these came "
-                "without: build it on module.named_parameters(), e.g. compile(optimizer=lambda _: "
-                "muon.build(net.named_parameters())), or pass (name, parameter) pairs to apply().")
+                "without: build it on module.named_parameters() (compile(optimizer=muon) does), or pass "
+                "(name, parameter) pairs to apply().")
         split = super()._split_excluded(split)  # private: the base class's own method, extended
         return [{**g, "params": [p[1] if isinstance(p, tuple) else p for p in g["params"]]} for g in split]
 

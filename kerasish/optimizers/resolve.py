@@ -58,7 +58,9 @@ _BY_NAME: dict[str, Callable[[], Optimizer]] = {
 KNOWN_OPTIMIZERS = tuple(sorted(_BY_NAME))
 
 
-def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def get_optimizer(spec: OptimizerSpec,
+                  parameters: Iterable[torch.nn.Parameter | tuple[str, torch.nn.Parameter]]
+                  ) -> torch.optim.Optimizer:
     """Return a torch optimizer for a Keras name, a ``ks.optimizers`` or Keras optimizer, an
     optimizer instance, or a class/factory.
 
@@ -67,7 +69,10 @@ def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter])
             defaults and rule), a ``ks.optimizers`` object, a
             ``keras.optimizers.Optimizer`` object, a torch optimizer (used as is), or a class or
             function called with the parameters.
-        parameters: the parameters to optimise.
+        parameters: the parameters to optimise, or ``(name, parameter)`` pairs
+            (``module.named_parameters()``, what ``compile`` gives): a ``ks.optimizers`` object
+            (by name or Keras object too) matches names for ``exclude_from_weight_decay(var_names=)``
+            and Muon's AdamW rules; a class or function gets the parameters alone.
 
     Returns:
         The torch optimizer.
@@ -95,8 +100,8 @@ def get_optimizer(spec: OptimizerSpec, parameters: Iterable[torch.nn.Parameter])
     keras = keras_for(spec)
     if keras is not None:
         return from_keras(spec).build(parameters)
-    if callable(spec):
-        optimizer = spec(list(parameters))
+    if callable(spec):  # a user's class or function takes the parameters, as torch's do
+        optimizer = spec([p[1] if isinstance(p, tuple) else p for p in parameters])
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(
                 f"optimizer={spec!r} was called with the module's parameters and returned "

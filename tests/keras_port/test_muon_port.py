@@ -159,7 +159,15 @@ def test_compile_takes_it_by_class_name_and_from_keras():
 def test_exclude_layers_without_names_is_refused():
     net = torch.nn.Linear(3, 2)
     with pytest.raises(ValueError, match=r"exclude_layers=\['head'\].*named_parameters"):
-        ks.Model(net, device="cpu").compile(optimizer=ks.optimizers.Muon(exclude_layers=["head"]), loss="mse")
+        ks.optimizers.Muon(exclude_layers=["head"]).build(net.parameters())
+
+
+def test_compile_gives_the_names_exclude_layers_matches():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    model = ks.Model(net, device="cpu").compile(ks.optimizers.Muon(exclude_layers=[r"^1\."]), "mse")
+    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+    assert "velocity" not in model.optimizer.state[net[0].weight]  # the Newton-Schulz step
+    assert "velocity" in model.optimizer.state[net[1].weight]  # "1.weight" matched: AdamW
 
 
 def test_exact_resume():
