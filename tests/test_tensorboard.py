@@ -217,6 +217,19 @@ def test_learning_rate_from_the_logs_wins_over_the_optimizer(tmp_path):
     assert scalars(read(tmp_path / "train"), "epoch_learning_rate") == {0: 123.0, 1: 123.0}
 
 
+def test_each_param_group_gets_its_own_learning_rate(tmp_path):
+    """Two param groups: one ``epoch_learning_rate/group_N`` each (as W&B's), not group 0's only."""
+    x, y = classification_data()
+    net = mlp()
+    first, *rest = list(net.parameters())
+    optimizer = torch.optim.SGD([{"params": [first], "lr": 0.1}, {"params": rest, "lr": 0.01}])
+    ks.Model(net).compile(optimizer, "cross_entropy").fit(
+        x, y, batch_size=32, epochs=2, verbose=0, callbacks=[ks.callbacks.TensorBoard(tmp_path)])
+    train = read(tmp_path / "train")
+    assert scalars(train, "epoch_learning_rate/group_0") == pytest.approx({0: 0.1, 1: 0.1})
+    assert scalars(train, "epoch_learning_rate/group_1") == pytest.approx({0: 0.01, 1: 0.01})
+
+
 @pytest.mark.parametrize("bad", [{"update_freq": "often"}, {"update_freq": 0},
                                  {"histogram_freq": -1}, {"hparams": [("lr", 1)]}])
 def test_bad_arguments_are_refused_with_the_allowed_values(tmp_path, bad):

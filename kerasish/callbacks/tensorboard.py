@@ -49,6 +49,7 @@ from kerasish.callbacks.tracking import (
     BatchValues,
     StepCounter,
     as_number,
+    learning_rates,
     numbers,
     optimizer_params,
 )
@@ -340,7 +341,7 @@ class TensorBoardCallback(Callback):
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         validation = {k[len("val_"):]: v for k, v in logs.items() if k.startswith("val_")}
         if "learning_rate" not in train and getattr(self.model, "optimizer", None) is not None:
-            train["learning_rate"] = self.model.learning_rate
+            train.update(learning_rates(self.model.optimizer))  # one per param group, as W&B's
         if self.write_steps_per_second:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             train["steps_per_second"] = self._epoch_batches / elapsed
