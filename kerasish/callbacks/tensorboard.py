@@ -4,8 +4,8 @@ Keras's own callback needs TensorFlow; this one writes the same layout with
 ``torch.utils.tensorboard.SummaryWriter``, so ``tensorboard --logdir logs`` shows a ported script's
 runs as it showed the Keras ones:
 
-    logs/train/        epoch_loss, epoch_accuracy, epoch_learning_rate, batch_*, histograms, graph,
-                       embeddings, profiler traces
+    logs/train/        epoch_loss, epoch_accuracy, epoch_learning_rate (/group_N for several param
+                       groups), batch_*, histograms, graph, embeddings, profiler traces
     logs/validation/   epoch_loss, epoch_accuracy (val_ prefix stripped), evaluation_*_vs_iterations
     logs/              the HParams tab's hyper-parameters and final metrics (when ``hparams`` is set)
 
