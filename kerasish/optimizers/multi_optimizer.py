@@ -202,9 +202,9 @@ class TorchMultiOptimizer(torch.optim.Optimizer):
         for part in self.parts:
             own, groups = groups[:len(part.param_groups)], groups[len(part.param_groups):]
             count = sum(len(g["params"]) for g in own)
-            part.load_state_dict({
-                "state": {i - offset: v for i, v in state_dict["state"].items() if offset <= i < offset + count},
-                "param_groups": [{**g, "params": [i - offset for i in g["params"]]} for g in own]})
+            state = {i - offset: v for i, v in state_dict["state"].items() if offset <= i < offset + count}
+            renumbered = [{**g, "params": [i - offset for i in g["params"]]} for g in own]
+            part.load_state_dict({"state": state, "param_groups": renumbered})
             offset += count
         self.param_groups = [group for part in self.parts for group in part.param_groups]
         self.iterations = int(state_dict.get("iterations", 0))
@@ -246,7 +246,7 @@ class MultiOptimizer(Optimizer):
         self._built: TorchMultiOptimizer | None = None
         self._route: dict[int, int] = {}  # id(parameter) -> index in optimizers
 
-    @property  # type: ignore[override]
+    @property
     def learning_rate(self) -> float:
         raise AttributeError("Learning rate cannot be accessed on a MultiOptimizer. "
                              "Access the learning rate on the individual sub-optimizers instead.")
