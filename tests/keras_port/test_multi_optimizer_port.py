@@ -212,3 +212,36 @@ def test_interrupted_fit_resumes_bit_identically(tmp_path):
     a, b = resumed.optimizer.state_dict(), expected.optimizer.state_dict()
     assert a["param_groups"] == b["param_groups"]
     assert all(torch.equal(v, b["state"][i][k]) for i, s in a["state"].items() for k, v in s.items())
+
+
+def two_sgd_model():
+    net = two_dense()
+    opt_1, opt_2 = ks.optimizers.SGD(learning_rate=0.1, name="sgd_a"), ks.optimizers.SGD(0.01, name="sgd_b")
+    multi = MultiOptimizer(OptimizerMap(default_optimizer=opt_2, optimizer_map={".*dense_1/.*": opt_1}),
+                           module=net)
+    return ks.Model(net, device="cpu").compile(loss="mse", optimizer=multi)
+
+
+def test_learning_rate_scheduler_with_multi_optimizer():
+    model = two_sgd_model()
+    scheduler = ks.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    scheduler.set_model(model)
+    scheduler.on_train_begin()
+    scheduler.on_epoch_begin(epoch=1)
+    first, second = model.optimizer.optimizers
+    assert first.learning_rate == pytest.approx(0.05) and second.learning_rate == pytest.approx(0.005)
+    logs: dict = {}
+    scheduler.on_epoch_end(1, logs)  # Keras's keys: learning_rate_<sub-optimizer name>
+    assert logs == pytest.approx({"learning_rate_sgd_a": 0.05, "learning_rate_sgd_b": 0.005})
+
+
+def test_reduce_lr_on_plateau_with_multi_optimizer():
+    model = two_sgd_model()
+    reduce_lr = ks.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1)
+    reduce_lr.set_model(model)
+    reduce_lr.on_train_begin()
+    first, second = model.optimizer.optimizers
+    reduce_lr.on_epoch_end(epoch=0, logs={"val_loss": 1.0})
+    assert first.learning_rate == pytest.approx(0.1) and second.learning_rate == pytest.approx(0.01)
+    reduce_lr.on_epoch_end(epoch=1, logs={"val_loss": 1.0})
+    assert first.learning_rate == pytest.approx(0.05) and second.learning_rate == pytest.approx(0.005)
