@@ -49,6 +49,7 @@ from kerasish.callbacks.tracking import (
     BatchValues,
     StepCounter,
     as_number,
+    learning_rate_logs,
     numbers,
     optimizer_params,
 )
@@ -339,8 +340,9 @@ class TensorBoardCallback(Callback):
         step = self._epoch_step(epoch)
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         validation = {k[len("val_"):]: v for k, v in logs.items() if k.startswith("val_")}
-        if "learning_rate" not in train and getattr(self.model, "optimizer", None) is not None:
-            train["learning_rate"] = self.model.learning_rate
+        if not any(k.startswith("learning_rate") for k in train) and \
+                getattr(self.model, "optimizer", None) is not None:
+            train.update(learning_rate_logs(self.model))  # learning_rate_<name> per MultiOptimizer part
         if self.write_steps_per_second:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             train["steps_per_second"] = self._epoch_batches / elapsed

@@ -245,3 +245,16 @@ def test_reduce_lr_on_plateau_with_multi_optimizer():
     assert first.learning_rate == pytest.approx(0.1) and second.learning_rate == pytest.approx(0.01)
     reduce_lr.on_epoch_end(epoch=1, logs={"val_loss": 1.0})
     assert first.learning_rate == pytest.approx(0.05) and second.learning_rate == pytest.approx(0.005)
+
+
+def test_tensorboard_logging_with_multi_optimizer(tmp_path):
+    """Keras's case reads its private ``_collect_learning_rate``; here the written scalars."""
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    model = two_sgd_model()
+    x, y = np.ones((2, 1), "float32"), np.ones((2, 1), "float32")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[ks.callbacks.TensorBoard(tmp_path)])
+    guidance = {kind: 0 for kind in event_accumulator.DEFAULT_SIZE_GUIDANCE}
+    reader = event_accumulator.EventAccumulator(str(tmp_path / "train"), size_guidance=guidance)
+    reader.Reload()
+    values = {tag: reader.Scalars(tag)[0].value for tag in reader.Tags()["scalars"] if "learning_rate" in tag}
+    assert values == pytest.approx({"epoch_learning_rate_sgd_a": 0.1, "epoch_learning_rate_sgd_b": 0.01})
