@@ -117,7 +117,11 @@ class OptimizerMap(MutableMapping[str, Optimizer]):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> OptimizerMap:
-        """The map ``get_config()`` described."""
+        """The map ``get_config()`` described.
+
+        Args:
+            config: what ``get_config()`` returned.
+        """
         return cls(_deserialize(config["default_optimizer"]),
                    {k: _deserialize(v) for k, v in config["optimizer_map"].items()})
 
@@ -171,6 +175,7 @@ class TorchMultiOptimizer(torch.optim.Optimizer):
 
     @property
     def learning_rate(self) -> float:
+        """Refused, as Keras's MultiOptimizer: the sub-optimizers have rates of their own."""
         raise AttributeError("Learning rate cannot be accessed on a MultiOptimizer. Access the learning "
                              "rate on the individual sub-optimizers instead (model.optimizer.optimizers).")
 
@@ -248,6 +253,7 @@ class MultiOptimizer(Optimizer):
 
     @property
     def learning_rate(self) -> float:
+        """Refused, as Keras: the sub-optimizers have rates of their own (``optimizers``)."""
         raise AttributeError("Learning rate cannot be accessed on a MultiOptimizer. "
                              "Access the learning rate on the individual sub-optimizers instead.")
 
@@ -262,7 +268,11 @@ class MultiOptimizer(Optimizer):
         return self._inner
 
     def optimizer_index(self, parameter: torch.Tensor) -> int:
-        """Which of ``optimizers`` updates this parameter (after ``build``)."""
+        """Which of ``optimizers`` updates this parameter (after ``build``).
+
+        Args:
+            parameter: one of the parameters ``build`` was given.
+        """
         return self._route[id(parameter)]
 
     def _named(self, parameters: Iterable[Any]) -> list[tuple[str, torch.Tensor]]:
