@@ -11,6 +11,7 @@ import torch
 
 from kerasish import console
 from kerasish.callbacks.base import Callback
+from kerasish.callbacks.tracking import learning_rate_logs
 
 _LRScheduler = torch.optim.lr_scheduler.LRScheduler
 
@@ -104,7 +105,12 @@ class LearningRateScheduler(Callback):
         if self._schedule_fn is not None:
             # A resumed epoch whose schedule already ran keeps the restored rate: calling
             # schedule(epoch, lr) again on it would apply a relative schedule twice.
-            if epoch != self._resumed_epoch:
+            parts = getattr(self.model.optimizer, "optimizers", None)
+            if epoch != self._resumed_epoch and parts is not None:
+                # A MultiOptimizer: each sub-optimizer's own rate through the schedule, as Keras.
+                for part in parts:
+                    part.learning_rate = self._scheduled_lr(epoch, part.learning_rate)
+            elif epoch != self._resumed_epoch:
                 self.model.learning_rate = self._scheduled_lr(epoch)
             self._scheduled_epoch, self._resumed_epoch = epoch, None
         if self.verbose:
@@ -125,22 +131,23 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = self.model.learning_rate
+            logs.update(learning_rate_logs(self.model))
         if self._scheduler is not None and self.interval == "epoch":
             self._scheduler.step()
 
-    def _scheduled_lr(self, epoch: int) -> float:
+    def _scheduled_lr(self, epoch: int, current: float | None = None) -> float:
         fn = self._schedule_fn
+        current = self.model.learning_rate if current is None else current
         # Only called from on_epoch_begin when a schedule function (not a torch scheduler) was given.
         assert fn is not None
         lr: Any  # whatever the user's function returned; checked below
         if self._takes_lr is False:
             lr = fn(epoch)
         elif self._takes_lr:
-            lr = fn(epoch, self.model.learning_rate)
+            lr = fn(epoch, current)
         else:  # signature unknown (a builtin): try Keras's way
             try:
-                lr = fn(epoch, self.model.learning_rate)
+                lr = fn(epoch, current)
             except TypeError:
                 lr = fn(epoch)
         if isinstance(lr, torch.Tensor) and lr.numel() == 1:

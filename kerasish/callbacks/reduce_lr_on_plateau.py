@@ -7,6 +7,7 @@ from typing import Any
 
 from kerasish import console
 from kerasish.callbacks.monitor_callback import MonitorCallback
+from kerasish.callbacks.tracking import learning_rate_logs
 from kerasish.checks import check_int, check_number
 from kerasish.user_warnings import warn_user
 
@@ -86,7 +87,7 @@ class ReduceLROnPlateau(MonitorCallback):
         A missing ``monitor`` key warns (naming the keys there are) and changes nothing.
         """
         logs = logs if logs is not None else {}
-        logs["learning_rate"] = self.model.learning_rate
+        logs.update(learning_rate_logs(self.model))
         if self.monitor not in logs:
             warn_user(
                 f"ReduceLROnPlateau is conditioned on {self.monitor!r}, which is not in the logs. "
@@ -108,11 +109,19 @@ class ReduceLROnPlateau(MonitorCallback):
                 self.wait = 0
 
     def _reduce(self, epoch: int) -> bool:
-        old_lr = self.model.learning_rate
+        parts = getattr(self.model.optimizer, "optimizers", None)
+        if parts is None:
+            return self._reduce_one(self.model, epoch)
+        # A MultiOptimizer: each sub-optimizer's own rate, as Keras.
+        reduced = [self._reduce_one(part, epoch) for part in parts]
+        return any(reduced)
+
+    def _reduce_one(self, owner: Any, epoch: int) -> bool:
+        old_lr = owner.learning_rate
         if not old_lr > self.min_lr:
             return False
         new_lr = max(old_lr * self.factor, self.min_lr)
-        self.model.learning_rate = new_lr
+        owner.learning_rate = new_lr
         if self.verbose:
             console.print_line(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.",
                                model=self.model)

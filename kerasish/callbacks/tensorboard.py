@@ -49,6 +49,7 @@ from kerasish.callbacks.tracking import (
     BatchValues,
     StepCounter,
     as_number,
+    learning_rate_logs,
     learning_rates,
     numbers,
     optimizer_params,
@@ -340,8 +341,11 @@ class TensorBoardCallback(Callback):
         step = self._epoch_step(epoch)
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         validation = {k[len("val_"):]: v for k, v in logs.items() if k.startswith("val_")}
-        if "learning_rate" not in train and getattr(self.model, "optimizer", None) is not None:
-            train.update(learning_rates(self.model.optimizer))  # one per param group, as W&B's
+        optimizer = getattr(self.model, "optimizer", None)
+        if not any(k.startswith("learning_rate") for k in train) and optimizer is not None:
+            # learning_rate_<name> per MultiOptimizer part (Keras's), else one per param group
+            train.update(learning_rate_logs(self.model) if hasattr(optimizer, "optimizers")
+                         else learning_rates(optimizer))
         if self.write_steps_per_second:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             train["steps_per_second"] = self._epoch_batches / elapsed

@@ -206,3 +206,19 @@ class StepCounter:
         if position[1] and self._position != position:
             return self.value + 1
         return self.value
+
+
+def learning_rate_logs(model: Any) -> dict[str, float]:
+    """What Keras's LearningRateScheduler and ReduceLROnPlateau log of the rate: ``learning_rate``,
+    or for a MultiOptimizer (an optimizer with ``optimizers``) ``learning_rate_<name>`` for each
+    sub-optimizer, as Keras does.
+
+    Args:
+        model: the ``ks.Model`` (compiled).
+    """
+    optimizer = model.optimizer
+    parts = getattr(optimizer, "optimizers", None)
+    if parts is None:
+        return {"learning_rate": model.learning_rate}
+    return {f"learning_rate_{name}": float(part.param_groups[0]["lr"])
+            for name, part in zip(optimizer.names, parts)}

@@ -65,6 +65,7 @@ from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, KerasLamb
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.ftrl import Ftrl, KerasFtrl
 from kerasish.optimizers.lion import KerasLion, Lion
+from kerasish.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap, TorchMultiOptimizer
 from kerasish.optimizers.muon import KerasMuon, Muon
 from kerasish.optimizers.resolve import (
     KERAS_OPTIMIZERS,
@@ -94,4 +95,6 @@ __all__ = [
     # resolving what compile() is given
     "get", "get_optimizer", "describe_optimizer", "from_keras", "KNOWN_OPTIMIZERS", "KERAS_OPTIMIZERS",
     "KerasOptimizerLike", "OptimizerSpec",
+    # parameters routed to optimizers by path
+    "MultiOptimizer", "OptimizerMap", "TorchMultiOptimizer",
 ]
