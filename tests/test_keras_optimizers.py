@@ -248,7 +248,8 @@ class _OwnAdam(keras.optimizers.Adam):
     (lambda: _OwnAdam(), "cannot reproduce"),
     (lambda: keras.optimizers.Adam, "pass an instance"),
     (lambda: keras.optimizers.SGD(gradient_accumulation_steps=2), r"compile\(\.\.\., gradient_accumul"),
-    (lambda: keras.optimizers.Adam(learning_rate=lambda: 0.1), r"ks.optimizers.Adam\(learning_rate=function\)"),
+    (lambda: keras.optimizers.Adam(learning_rate=lambda: 0.1),
+     r"ks.optimizers.Adam\(learning_rate=function\)"),
 ], ids=["adafactor", "subclass", "class", "accumulation", "callable-lr"])
 def test_keras_optimizers_kerasish_cannot_reproduce_are_refused_with_the_ks_way(make, match):
     with pytest.raises(TypeError, match=match):

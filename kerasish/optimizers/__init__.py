@@ -43,6 +43,8 @@ The modules, one optimizer family per file:
 - ``resolve``: ``get_optimizer`` (what ``compile`` calls), ``describe_optimizer``, the Keras names
   and ``from_keras``.
 - ``schedules``: the learning-rate schedules.
+- ``moving_average``: Keras's ``use_ema`` (the averages in the optimizer state).
+- ``loss_scale``: ``LossScaleOptimizer``, dynamic loss scaling for ``apply``.
 
 A new optimizer goes in its family's file (or a new file for a new family): add the class,
 re-export it here (and in ``__all__``), and register it in ``resolve.KERAS_OPTIMIZERS`` and,
@@ -55,6 +57,7 @@ Example:
     ('Adam', 1e-07)
 """
 
+from kerasish.optimizers import moving_average as moving_average
 from kerasish.optimizers import schedules as schedules
 from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adagrad import Adagrad, KerasAdagrad
@@ -62,6 +65,7 @@ from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, KerasLamb
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.ftrl import Ftrl, KerasFtrl
 from kerasish.optimizers.lion import KerasLion, Lion
+from kerasish.optimizers.loss_scale import LossScaleOptimizer
 from kerasish.optimizers.resolve import (
     KERAS_OPTIMIZERS,
     KNOWN_OPTIMIZERS,
@@ -81,7 +85,7 @@ from kerasish.optimizers.sgd import SGD, KerasSGD
 __all__ = [
     # Keras's optimizers, as factories for compile()
     "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Lamb", "Ftrl",
-    "Optimizer", "KerasArguments",
+    "Optimizer", "KerasArguments", "LossScaleOptimizer",
     # the torch optimizers with Keras's rules
     "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion", "KerasLamb", "KerasFtrl",
     # resolving what compile() is given

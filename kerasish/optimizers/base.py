@@ -98,7 +98,7 @@ class Optimizer(KerasApply):
         self.use_ema = bool(use_ema)
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
         self.loss_scale_factor = loss_scale_factor
-        self.name = name or _auto_name(_snake_case(type(self).__name__))
+        self.name = name or auto_name(_snake_case(type(self).__name__))
 
     def _initial_lr(self) -> float:
         if isinstance(self.learning_rate, LearningRateSchedule):
@@ -201,8 +201,12 @@ class Optimizer(KerasApply):
 _NAMES_GIVEN: dict[str, int] = {}
 
 
-def _auto_name(prefix: str) -> str:
-    """Keras's ``auto_name``: the prefix the first time, then ``prefix_1``, ``prefix_2``, ..."""
+def auto_name(prefix: str) -> str:
+    """Keras's ``auto_name``: the prefix the first time, then ``prefix_1``, ``prefix_2``, ...
+
+    Args:
+        prefix: the default name (Keras's snake-case class name).
+    """
     count = _NAMES_GIVEN.get(prefix, 0)
     _NAMES_GIVEN[prefix] = count + 1
     return prefix if count == 0 else f"{prefix}_{count}"
