@@ -247,10 +247,10 @@ class _OwnAdam(keras.optimizers.Adam):
     (lambda: keras.optimizers.Optimizer(learning_rate=0.1), "ks.optimizers.SGD"),  # no ks class
     (lambda: _OwnAdam(), "cannot reproduce"),
     (lambda: keras.optimizers.Adam, "pass an instance"),
-    (lambda: keras.optimizers.Adam(use_ema=True), "AveragedModel"),
     (lambda: keras.optimizers.SGD(gradient_accumulation_steps=2), r"compile\(\.\.\., gradient_accumul"),
-    (lambda: keras.optimizers.Adam(learning_rate=lambda: 0.1), "step without reading the device"),
-], ids=["no-ks-class", "subclass", "class", "ema", "accumulation", "callable-lr"])
+    (lambda: keras.optimizers.Adam(learning_rate=lambda: 0.1),
+     r"ks.optimizers.Adam\(learning_rate=function\)"),
+], ids=["no-ks-class", "subclass", "class", "accumulation", "callable-lr"])
 def test_keras_optimizers_kerasish_cannot_reproduce_are_refused_with_the_ks_way(make, match):
     with pytest.raises(TypeError, match=match):
         ks.optimizers.get_optimizer(make(), torch.nn.Linear(2, 1).parameters())
@@ -266,12 +266,12 @@ def test_a_keras_optimizer_that_excludes_weights_from_decay_is_refused():
 @pytest.mark.parametrize("make, error, match", [
     (lambda: ks.optimizers.Adam(beta3=0.1), ValueError, "not recognized"),
     (lambda: ks.optimizers.SGD(clipnorm=1.0, clipvalue=1.0), ValueError, "Only one of"),
-    (lambda: ks.optimizers.SGD(learning_rate=lambda: 0.1), TypeError, "lr_at"),
+    (lambda: ks.optimizers.SGD(learning_rate=lambda step: 0.1), TypeError, "lr_at"),
     (lambda: ks.optimizers.SGD(learning_rate=-1.0), ValueError, "learning_rate"),
     (lambda: ks.optimizers.SGD(momentum=1.5), ValueError, "momentum"),
     (lambda: ks.optimizers.Adam(beta_1="0.9"), ValueError, "beta_1"),
     (lambda: ks.optimizers.AdamW(weight_decay=None), ValueError, "weight_decay"),
-    (lambda: ks.optimizers.RMSprop(loss_scale_factor=128.0), ValueError, "mixed_float16"),
+    (lambda: ks.optimizers.RMSprop(loss_scale_factor=-128.0), ValueError, "loss_scale_factor"),
     (lambda: ks.optimizers.schedules.ExponentialDecay(0.1, decay_steps=0, decay_rate=0.5), ValueError,
      "decay_steps"),
     (lambda: ks.optimizers.schedules.PiecewiseConstantDecay([10], [1.0]), ValueError, "boundaries"),

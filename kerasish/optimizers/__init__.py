@@ -45,6 +45,8 @@ The modules, one optimizer family per file:
 - ``resolve``: ``get_optimizer`` (what ``compile`` calls), ``describe_optimizer``, the Keras names
   and ``from_keras``.
 - ``schedules``: the learning-rate schedules.
+- ``moving_average``: Keras's ``use_ema`` (the averages in the optimizer state).
+- ``loss_scale``: ``LossScaleOptimizer``, dynamic loss scaling for ``apply``.
 
 A new optimizer goes in its family's file (or a new file for a new family): add the class,
 re-export it here (and in ``__all__``), and register it in ``resolve.KERAS_OPTIMIZERS`` and,
@@ -57,6 +59,7 @@ Example:
     ('Adam', 1e-07)
 """
 
+from kerasish.optimizers import moving_average as moving_average
 from kerasish.optimizers import schedules as schedules
 from kerasish.optimizers.adadelta import Adadelta
 from kerasish.optimizers.adafactor import Adafactor, KerasAdafactor
@@ -65,6 +68,7 @@ from kerasish.optimizers.adam import Adam, Adamax, AdamW, KerasAdamax, KerasLamb
 from kerasish.optimizers.base import KerasArguments, Optimizer
 from kerasish.optimizers.ftrl import Ftrl, KerasFtrl
 from kerasish.optimizers.lion import KerasLion, Lion
+from kerasish.optimizers.loss_scale import LossScaleOptimizer
 from kerasish.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap, TorchMultiOptimizer
 from kerasish.optimizers.muon import KerasMuon, Muon
 from kerasish.optimizers.resolve import (
@@ -88,7 +92,7 @@ __all__ = [
     # Keras's optimizers, as factories for compile()
     "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Lamb", "Ftrl",
     "Adafactor", "Muon", "ScheduleFreeAdamW",
-    "Optimizer", "KerasArguments",
+    "Optimizer", "KerasArguments", "LossScaleOptimizer",
     # the torch optimizers with Keras's rules
     "KerasSGD", "KerasRMSprop", "KerasAdagrad", "KerasAdamax", "KerasLion", "KerasLamb", "KerasFtrl",
     "KerasAdafactor", "KerasMuon", "KerasScheduleFreeAdamW",

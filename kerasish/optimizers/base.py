@@ -8,11 +8,12 @@ step count and the learning-rate schedule.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 import types
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypedDict
 
 import torch
@@ -21,8 +22,9 @@ from kerasish._keras_interop import keras_for
 from kerasish.checks import check_number
 from kerasish.optimizers.attributes import set_lr
 from kerasish.optimizers.keras_api import KerasApply
+from kerasish.optimizers.moving_average import MovingAverage
 from kerasish.optimizers.rules import with_grads
-from kerasish.optimizers.schedules import LearningRateSchedule
+from kerasish.optimizers.schedules import FunctionRate, LearningRateSchedule
 from kerasish.optimizers.schedules import from_keras as schedule_from_keras
 
 
@@ -35,16 +37,21 @@ class Optimizer(KerasApply):
     the way to get them.
 
     Args:
-        learning_rate: a float, or a ``ks.optimizers.schedules`` schedule (a Keras schedule object
-            is translated), stepped once per optimizer step.
+        learning_rate: a float, a ``ks.optimizers.schedules`` schedule (a Keras schedule object
+            is translated), stepped once per optimizer step, or a function of no arguments called
+            before each step (as Keras calls it; a tensor it returns is read to the host).
         weight_decay: decoupled weight decay, ``w -= lr * weight_decay * w`` before each update.
         clipnorm: clip each weight's gradient to this norm.
         clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
         global_clipnorm: clip all gradients together to this norm.
-        use_ema: refused (keep an average with ``torch.optim.swa_utils.AveragedModel``).
-        ema_momentum: accepted for Keras compatibility (only used with ``use_ema``).
-        ema_overwrite_frequency: accepted for Keras compatibility (only used with ``use_ema``).
-        loss_scale_factor: refused: use ``compile(precision="mixed_float16")``.
+        use_ema: keep Keras's moving average of the weights in the optimizer's state (saved with
+            ``state_dict()``); ``fit`` puts it into the weights before ``on_train_end``, as Keras.
+        ema_momentum: the average's momentum, in [0, 1] (with ``use_ema``).
+        ema_overwrite_frequency: overwrite the weights with their averages every this many steps
+            (with ``use_ema``; ``None``: only at the end of ``fit``).
+        loss_scale_factor: ``apply``/``apply_gradients`` divide the gradients by it and
+            ``scale_loss`` multiplies a loss by it, as Keras; ``compile`` refuses it
+            (``compile(precision="mixed_float16")`` scales the loss in ``fit``).
         gradient_accumulation_steps: average this many ``apply_gradients`` calls' gradients into one
             update, as Keras; for ``fit`` use ``compile(gradient_accumulation_steps=n)`` (``build``
             refuses it).
@@ -54,7 +61,8 @@ class Optimizer(KerasApply):
         model.compile(ks.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.01, clipnorm=1.0), "mse")
     """
 
-    def __init__(self, learning_rate: float | LearningRateSchedule, *, weight_decay: float | None = None,
+    def __init__(self, learning_rate: float | LearningRateSchedule | Callable[[], float], *,
+                 weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
                  global_clipnorm: float | None = None, use_ema: bool = False, ema_momentum: float = 0.99,
                  ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
@@ -75,11 +83,8 @@ class Optimizer(KerasApply):
                 f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}."
             )
         if use_ema:
-            raise ValueError("use_ema=True is not supported by kerasish optimizers; keep a moving average "
-                             "of the weights with torch.optim.swa_utils.AveragedModel in a callback.")
-        if loss_scale_factor is not None:
-            raise ValueError("loss_scale_factor is not supported; compile(precision='mixed_float16') "
-                             "scales the loss (and unscales the gradients) for you.")
+            _check_ema(ema_momentum, ema_overwrite_frequency)
+        check_number(loss_scale_factor, "loss_scale_factor", low=0.0, open_low=True, allow_none=True)
         if gradient_accumulation_steps is not None and not (
                 isinstance(gradient_accumulation_steps, int) and gradient_accumulation_steps >= 2):
             raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
@@ -90,13 +95,16 @@ class Optimizer(KerasApply):
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
-        # Kept only so that get_config() gives back what Keras's would (use_ema=True is refused).
+        self.use_ema = bool(use_ema)
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
-        self.name = name or _auto_name(_snake_case(type(self).__name__))
+        self.loss_scale_factor = loss_scale_factor
+        self.name = name or auto_name(_snake_case(type(self).__name__))
 
     def _initial_lr(self) -> float:
         if isinstance(self.learning_rate, LearningRateSchedule):
             return float(self.learning_rate.lr_at(0))
+        if callable(self.learning_rate):
+            return float(self.learning_rate())
         return float(self.learning_rate)
 
     def _torch_optimizer(self, parameters: list[Any], lr: float) -> tuple[torch.optim.Optimizer, bool]:
@@ -124,7 +132,12 @@ class Optimizer(KerasApply):
             raise ValueError("gradient_accumulation_steps belongs to compile() in kerasish: "
                              f"compile(..., gradient_accumulation_steps={steps!r}) "
                              "(the optimizer's own is honoured by apply_gradients only).")
-        return self._build(parameters)
+        if self.loss_scale_factor is not None:
+            raise ValueError(f"loss_scale_factor={self.loss_scale_factor!r} is for apply_gradients; in fit, "
+                             "compile(..., precision='mixed_float16') scales the loss (and unscales the "
+                             "gradients) for you. Leave loss_scale_factor out of the optimizer given to "
+                             "compile.")
+        return self.ensure_built(parameters, rebuild=True)
 
     def _build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:
         """``build`` without the check of ``gradient_accumulation_steps`` (``apply`` accumulates)."""
@@ -133,12 +146,18 @@ class Optimizer(KerasApply):
             listed = [{"params": []}]
         optimizer, decay_in_hook = self._torch_optimizer(self._split_excluded(listed),
                                                              self._initial_lr())
-        eager = isinstance(self.learning_rate, LearningRateSchedule) or self._adam_epsilon() is not None
-        _KerasStep(self, decay_in_hook, self._adam_epsilon()).attach(optimizer, inside_eager_step=eager)
-        # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule).
-        # A kerasish attribute on torch's Optimizer (documented above and in docs/reference.md).
+        rate = self.learning_rate
+        eager = isinstance(rate, LearningRateSchedule) or callable(rate) or self._adam_epsilon() is not None
+        average = MovingAverage(self.ema_momentum, self.ema_overwrite_frequency) if self.use_ema else None
+        hooks = _KerasStep(self, decay_in_hook, self._adam_epsilon(), average)
+        hooks.attach(optimizer, inside_eager_step=eager)
+        # Read by whoever sets the learning rate by hand (Keras refuses that under a schedule; a
+        # function given as the rate is one too). Kerasish attributes on torch's Optimizer
+        # (documented above and in docs/reference.md); ``moving_average`` is read at fit's end.
         optimizer.learning_rate_schedule = (  # type: ignore[attr-defined]
-            self.learning_rate if isinstance(self.learning_rate, LearningRateSchedule) else None)
+            rate if isinstance(rate, LearningRateSchedule)
+            else FunctionRate(rate) if callable(rate) else None)
+        optimizer.moving_average = average  # type: ignore[attr-defined]
         if eager:
             # A Python hyper-parameter that changes every step (the scheduled lr, Adam's corrected
             # epsilon) would make torch.compile (jit_compile=True) recompile the step each time until
@@ -169,8 +188,6 @@ class Optimizer(KerasApply):
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (a schedule as its own config), as Keras's ``get_config``."""
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
-        # The arguments refused unless at their defaults, there as in Keras's config.
-        config.update(use_ema=False, loss_scale_factor=None)
         if isinstance(self.learning_rate, LearningRateSchedule):
             config["learning_rate"] = {"class_name": type(self.learning_rate).__name__,
                                        "config": self.learning_rate.get_config()}
@@ -184,8 +201,12 @@ class Optimizer(KerasApply):
 _NAMES_GIVEN: dict[str, int] = {}
 
 
-def _auto_name(prefix: str) -> str:
-    """Keras's ``auto_name``: the prefix the first time, then ``prefix_1``, ``prefix_2``, ..."""
+def auto_name(prefix: str) -> str:
+    """Keras's ``auto_name``: the prefix the first time, then ``prefix_1``, ``prefix_2``, ...
+
+    Args:
+        prefix: the default name (Keras's snake-case class name).
+    """
     count = _NAMES_GIVEN.get(prefix, 0)
     _NAMES_GIVEN[prefix] = count + 1
     return prefix if count == 0 else f"{prefix}_{count}"
@@ -215,13 +236,37 @@ def _check_learning_rate(value: Any) -> float | LearningRateSchedule:
     if keras_for(value) is not None:
         return schedule_from_keras(value)
     if callable(value):
-        raise TypeError(
-            "learning_rate must be a float or a ks.optimizers.schedules schedule; a plain callable "
-            f"({value!r}) would be called every step. Subclass ks.optimizers.schedules."
-            "LearningRateSchedule and implement lr_at(step) instead."
-        )
+        if _required_arguments(value):
+            raise TypeError(
+                f"learning_rate={value!r} takes arguments; Keras calls a function given as the learning "
+                "rate with none, before each step. For a rate by step, subclass "
+                "ks.optimizers.schedules.LearningRateSchedule and implement lr_at(step)."
+            )
+        return value
     check_number(value, "learning_rate", low=0.0)
     return float(value)
+
+
+def _required_arguments(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` needs an argument (a builtin without a signature: assume not)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in parameters)
+
+
+def _check_ema(momentum: Any, overwrite_frequency: Any) -> None:
+    """Keras's checks of ``ema_momentum`` and ``ema_overwrite_frequency`` (under ``use_ema``)."""
+    check_number(momentum, "ema_momentum")
+    if momentum > 1 or momentum < 0:
+        raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={momentum}")
+    if overwrite_frequency and (not isinstance(overwrite_frequency, int)
+                                or isinstance(overwrite_frequency, bool)
+                                or overwrite_frequency < 1):
+        raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                         f"ema_overwrite_frequency={overwrite_frequency}")
 
 
 class ArgumentsBesidesDecay(TypedDict, total=False):
@@ -256,9 +301,14 @@ class _KerasStep:
     groups, so it round-trips through ``optimizer.state_dict()``.
     """
 
-    def __init__(self, config: Optimizer, decay_in_hook: bool, adam_epsilon: tuple[float, float] | None):
+    def __init__(self, config: Optimizer, decay_in_hook: bool, adam_epsilon: tuple[float, float] | None,
+                 average: MovingAverage | None = None):
         rate = config.learning_rate
         self.schedule = rate if isinstance(rate, LearningRateSchedule) else None
+        # A function of no arguments (Keras's ``learning_rate=lambda: 0.1``), called before each step.
+        self.rate_function: Callable[[], Any] | None = (
+            rate if callable(rate) and self.schedule is None else None)
+        self.average = average
         self.clipnorm = config.clipnorm
         self.global_clipnorm = config.global_clipnorm
         self.clipvalue = config.clipvalue
@@ -277,6 +327,12 @@ class _KerasStep:
         optimizer.register_step_post_hook(after)
 
     def before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.rate_function is not None:
+            rate = float(self.rate_function())
+            for group in optimizer.param_groups:
+                set_lr(group, rate)
+        if self.average is not None:
+            self.average.before_step(optimizer)
         if self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay:
             # Only here: entering no_grad costs more than the rest of a plain Adam's hook.
             with torch.no_grad():
@@ -300,6 +356,8 @@ class _KerasStep:
                 torch._foreach_mul_(params, 1.0 - float(group["lr"]) * self.weight_decay)
 
     def after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if self.average is not None:  # before the count: Keras averages at the step's own count
+            self.average.after_step(optimizer)
         for group in optimizer.param_groups:
             group["iterations"] = group.get("iterations", 0) + 1
             if self.schedule is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from kerasish.optimizers.moving_average import finalize_variable_values, moving_averages
+
 
 class KerasApply:
     """Keras's ``apply_gradients`` family, mixed into ``ks.optimizers.Optimizer``."""
@@ -26,10 +28,32 @@ class KerasApply:
 
     _accumulated: dict[int, torch.Tensor] | None = None
     _calls: int = 0
+    _built_on: list[torch.Tensor] = []
     gradient_accumulation_steps: int | None = None
+    loss_scale_factor: float | None = None
+    learning_rate: Any
 
     def _build(self, parameters: Iterable[Any]) -> torch.optim.Optimizer:  # Optimizer's
         raise NotImplementedError
+
+    def ensure_built(self, variables: Iterable[Any], rebuild: bool = False) -> torch.optim.Optimizer:
+        """The torch optimizer ``apply`` steps, built on ``variables`` unless built already
+        (Keras's ``build``, without the checks ``compile``'s ``build`` makes).
+
+        Args:
+            variables: tensors, ``(name, tensor)`` pairs or param groups.
+            rebuild: build a new one even if one was built.
+
+        Returns:
+            The torch optimizer.
+        """
+        if self._applied is None or rebuild:
+            listed = list(variables)
+            self._applied = self._build(listed)
+            self._built_on = [p[1] if isinstance(p, tuple) else p for item in listed
+                              for p in (item["params"] if isinstance(item, dict) else [item])]
+            self._accumulated, self._calls = None, 0
+        return self._applied
 
     def exclude_from_weight_decay(self, var_list: Sequence[torch.Tensor] | None = None,
                                   var_names: Sequence[str] | None = None) -> None:
@@ -93,7 +117,7 @@ class KerasApply:
         self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def apply(self, grads: Sequence[Any],
-              trainable_variables: Sequence[torch.Tensor | tuple[str, torch.Tensor]]) -> None:
+              trainable_variables: Sequence[torch.Tensor | tuple[str, torch.Tensor]] | None = None) -> None:
         """One update with ``grads[i]`` for ``trainable_variables[i]`` (Keras's ``apply``).
 
         The first call builds the torch optimizer on these variables; a later call with a new
@@ -103,8 +127,18 @@ class KerasApply:
 
         Args:
             grads: one gradient per tensor, in order (``None`` skips that tensor, with a warning).
-            trainable_variables: the tensors to update in place, or ``(name, tensor)`` pairs.
+            trainable_variables: the tensors to update in place, or ``(name, tensor)`` pairs; left
+                out, the ones ``build`` was given.
+
+        With ``loss_scale_factor`` the gradients are divided by it first; with ``use_ema`` the
+        moving average is updated at every call (accumulating ones too, as Keras).
         """
+        if trainable_variables is None:
+            if self._applied is None:
+                raise ValueError("When passing `grads` without `variables`, the optimizer must already be "
+                                 "built on a list of variables. Call "
+                                 "`optimizer.build(trainable_variables)` first.")
+            trainable_variables = self._built_on
         if len(grads) != len(trainable_variables):
             raise ValueError(f"apply() got {len(grads)} gradients for {len(trainable_variables)} "
                              "variables; give one gradient per variable.")
@@ -118,17 +152,21 @@ class KerasApply:
                           "those variables are left unchanged.", stacklevel=2)
             grads, named = [grads[i] for i in kept], [named[i] for i in kept]
         tensors = [v for _, v in named]
-        if self._applied is None:
-            self._applied = self._build([v if n is None else (n, v) for n, v in named])
-        optimizer = self._applied
+        optimizer = self.ensure_built([v if n is None else (n, v) for n, v in named])
         known = {id(p) for g in optimizer.param_groups for p in g["params"]}
         new = [v if n is None else (n, v) for n, v in named if id(v) not in known]
         if new:
             for group in self._split_excluded(new):
                 group = group if isinstance(group, dict) else {"params": [group]}
                 optimizer.add_param_group({**group, "iterations": self.iterations})
+            self._built_on = [*self._built_on, *(v for _, v in named if id(v) not in known)]
+        if self.loss_scale_factor is not None:
+            grads = [torch.as_tensor(g) / self.loss_scale_factor for g in grads]
         update = self._accumulate(grads, tensors)
         if update is None:
+            average = getattr(optimizer, "moving_average", None)
+            if average is not None:
+                average.after_step(optimizer)
             return
         for group in optimizer.param_groups:
             for p in group["params"]:
@@ -171,6 +209,82 @@ class KerasApply:
             return 0
         return int(self._applied.param_groups[0].get("iterations", 0))
 
+    @property
+    def variables(self) -> list[torch.Tensor]:
+        """Keras's optimizer variables: ``iterations``, the learning rate (unless a schedule or a
+        function gives it), then each built-on weight's state tensors in the order ``build`` was
+        given them (per weight, by state name: the moving average, moments, torch's ``"step"``).
+        A weight's state appears at its first step (Keras creates it at ``build``)."""
+        out = [torch.tensor(self.iterations)]
+        if not callable(self.learning_rate):
+            current = self._applied.param_groups[0]["lr"] if self._applied is not None else self.learning_rate
+            out.append(torch.as_tensor(current, dtype=torch.float32))
+        if self._applied is not None:
+            for p in self._built_on:
+                state = self._applied.state.get(p, {})
+                out.extend(state[k] for k in sorted(state) if isinstance(state[k], torch.Tensor))
+        return out
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set ``variables`` from a list of the same length and shapes (another optimizer's
+        ``variables``), as Keras. A weight that has no state yet (no step taken) gets it first,
+        by a step with zero gradients whose effect on the weights is undone.
+
+        Args:
+            weights: tensors or arrays, in ``variables``' order.
+
+        Raises:
+            ValueError: before ``build``, or another number or shape of weights (nothing changed).
+        """
+        optimizer = self._applied
+        if optimizer is None:
+            raise ValueError("You are calling `set_weights()` on an optimizer that has not yet been built. "
+                             "Please call `optimizer.build(trainable_variables)` to create the optimizer "
+                             "weights before calling `set_weights()`.")
+        created = _create_state(optimizer, self._built_on)
+        mine = self.variables
+        problem = None if len(mine) == len(weights) else \
+            f"set_weights got {len(weights)} weights for this optimizer's {len(mine)} variables"
+        for i, (variable, weight) in enumerate(zip(mine, weights)):
+            if problem is None and tuple(variable.shape) != tuple(torch.as_tensor(weight).shape):
+                problem = (f"Optimizer variable {i} has shape {tuple(variable.shape)} not compatible with "
+                           f"provided weight shape {tuple(torch.as_tensor(weight).shape)}")
+        if problem is not None:
+            for p in created:
+                optimizer.state.pop(p, None)
+            raise ValueError(f"{problem}.")
+        for group in optimizer.param_groups:
+            group["iterations"] = int(torch.as_tensor(weights[0]))
+            if not callable(self.learning_rate):
+                group["lr"] = float(torch.as_tensor(weights[1]))
+        with torch.no_grad():
+            for variable, weight in zip(mine[1 if callable(self.learning_rate) else 2:],
+                                        weights[1 if callable(self.learning_rate) else 2:]):
+                variable.copy_(torch.as_tensor(weight))
+
+    def scale_loss(self, loss: Any) -> Any:
+        """The loss times ``loss_scale_factor`` (the loss itself without one), as Keras's ``scale_loss``.
+
+        Args:
+            loss: a number or tensor.
+        """
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
+    @property
+    def moving_averages(self) -> list[torch.Tensor | None]:
+        """Under ``use_ema``, each built-on weight's moving average (``None`` before its first
+        step): Keras's ``_model_variables_moving_average``."""
+        return moving_averages(self._applied, self._built_on)
+
+    def finalize_variable_values(self, var_list: Iterable[torch.Tensor] | None = None) -> None:
+        """Under ``use_ema``, overwrite the weights with their moving averages (Keras's
+        ``finalize_variable_values``); otherwise nothing.
+
+        Args:
+            var_list: accepted for Keras's signature; the weights are those the optimizer was built on.
+        """
+        finalize_variable_values(self._applied)
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
         """The optimizer ``get_config()`` described (a schedule given as its config too).
@@ -185,3 +299,24 @@ class KerasApply:
         if isinstance(rate, dict) and "class_name" in rate:
             config["learning_rate"] = KERAS_SCHEDULES[rate["class_name"]].from_config(rate["config"])
         return cls(**config)
+
+
+def _create_state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Give the parameters without state theirs (torch creates it lazily, at a first step): one
+    step with zero gradients, then the weights, gradients, step counts and rates put back.
+    Returns the parameters whose state was created."""
+    empty = [p for p in params if not optimizer.state.get(p)]
+    if not empty:
+        return []
+    kept = [(p, p.detach().clone(), p.grad) for p in params]
+    settings = [(g.get("iterations", 0), g["lr"]) for g in optimizer.param_groups]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    with torch.no_grad():
+        for p, value, grad in kept:
+            p.copy_(value)
+            p.grad = grad
+    for group, (iterations, lr) in zip(optimizer.param_groups, settings):
+        group["iterations"], group["lr"] = iterations, lr
+    return empty

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from kerasish.optimizers.base import Optimizer, _auto_name
+from kerasish.optimizers.base import Optimizer, auto_name
 
 
 class ParameterPath(NamedTuple):
@@ -240,7 +240,7 @@ class MultiOptimizer(Optimizer):
                              "scales the loss (and unscales the gradients) for you.")
         self._optimizer_map = optimizer_map
         self.module = module
-        self.name = name or _auto_name("multi_optimizer")
+        self.name = name or auto_name("multi_optimizer")
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self.gradient_accumulation_steps = None
         self._inner: list[Optimizer] = []

@@ -186,9 +186,9 @@ def from_keras(optimizer: Any) -> Optimizer:
         config = optimizer.get_config()
     except Exception as error:  # e.g. a lambda learning rate, which Keras cannot serialise
         raise TypeError(
-            f"the Keras {name}'s settings cannot be read ({type(error).__name__}: {error}). A callable "
-            "learning_rate is something kerasish cannot step without reading the device every step: "
-            "use a float or a ks.optimizers.schedules schedule."
+            f"the Keras {name}'s settings cannot be read ({type(error).__name__}: {error}). A function "
+            f"given as the learning_rate cannot be read back from Keras: use ks.optimizers.{name}"
+            "(learning_rate=function), or a float or a ks.optimizers.schedules schedule."
         ) from error
     if config.get("gradient_accumulation_steps"):
         raise TypeError("gradient_accumulation_steps belongs to compile() in kerasish: compile(..., "
@@ -198,8 +198,9 @@ def from_keras(optimizer: Any) -> Optimizer:
         schedule = keras.optimizers.schedules.deserialize(learning_rate)
         if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
             raise TypeError(
-                f"the Keras {name}'s learning_rate is {schedule!r}, which kerasish cannot step without "
-                "reading the device every step. Use a float or a ks.optimizers.schedules schedule."
+                f"the Keras {name}'s learning_rate is {schedule!r}, which cannot be read back from Keras's "
+                f"config: use ks.optimizers.{name}(learning_rate=function), a float or a "
+                "ks.optimizers.schedules schedule."
             )
         config["learning_rate"] = schedule_from_keras(schedule)
     try:

@@ -81,6 +81,28 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({arguments})"
 
 
+class FunctionRate(LearningRateSchedule):
+    """A function of no arguments given as the learning rate (Keras's ``learning_rate=lambda: 0.1``),
+    as the torch optimizer's ``learning_rate_schedule``: the rate is not settable by hand (the
+    function would set it back at the next step), and ``lr_at`` calls the function (the step hooks
+    call it before each step, as Keras does).
+
+    Args:
+        function: returns the learning rate.
+    """
+
+    def __init__(self, function: Any):
+        self.function = function
+
+    def lr_at(self, step: int) -> float:
+        """What the function returns now (the step is not passed: Keras passes none).
+
+        Args:
+            step: ignored.
+        """
+        return float(self.function())
+
+
 def _positive(name: str, value: Any) -> Any:
     """``value`` itself (an int stays an int, as in Keras's config) once checked to be > 0."""
     check_number(value, name, low=0, open_low=True)

@@ -132,6 +132,12 @@ class Engine:
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.accumulation = gradient_accumulation_steps
+        if gradient_accumulation_steps > 1 and getattr(optimizer, "moving_average", None) is not None:
+            raise ValueError(
+                "compile(gradient_accumulation_steps=...) with an optimizer made with use_ema=True is not "
+                "supported: Keras updates the moving average at every batch of a window, kerasish's "
+                "optimizer sees only the window's step. Use one of the two, or accumulate by hand with "
+                "the optimizer's own gradient_accumulation_steps and apply_gradients.")
         self.loss_tracker = LossTracker("loss")
         use_scaler = self.autocast_dtype == torch.float16 and device.type in ("cuda", "cpu")
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)

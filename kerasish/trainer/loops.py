@@ -24,6 +24,7 @@ from kerasish.callbacks.history import History
 from kerasish.callbacks.keras_callback import KerasCallback, is_keras_callback
 from kerasish.callbacks.progbar import ProgbarLogger
 from kerasish.distributed import Group
+from kerasish.optimizers.moving_average import finalize_variable_values
 from kerasish.trainer.engine import Engine
 from kerasish.trainer.logs import LazyLogs, materialize
 from kerasish.trainer.run_state import RunState
@@ -117,6 +118,8 @@ class FitLoop:
                     model.stop_training = group.any(model.stop_training, model.device)
                 if model.stop_training or train_batches.exhausted:
                     break
+            if epochs > 0:  # use_ema: the weights become their averages first, as Keras's fit
+                finalize_variable_values(model.optimizer)
             cbs.on_train_end(epoch_logs)
         if group is not None:
             group.barrier()  # rank 0 has finished writing before any rank returns
