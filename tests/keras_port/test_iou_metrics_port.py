@@ -223,3 +223,202 @@ class TestOneHotMeanIoU:
         close(obj(y_true, y_pred, sample_weight=[0.1, 0.2, 0.3, 0.3, 0.1]), expected)
         obj_int = ks.metrics.OneHotMeanIoU(num_classes=3)  # same result with int weights
         close(obj_int(y_true, y_pred, sample_weight=[1, 2, 3, 3, 1]), expected)
+
+
+# ---------------------------------------------------------------- side by side with Keras itself
+
+def _random_inputs(kind: str, rng: np.random.Generator, num_classes: int, batch=(6, 5)):
+    """(y_true, y_pred, sample_weight) of one kind, as NumPy arrays both libraries take."""
+    if kind == "sparse":  # class ids with some outside [0, num_classes), int weights
+        return (rng.integers(-1, num_classes + 2, batch), rng.integers(-1, num_classes + 2, batch),
+                rng.integers(0, 3, batch))
+    if kind == "void":  # a 255 "void" class in the targets, float weights (float dtype)
+        y_true = np.where(rng.random(batch) < 0.2, 255, rng.integers(0, num_classes, batch))
+        return y_true, rng.integers(0, num_classes, batch), rng.random(batch)
+    if kind == "scores":  # sparse targets, class scores as predictions, one weight per sample
+        return (rng.integers(0, num_classes, batch), rng.random((*batch, num_classes)),
+                rng.integers(1, 4, batch[0])[:, None].repeat(batch[1], axis=1))
+    if kind == "one_hot":
+        y_true = np.eye(num_classes)[rng.integers(0, num_classes, batch)]
+        return y_true, rng.random((*batch, num_classes)), rng.random(batch)
+    if kind == "one_hot_ids":  # one-hot targets, predictions already class ids
+        y_true = np.eye(num_classes)[rng.integers(0, num_classes, batch)]
+        return y_true, rng.integers(0, num_classes, batch), rng.random(batch)
+    # "binary": scores on a 0.1 grid, so some equal the threshold exactly (class 1 there)
+    return (rng.integers(0, 2, batch).astype("float32"),
+            np.round(rng.random(batch), 1).astype("float32"), rng.integers(0, 3, batch))
+
+
+SIDE_BY_SIDE = [
+    ("IoU", dict(num_classes=4, target_class_ids=[0, 2, -1]), "sparse"),
+    ("IoU", dict(num_classes=3, target_class_ids=[1], sparse_y_pred=False, ignore_class=0),
+     "scores"),
+    ("MeanIoU", dict(num_classes=3, ignore_class=255, dtype="float32"), "void"),
+    ("MeanIoU", dict(num_classes=3, sparse_y_pred=False), "scores"),
+    ("MeanIoU", dict(num_classes=5), "sparse"),
+    ("OneHotIoU", dict(num_classes=4, target_class_ids=[1, 3], ignore_class=0, dtype="float32"),
+     "one_hot"),
+    ("OneHotMeanIoU", dict(num_classes=3, sparse_y_pred=True, dtype="float64"), "one_hot_ids"),
+    ("BinaryIoU", dict(target_class_ids=[1], threshold=0.3), "binary"),
+    ("BinaryIoU", dict(target_class_ids=[0, 1], threshold=0.5, dtype="float32"), "binary"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, kind", SIDE_BY_SIDE,
+                         ids=[f"{c}-{k}-{i}" for i, (c, _, k) in enumerate(SIDE_BY_SIDE)])
+def test_matches_keras_on_random_inputs(cls, kwargs, kind):
+    """Two weighted updates, then one unweighted after reset_state: Keras's matrix and result."""
+    rng = np.random.default_rng(len(kind) + len(kwargs))
+    ours, theirs = getattr(ks.metrics, cls)(**kwargs), getattr(keras.metrics, cls)(**kwargs)
+    num_classes = kwargs.get("num_classes", 2)
+    for batch in range(3):
+        if batch == 2:
+            ours.reset_state()
+            theirs.reset_state()
+        y_true, y_pred, weights = _random_inputs(kind, rng, num_classes)
+        weights = None if batch == 2 else weights
+        ours.update_state(y_true, y_pred, sample_weight=weights)
+        theirs.update_state(y_true, y_pred, sample_weight=weights)
+        np.testing.assert_allclose(ours.total_cm.numpy(), keras.ops.convert_to_numpy(theirs.total_cm),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(ours.result().numpy(), keras.ops.convert_to_numpy(theirs.result()),
+                                   rtol=1e-6, atol=1e-7)
+    assert ours.result().dtype == torch.float32
+
+
+def test_channels_first_axis_counts_as_keras_and_has_a_result():
+    """With axis=1 Keras's matrix is counted over the class axis 1, but its result() then sums
+    over axis 1 of a vector and raises; ours gives the value Keras gives for axis=-1."""
+    rng = np.random.default_rng(3)
+    y_true, scores = rng.integers(0, 3, (4, 6)), rng.random((4, 3, 6))
+    ours = ks.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, axis=1)
+    theirs = keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, axis=1)
+    ours.update_state(y_true, scores)
+    theirs.update_state(y_true, scores)
+    np.testing.assert_array_equal(ours.total_cm.numpy(), keras.ops.convert_to_numpy(theirs.total_cm))
+    with pytest.raises(IndexError):
+        theirs.result()
+    last_axis = keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False)
+    last_axis.update_state(y_true, np.moveaxis(scores, 1, -1))
+    close(ours.result(), keras.ops.convert_to_numpy(last_axis.result()))
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    ("IoU", dict(num_classes=3, target_class_ids=[2, 0], ignore_class=-1, sparse_y_pred=False)),
+    ("BinaryIoU", dict(target_class_ids=[1], threshold=0.25, dtype="float32")),
+    ("MeanIoU", dict(num_classes=4, ignore_class=255, axis=1)),
+    ("OneHotIoU", dict(num_classes=3, target_class_ids=[1], sparse_y_pred=True)),
+    ("OneHotMeanIoU", dict(num_classes=3, dtype="float64")),
+])
+def test_config_is_kerass(cls, kwargs):
+    ours = getattr(ks.metrics, cls)(name="m", **kwargs)
+    theirs = getattr(keras.metrics, cls)(name="m", **kwargs)
+    assert ours.get_config() == theirs.get_config()
+    assert ours.dtype == theirs.dtype
+    again = getattr(ks.metrics, cls).from_config(ours.get_config())
+    assert again.get_config() == ours.get_config()
+
+
+def test_default_names_and_dtype_are_kerass():
+    ours = [ks.metrics.IoU(2, [0]), ks.metrics.BinaryIoU(), ks.metrics.MeanIoU(2),
+            ks.metrics.OneHotIoU(2, [0]), ks.metrics.OneHotMeanIoU(2)]
+    assert [m.name for m in ours] == ["io_u", "binary_io_u", "mean_io_u", "one_hot_io_u",
+                                      "one_hot_mean_io_u"]
+    assert {m.dtype for m in ours} == {keras.metrics.MeanIoU(2).dtype} == {"int32"}
+
+
+# ------------------------------------------------------------------- compile, fit and evaluate
+
+def test_mean_iou_in_compile_logs_kerass_values_through_fit_and_evaluate():
+    """ks.metrics.MeanIoU and a keras.metrics.MeanIoU object, each in compile on the twin of a
+    Keras model, log what Keras logs: the matrix accumulates over the epoch (not a batch mean)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.integers(0, 3, 32)
+    fit_args = dict(batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x, y))
+    kmodel, _ = dense_model(features=4, heads=(("output_0", 3, "softmax"),))
+    kmodel.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy",
+                   metrics=[keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, name="miou")])
+    theirs = kmodel.fit(x, y, **fit_args).history
+    their_eval = kmodel.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    assert len(set(theirs["miou"])) == 2  # the metric moves: the comparison means something
+    for metric in (ks.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, name="miou"),
+                   keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, name="miou")):
+        _, twin = dense_model(features=4, heads=(("output_0", 3, "softmax"),))
+        model = ks.Model(twin, device="cpu").compile(
+            torch.optim.SGD(twin.parameters(), lr=0.5), "sparse_categorical_crossentropy",
+            metrics=[metric])
+        assert_logs_close(model.fit(x, y, **fit_args).history, theirs, rtol=1e-5, atol=1e-5)
+        assert_logs_close(model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True),
+                          their_eval, rtol=1e-5, atol=1e-5)
+
+
+def test_a_keras_iou_object_in_compile_is_a_keras_metric_with_summed_state():
+    wrapped = ks.metrics.get_metric(keras.metrics.OneHotMeanIoU(num_classes=3, name="k"))
+    assert isinstance(wrapped, ks.metrics.KerasMetric) and wrapped.name == "k"
+    (state,) = wrapped.summed_state()  # its confusion matrix has aggregation="sum"
+    assert tuple(state.shape) == (3, 3)
+
+
+def test_early_stopping_maximises_iou_in_auto_mode_as_keras():
+    """Keras's IoU metrics say "up" (``_direction``); kerasish reads it from the log key."""
+    for key in ("val_mean_io_u", "io_u", "val_binary_io_u", "one_hot_io_u_1", "one_hot_mean_io_u"):
+        assert ks.callbacks.EarlyStopping(monitor=key).direction == "max", key
+
+
+# ----------------------------------------------------------------------- state and bad input
+
+def test_summed_state_of_two_ranks_gives_the_whole_data_sets_result():
+    """Each rank's matrix, summed as the cross-rank reduction sums it (in float32), and loaded
+    back: the result over all the data, in the matrix's own dtype."""
+    rng = np.random.default_rng(1)
+    y_true, y_pred = rng.integers(0, 3, 40), rng.integers(0, 3, 40)
+    whole, ranks = ks.metrics.MeanIoU(3), [ks.metrics.MeanIoU(3), ks.metrics.MeanIoU(3)]
+    whole.update_state(y_true, y_pred)
+    ranks[0].update_state(y_true[:20], y_pred[:20])
+    ranks[1].update_state(y_true[20:], y_pred[20:])
+    summed = [sum(m.summed_state()[i].reshape(-1).float() for m in ranks) for i in range(1)]
+    ranks[0].load_summed_state(summed)
+    assert ranks[0].total_cm.dtype == torch.int32 and ranks[0].total_cm.shape == (3, 3)
+    assert torch.equal(ranks[0].total_cm, whole.total_cm)
+    assert torch.equal(ranks[0].result(), whole.result())
+    assert [t.shape for t in ks.metrics.MeanIoU(3).variables] == [(3, 3)]
+
+
+def test_update_and_result_read_nothing_from_the_device(host_reads):
+    metric = ks.metrics.OneHotMeanIoU(num_classes=3, ignore_class=1, dtype="float32")
+    y_true = torch.eye(3)[torch.randint(0, 3, (16,))]
+    y_pred, weights = torch.rand(16, 3), torch.rand(16)
+    metric.result()
+    host_reads["n"] = 0
+    for _ in range(5):
+        metric.update_state(y_true, y_pred, sample_weight=weights)
+        metric.result()
+    assert host_reads["n"] == 0
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: ks.metrics.IoU(3, [3]), r"target_class_ids \[3\] out of range"),
+    (lambda: ks.metrics.IoU(3, [-4]), r"target_class_ids \[-4\] out of range"),
+    (lambda: ks.metrics.IoU(3, []), "non-empty list"),
+    (lambda: ks.metrics.IoU(3, 1), "list or tuple"),
+    (lambda: ks.metrics.IoU(3, [0.5]), "integer class ids"),
+    (lambda: ks.metrics.MeanIoU(0), "num_classes"),
+    (lambda: ks.metrics.MeanIoU(3, ignore_class=0.5), "ignore_class"),
+    (lambda: ks.metrics.BinaryIoU(threshold="0.5"), "threshold"),
+    (lambda: ks.metrics.MeanIoU(3, dtype="bool"), "dtype"),
+])
+def test_bad_arguments_name_the_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_bad_batches_name_the_fix():
+    metric = ks.metrics.MeanIoU(3)
+    with pytest.raises(ValueError, match=r"y_true gives 4 class ids and y_pred 12.*sparse_y_pred"):
+        metric.update_state([0, 1, 2, 0], np.random.rand(4, 3))
+    with pytest.raises(ValueError, match=r"sample_weight has 2 values but the batch has 6"):
+        metric.update_state(np.zeros((2, 3), dtype=int), np.zeros((2, 3), dtype=int),
+                            sample_weight=[1, 2])
+    assert int(metric.total_cm.sum()) == 0  # nothing counted by the refused batches
+    ks.metrics.IoU(3, [np.int64(1)]).update_state([1], [1])  # NumPy ids, as Keras takes them
