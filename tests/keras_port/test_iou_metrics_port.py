@@ -422,3 +422,30 @@ def test_bad_batches_name_the_fix():
                             sample_weight=[1, 2])
     assert int(metric.total_cm.sum()) == 0  # nothing counted by the refused batches
     ks.metrics.IoU(3, [np.int64(1)]).update_state([1], [1])  # NumPy ids, as Keras takes them
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("dtype", [None, "float32"])
+def test_on_cuda_the_matrix_stays_there_without_syncs(dtype):
+    """On CUDA (the lent device machine; CI skips): no device->host sync per update or read,
+    and the same matrix as on CPU."""
+    rng = np.random.default_rng(5)
+    y_true, y_pred, weights = (torch.as_tensor(a) for a in _random_inputs("scores", rng, 3))
+    on_cpu = ks.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, ignore_class=2, dtype=dtype)
+    on_gpu = ks.metrics.MeanIoU(num_classes=3, sparse_y_pred=False, ignore_class=2, dtype=dtype)
+    gpu = [t.cuda() for t in (y_true, y_pred, weights)]
+    on_gpu.update_state(*gpu[:2], sample_weight=gpu[2])
+    on_gpu.result()  # the first read copies the class ids to the device once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            on_gpu.update_state(*gpu[:2], sample_weight=gpu[2])
+            on_gpu.result()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for _ in range(4):
+        on_cpu.update_state(y_true, y_pred, sample_weight=weights)
+    assert on_gpu.total_cm.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.total_cm.cpu(), on_cpu.total_cm)
+    torch.testing.assert_close(on_gpu.result().cpu(), on_cpu.result())
