@@ -16,6 +16,8 @@ _MAXIMISED = ("accuracy", "auc", "precision", "recall", "f1", "fbeta", "f_beta",
               "similarity", "specificity", "sensitivity", "matthews", "r2", "psnr", "ssim",
               "kappa", "mcc")
 _MAXIMISED_TOKENS = {"acc", "map", "ap"}
+# Keras's IoU metrics are named "io_u", "mean_io_u", ... (snake_case of "IoU"): "io" then "u".
+_IOU = re.compile(r"(^|_)io_u($|_)")
 _MINIMISED = ("crossentropy", "divergence", "hinge", "huber", "logcosh", "poisson", "perplexity")
 _MINIMISED_TOKENS = {"mse", "mae", "mape", "msle", "rmse", "nll", "kld", "kl", "ce", "bce"}
 
@@ -26,7 +28,7 @@ def monitor_direction(monitor: str) -> str | None:
     tokens = set(name.split("_"))
     if "loss" in name or "error" in name:
         return "min"
-    if any(part in name for part in _MAXIMISED) or tokens & _MAXIMISED_TOKENS:
+    if any(part in name for part in _MAXIMISED) or tokens & _MAXIMISED_TOKENS or _IOU.search(name):
         return "max"
     if any(part in name for part in _MINIMISED) or tokens & _MINIMISED_TOKENS:
         return "min"

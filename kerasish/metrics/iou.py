@@ -5,6 +5,10 @@ Each keeps one ``(num_classes, num_classes)`` confusion matrix, ``total_cm`` (ro
 columns: predicted class), on the batch's device; it is a sum over samples, so it is what
 ``summed_state`` hands to the cross-rank reduction. As in Keras the matrix is int32 unless a
 ``dtype`` is given, so float ``sample_weight`` values are truncated (with Keras's warning).
+
+One deliberate difference: Keras's ``result()`` sums the per-class IoUs over ``axis``, so an
+``axis`` other than -1 or 0 (channels-first data, ``axis=1``) raises an IndexError there; here the
+class axis only picks the argmax axis of dense inputs, and ``result()`` works for any ``axis``.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
-from kerasish.checks import check_int
+from kerasish.checks import check_int, is_int
 from kerasish.metrics.base import EPSILON, Metric, as_tensors
 
 
@@ -52,6 +57,11 @@ class _IoUBase(Metric):
         weights = weights.detach().to(device=like.device, dtype=self.torch_dtype)
         if weights.dim() > 1:
             weights = weights.reshape(-1)
+        if weights.dim() == 1 and weights.shape[0] not in (1, like.shape[0]):
+            raise ValueError(
+                f"{type(self).__name__}: sample_weight has {weights.shape[0]} values but the batch "
+                f"has {like.shape[0]} class ids (after flattening): pass one weight per id (the "
+                "shape of y_true's class ids), or a scalar.")
         return weights.broadcast_to(like.shape)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
@@ -64,6 +74,13 @@ class _IoUBase(Metric):
         device = y_pred.device
         true = self._as_classes(y_true.to(device), self.sparse_y_true)
         pred = self._as_classes(y_pred, self.sparse_y_pred)
+        if true.shape != pred.shape:
+            raise ValueError(
+                f"{type(self).__name__}: y_true gives {true.numel()} class ids and y_pred "
+                f"{pred.numel()} (sparse_y_true={self.sparse_y_true}, "
+                f"sparse_y_pred={self.sparse_y_pred}, axis={self.axis}); they must match: set "
+                "sparse_y_true/sparse_y_pred=False for one-hot or score inputs, and axis to their "
+                "class axis.")
         weights = self._weights(sample_weight, true)
         keep = (true >= 0) & (true < self.num_classes) & (pred >= 0) & (pred < self.num_classes)
         if self.ignore_class is not None:
@@ -83,7 +100,9 @@ class _IoUBase(Metric):
         return [self.total_cm]
 
     def load_summed_state(self, state: list[torch.Tensor]) -> None:
-        (self.total_cm,) = state
+        # The cross-rank sum may come back in another dtype (float32): the matrix keeps its own.
+        (summed,) = state
+        self.total_cm = summed.reshape(self.total_cm.shape).to(self.torch_dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_classes": self.num_classes,
@@ -117,20 +136,16 @@ class IoU(_IoUBase):
                  dtype: Any = None, ignore_class: int | None = None, sparse_y_true: bool = True,
                  sparse_y_pred: bool = True, axis: int = -1):
         super().__init__(num_classes, name, dtype, ignore_class, sparse_y_true, sparse_y_pred, axis)
-        ids = list(target_class_ids)
-        if not ids or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
-            raise ValueError(f"target_class_ids must be a non-empty list of class ids; got "
-                             f"{target_class_ids!r}.")
-        if max(ids) >= self.num_classes or min(ids) < 0:
-            raise ValueError(f"target_class_ids={ids} is out of range: each id must be in "
-                             f"[0, {self.num_classes}) (num_classes={self.num_classes}).")
-        self.target_class_ids = ids
+        self.target_class_ids = _class_ids(target_class_ids, self.num_classes)
+        self._ids_on: dict[torch.device, torch.Tensor] = {}  # the ids as an index, per device
 
     def result(self) -> torch.Tensor:
         cm = self.total_cm
         true_positives = cm.diagonal()
         denominator = cm.sum(dim=0) + cm.sum(dim=1) - true_positives
-        ids = torch.tensor(self.target_class_ids, device=cm.device)
+        ids = self._ids_on.get(cm.device)
+        if ids is None:  # copied to the device once, not at every read
+            ids = self._ids_on[cm.device] = torch.tensor(self.target_class_ids, device=cm.device)
         true_positives = true_positives[ids].float()
         denominator = denominator[ids].float()
         valid = denominator > 1e-9  # a class absent from targets and predictions is left out
@@ -158,8 +173,9 @@ class BinaryIoU(IoU):
     def __init__(self, target_class_ids: Sequence[int] = (0, 1), threshold: float = 0.5,
                  name: str | None = None, dtype: Any = None):
         super().__init__(2, target_class_ids, name=name, dtype=dtype)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise ValueError(f"threshold must be a number; got {threshold!r}.")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):
+            raise ValueError(f"BinaryIoU: threshold must be a number (predictions >= threshold "
+                             f"are class 1); got {threshold!r}.")
         self.threshold = threshold
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
@@ -241,3 +257,23 @@ class OneHotMeanIoU(MeanIoU):
         config = super().get_config()
         del config["sparse_y_true"]
         return config
+
+
+def _class_ids(target_class_ids: Sequence[int], num_classes: int) -> list[int]:
+    """``target_class_ids`` as a list of Python ints, or a ``ValueError`` naming the bad id.
+
+    As in Keras, a negative id counts from the end (``-1``: the last class); an id outside
+    ``[-num_classes, num_classes)`` is refused here rather than failing at the first ``result()``.
+    """
+    if isinstance(target_class_ids, (str, bytes)) or not hasattr(target_class_ids, "__iter__"):
+        raise ValueError(f"target_class_ids must be a list or tuple of class ids; got "
+                         f"{target_class_ids!r}.")
+    ids = list(target_class_ids)
+    if not ids or not all(is_int(i) for i in ids):
+        raise ValueError(f"target_class_ids must be a non-empty list of integer class ids; got "
+                         f"{target_class_ids!r}.")
+    wrong = [int(i) for i in ids if not -num_classes <= i < num_classes]
+    if wrong:
+        raise ValueError(f"target_class_ids {wrong} out of range: with num_classes={num_classes} "
+                         f"each id must be in [0, {num_classes}) (or a negative id from the end).")
+    return [int(i) for i in ids]
