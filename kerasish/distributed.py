@@ -100,12 +100,23 @@ class Group:
         return box[0]
 
     def all_reduce_sum(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The tensors summed across ranks (new tensors), with one collective for all of them."""
-        if not tensors:
-            return []
-        flat = torch.cat([t.reshape(-1).float() for t in tensors])
-        dist.all_reduce(flat)
-        return list(flat.split([t.numel() for t in tensors]))
+        """The tensors summed across ranks (new tensors), one collective per kind of number.
+
+        Integer (and bool) states are summed as int64 and floating ones in their own dtype: as
+        float32 a count above 2**24 (a few segmentation batches' pixels in an IoU matrix, an
+        epoch's samples) would come back rounded, and a float64 state would lose its precision.
+        """
+        kinds: dict[torch.dtype, list[int]] = {}
+        for i, t in enumerate(tensors):
+            dtype = t.dtype if t.is_floating_point() or t.is_complex() else torch.int64
+            kinds.setdefault(dtype, []).append(i)
+        summed: list[torch.Tensor] = [torch.empty(0)] * len(tensors)
+        for dtype, indices in kinds.items():
+            flat = torch.cat([tensors[i].reshape(-1).to(dtype) for i in indices])
+            dist.all_reduce(flat)
+            for i, part in zip(indices, flat.split([tensors[i].numel() for i in indices])):
+                summed[i] = part
+        return summed
 
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every rank if it is True on any rank (so decisions like stopping agree)."""

@@ -32,7 +32,8 @@ def sum_running_results(trackers: Sequence[LossTracker], tracked: Sequence[Named
     zero = torch.zeros((), device=device)
     states = []
     for tracker in trackers:
-        states += [zero if tracker.total is None else tracker.total, zero + tracker.count]
+        count = torch.tensor(tracker.count, dtype=torch.int64, device=device)  # exact past 2**24
+        states += [zero if tracker.total is None else tracker.total, count]
     reduced: list[tuple[str, Metric, list[torch.Tensor]]] = []
     for name, metric in tracked[len(trackers):]:
         state = metric.summed_state()
