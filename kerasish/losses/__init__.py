@@ -8,7 +8,8 @@ loss modules are called torch-style, ``fn(y_pred, y_true)`` (see docs/difference
 Element-wise losses never broadcast silently: a target whose shape differs from the output's is
 an error, except the one case Keras also accepts, ``(N,)`` targets against ``(N, 1)`` outputs.
 
-Each loss family lives in its own module (``regression``, ``probabilistic``, ``hinge``) on top of
+Each loss family lives in its own module (``regression``, ``probabilistic``, ``hinge``, ``focal``,
+``segmentation``, ``ctc``, ``circle``, ``generalized_crossentropy``) on top of
 ``base``; ``adapters`` wraps torch loss modules, callables and Keras losses. This package
 re-exports them and resolves ``compile``'s loss specs (``get_loss``). A new built-in loss is a
 class in its family's module, re-exported here and registered below under its Keras name.
@@ -25,11 +26,20 @@ from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
 from kerasish._naming import name_registry, snake_case
 from kerasish.losses.adapters import KerasLoss, TorchStyleLoss, keras_function_loss
 from kerasish.losses.base import Loss, align_targets, weighted_reduce
+from kerasish.losses.circle import Circle
+from kerasish.losses.ctc import CTC
+from kerasish.losses.focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from kerasish.losses.functions import (
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
     categorical_hinge,
+    circle,
     cosine_similarity,
+    ctc,
+    dice,
     hinge,
     huber,
     kl_divergence,
@@ -47,7 +57,9 @@ from kerasish.losses.functions import (
     poisson,
     sparse_categorical_crossentropy,
     squared_hinge,
+    tversky,
 )
+from kerasish.losses.generalized_crossentropy import CategoricalGeneralizedCrossEntropy
 from kerasish.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
 from kerasish.losses.probabilistic import (
     NLL,
@@ -69,6 +81,7 @@ from kerasish.losses.regression import (
     MeanSquaredError,
     MeanSquaredLogarithmicError,
 )
+from kerasish.losses.segmentation import Dice, Tversky
 
 __all__ = [
     "Loss", "get_loss", "KNOWN_LOSSES", "align_targets", "weighted_reduce",
@@ -77,19 +90,24 @@ __all__ = [
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "KLDivergence", "Poisson", "CrossEntropy", "NLL", "BCEWithLogits",
     "Hinge", "SquaredHinge", "CategoricalHinge",
+    "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "CTC", "Dice", "Tversky", "Circle",
+    "CategoricalGeneralizedCrossEntropy",
     "KerasLoss",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "mean_squared_logarithmic_error", "huber", "log_cosh", "logcosh", "cosine_similarity",
     "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "kld", "poisson",
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "mse", "mae", "mape", "msle",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "ctc", "dice", "tversky",
+    "circle", "categorical_generalized_cross_entropy",
 ]
 
 _REGISTRY: dict[str, type[Loss]] = name_registry(
     (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
      Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, CosineSimilarity,
      BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, CrossEntropy, NLL,
-     BCEWithLogits),
+     BCEWithLogits, BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky, Circle,
+     CTC),  # not CategoricalGeneralizedCrossEntropy: Keras knows it by no string either
     aliases={"huber_loss": Huber, "logcosh": LogCosh, "kld": KLDivergence,
              "kullback_leibler_divergence": KLDivergence, "crossentropy": ShapeResolvedCrossentropy,
              "ce": ShapeResolvedCrossentropy},
