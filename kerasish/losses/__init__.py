@@ -17,6 +17,7 @@ class in its family's module, re-exported here and registered below under its Ke
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +25,13 @@ import torch
 
 from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
 from kerasish._naming import name_registry, snake_case
-from kerasish.losses.adapters import KerasLoss, TorchStyleLoss, keras_function_loss
+from kerasish.losses.adapters import KerasLoss, LossFunction, TorchStyleLoss, keras_function_loss
 from kerasish.losses.base import Loss, align_targets, weighted_reduce
 from kerasish.losses.circle import Circle
 from kerasish.losses.ctc import CTC
 from kerasish.losses.focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from kerasish.losses.functions import (
+    KERAS_ORDER_FUNCTIONS,
     binary_crossentropy,
     binary_focal_crossentropy,
     categorical_crossentropy,
@@ -165,6 +167,8 @@ def get_loss(spec: str | Loss | torch.nn.Module | Callable) -> Loss:
         loss = factory()
         loss.name = spec.lower()
         return loss
+    if isinstance(spec, types.FunctionType) and spec in KERAS_ORDER_FUNCTIONS:
+        return LossFunction(spec, spec.__name__)  # ks.losses.<function>: Keras's argument order
     if callable(spec):
         name = getattr(spec, "__name__", None) or snake_case(type(spec).__name__)
         return TorchStyleLoss(spec, name)

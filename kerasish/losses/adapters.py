@@ -26,6 +26,28 @@ def is_torch_loss_module(fn: Any) -> TypeGuard[torch.nn.modules.loss._Loss]:  # 
     return isinstance(fn, torch.nn.modules.loss._Loss) and hasattr(fn, "reduction")  # private: as above
 
 
+class LossFunction(Loss):
+    """A ``ks.losses`` function given to ``compile`` (``loss=ks.losses.binary_crossentropy``):
+    called Keras's way round, ``fn(y_true, y_pred)``, its per-sample values weighted and reduced as
+    Keras's ``LossFunctionWrapper`` does. A user's own callable is called torch-style instead
+    (``TorchStyleLoss``), so these must be told apart: called torch-style, a Keras-order function
+    gets its arguments swapped and gives a wrong number without an error.
+
+    Args:
+        fn: one of ``kerasish.losses.functions``' functions.
+        name: the log key (the function's name).
+    """
+
+    elementwise = False  # each function lines its targets up as its class does
+
+    def __init__(self, fn: Callable[..., torch.Tensor], name: str):
+        super().__init__(name=name)
+        self.fn = fn
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return self.fn(y_true, y_pred)
+
+
 class TorchStyleLoss(Loss):
     """Adapts a torch loss module or a ``fn(y_pred, y_true)`` callable to the Keras reduction.
 

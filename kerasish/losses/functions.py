@@ -308,3 +308,10 @@ mape = MAPE = mean_absolute_percentage_error
 msle = MSLE = mean_squared_logarithmic_error
 kld = KLD = kl_divergence
 logcosh = log_cosh
+
+
+# What get_loss calls Keras's way round (adapters.LossFunction), not torch-style as a user's own.
+KERAS_ORDER_FUNCTIONS = frozenset(
+    value for key, value in dict(globals()).items()
+    if callable(value) and getattr(value, "__module__", None) == __name__ and not key.startswith("_")
+    and not isinstance(value, type))

@@ -19,6 +19,7 @@ a class in its family's module, re-exported here and, if Keras knows it by a str
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
@@ -196,9 +197,17 @@ def get_metric(spec: Any) -> Metric:
         return _from_keras(spec, keras)
     if is_torchmetrics(spec):
         return TorchMetric(spec)
-    if callable(spec):
-        return MeanMetricWrapper(spec, torch_style=True)
+    if callable(spec):  # a user's callable: torch's order; a ks.metrics function: Keras's
+        return MeanMetricWrapper(spec, torch_style=not _is_ks_function(spec))
     raise TypeError(
         f"metrics entries must be names, ks.metrics objects, torchmetrics Metrics or callables; "
         f"got {type(spec).__name__}."
     )
+
+
+def _is_ks_function(spec: Any) -> bool:
+    """Whether ``spec`` is one of the ``ks.metrics`` functions (``ks.metrics.binary_accuracy``),
+    written ``fn(y_true, y_pred)`` as Keras's: called torch-style it would get its arguments
+    swapped and give a wrong number without an error."""
+    return (isinstance(spec, types.FunctionType) and not spec.__name__.startswith("_")
+            and spec.__module__.startswith("kerasish.metrics."))
