@@ -390,8 +390,10 @@ class MultiOptimizer(Optimizer):
 
     @property
     def variables(self) -> list[torch.Tensor]:
-        """``iterations``, then each sub-optimizer's ``variables`` (Keras's order)."""
-        return [torch.tensor(self.iterations)] + [v for opt in self._inner for v in opt.variables]
+        """``iterations`` and Keras's unused learning rate of the whole (0.0), then each
+        sub-optimizer's ``variables`` (Keras's order)."""
+        own = [torch.tensor(self.iterations), torch.tensor(0.0)]
+        return own + [v for opt in self._inner for v in opt.variables]
 
     def apply(self, grads: Sequence[Any],
               trainable_variables: Sequence[torch.Tensor | tuple[str, torch.Tensor]] | None = None) -> None:

@@ -82,6 +82,9 @@ def test_stateful_apply():
     torch.testing.assert_close(w2, torch.tensor([[2.0, 2.0]]))
     torch.testing.assert_close(w3, torch.tensor([[4.0, 4.0]]))
     assert multi.iterations == 1 and multi.sub_iterations() == [1, 1, 1]
+    # Keras's variables: the whole's iteration and (unused) learning rate, then each SGD's two.
+    values = [float(v) for v in multi.variables]
+    assert values == pytest.approx([1, 0.0, 1, 0.1, 1, 1.0, 1, 0.0])
 
 
 def test_serialization():
