@@ -14,6 +14,7 @@ from kerasish.callbacks.monitor_callback import MonitorCallback
 from kerasish.callbacks.prediction_samples import PredictionSamples
 from kerasish.callbacks.progbar import ProgbarLogger
 from kerasish.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from kerasish.callbacks.swap_ema_weights import SwapEMAWeights
 from kerasish.callbacks.tensorboard import TensorBoard, TensorBoardCallback
 from kerasish.callbacks.terminate_on_nan import TerminateOnNaN
 from kerasish.callbacks.wandb import WandbCallback
@@ -22,7 +23,7 @@ from kerasish.callbacks.wandb_model_checkpoint import WandbModelCheckpoint
 
 __all__ = ["BackupAndRestore", "CSVLogger", "EarlyStopping", "KerasCallback", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "PredictionSamples",
-           "ReduceLROnPlateau", "TerminateOnNaN",
+           "ReduceLROnPlateau", "SwapEMAWeights", "TerminateOnNaN",
            "Callback", "CallbackList", "History", "LoopTimer", "ProgbarLogger",
            "TensorBoard", "TensorBoardCallback", "WandbCallback", "WandbMetricsLogger",
            "WandbModelCheckpoint"]

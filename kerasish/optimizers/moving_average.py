@@ -79,8 +79,14 @@ def finalize_variable_values(optimizer: Any) -> None:
     ``finalize_variable_values``); any other optimizer is left alone.
 
     Args:
-        optimizer: a torch optimizer (what ``compile`` built, or any other).
+        optimizer: a torch optimizer (what ``compile`` built, or any other); a
+            ``TorchMultiOptimizer`` has each of its parts finalised.
     """
+    parts = getattr(optimizer, "parts", None)
+    if isinstance(parts, list):  # a MultiOptimizer's: each part keeps its own averages
+        for part in parts:
+            finalize_variable_values(part)
+        return
     if getattr(optimizer, "moving_average", None) is None:
         return
     with torch.no_grad():

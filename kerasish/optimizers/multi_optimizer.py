@@ -6,15 +6,20 @@ module (``"dense_1.weight"``). kerasish's path of a parameter is its qualified n
 replaced by ``"/"`` (``"dense_1/weight"``, ``"encoder/0/bias"``), so Keras's patterns
 (``"^dense_1/.*"``, ``"encoder/.*"``) select the same submodules unchanged (an unescaped ``"."``
 in a torch-style pattern such as ``"dense_1.weight"`` still matches, ``"."`` matching any
-character). Names come from ``(name, parameter)`` pairs given to ``build`` (what
-``module.named_parameters()`` gives) or, for bare parameters (what ``compile`` passes), from the
-``module=`` given to ``MultiOptimizer``.
+character). Names come from ``(name, parameter)`` pairs, what ``compile`` gives (torch qualified
+names, a Keras model's variable paths) and ``module.named_parameters()`` gives to ``build``; bare
+parameters are named by the optional ``module=`` given to ``MultiOptimizer``.
 
 ``MultiOptimizer.build`` builds one torch optimizer per ``ks.optimizers`` object that got
 parameters, and returns a ``TorchMultiOptimizer`` over them: ``step`` steps each (each with its own
 rule, clipping, weight decay and schedule, as Keras's sub-optimizers), ``param_groups`` is the
 concatenation of theirs (the same dicts), ``state_dict``/``load_state_dict`` round-trip all of
 them in torch's form (state files and ``BackupAndRestore`` resume exactly).
+
+As Keras's: the MultiOptimizer's ``loss_scale_factor`` overrides its sub-optimizers' (set at
+construction and whenever it is set, so a ``LossScaleOptimizer`` around it clears theirs too);
+``apply`` hands each sub-optimizer its gradients (each unscales by its own factor and updates its
+own ``use_ema`` moving average); ``finalize_variable_values`` finalises each sub-optimizer's.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from typing import Any, NamedTuple
 
 import torch
 
+from kerasish.checks import check_number
 from kerasish.optimizers.base import Optimizer, auto_name
+from kerasish.optimizers.loss_scale import LossScaleOptimizer
+from kerasish.optimizers.moving_average import moving_averages
 
 
 class ParameterPath(NamedTuple):
@@ -46,7 +54,9 @@ def keras_path(name: str) -> str:
     return name.replace(".", "/")
 
 
-def _check_inner(optimizer: Any, message_multi: str) -> None:
+def _check_inner(optimizer: Any, message_loss_scale: str, message_multi: str) -> None:
+    if isinstance(optimizer, LossScaleOptimizer):
+        raise ValueError(message_loss_scale)
     if isinstance(optimizer, MultiOptimizer):
         raise ValueError(message_multi)
     if not isinstance(optimizer, Optimizer):
@@ -95,7 +105,8 @@ class OptimizerMap(MutableMapping[str, Optimizer]):
                              f"{self._optimizer_map[key]}. Please make sure to not use duplicated keys.")
         if not isinstance(key, str):
             raise ValueError(f"key must be a string. Received: {key!r}")
-        _check_inner(optimizer, "optimizer cannot be MultiOptimizer.")
+        _check_inner(optimizer, "optimizer cannot be LossScaleOptimizer.",
+                     "optimizer cannot be MultiOptimizer.")
         self._optimizer_map[key] = optimizer
 
     def __delitem__(self, key: str) -> None:
@@ -174,6 +185,13 @@ class TorchMultiOptimizer(torch.optim.Optimizer):
         self.iterations += 1
 
     @property
+    def moving_average(self) -> Any:
+        """A part's ``use_ema`` moving average (``None`` when no part keeps one), as a torch
+        optimizer ``ks.optimizers`` built has; each part keeps its own."""
+        return next((m for m in (getattr(p, "moving_average", None) for p in self.parts) if m is not None),
+                    None)
+
+    @property
     def learning_rate(self) -> float:
         """Refused, as Keras's MultiOptimizer: the sub-optimizers have rates of their own."""
         raise AttributeError("Learning rate cannot be accessed on a MultiOptimizer. Access the learning "
@@ -221,35 +239,51 @@ class MultiOptimizer(Optimizer):
     Args:
         optimizer_map: an ``OptimizerMap``, or a function ``ParameterPath -> ks.optimizers object``
             (it reads ``variable.path``, as a Keras selector does).
-        loss_scale_factor: refused unless ``None`` (use ``compile(precision="mixed_float16")``).
+        loss_scale_factor: overrides every sub-optimizer's (``None`` clears theirs, as Keras):
+            ``scale_loss`` multiplies a loss by it and ``apply`` divides the gradients by it;
+            ``compile`` refuses it (``compile(precision="mixed_float16")`` scales the loss in ``fit``).
         name: a name, as Keras.
-        module: kerasish's own: the module whose ``named_parameters()`` name the bare parameters
-            ``compile`` builds on (paths are its qualified names with ``"/"`` for ``"."``).
+        module: kerasish's own, optional: the module whose ``named_parameters()`` name bare
+            parameters given to ``build``/``apply``. Not needed for ``compile``, which gives the
+            parameters with their names (torch qualified names, a Keras model's variable paths),
+            nor for ``build(module.named_parameters())``.
 
     Example:
         opt = ks.optimizers.MultiOptimizer(ks.optimizers.OptimizerMap(
-            ks.optimizers.SGD(0.1), {"^encoder/.*": ks.optimizers.Adam(1e-3)}), module=net)
+            ks.optimizers.SGD(0.1), {"^encoder/.*": ks.optimizers.Adam(1e-3)}))
         ks.Model(net).compile(optimizer=opt, loss="mse")
     """
 
     def __init__(self, optimizer_map: OptimizerMap | Callable[[ParameterPath], Optimizer],
                  loss_scale_factor: float | None = None, name: str | None = None, *,
                  module: torch.nn.Module | None = None):
-        if loss_scale_factor is not None:
-            raise ValueError("loss_scale_factor is not supported; compile(precision='mixed_float16') "
-                             "scales the loss (and unscales the gradients) for you.")
+        check_number(loss_scale_factor, "loss_scale_factor", low=0.0, open_low=True, allow_none=True)
         self._optimizer_map = optimizer_map
         self.module = module
         self.name = name or auto_name("multi_optimizer")
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self.gradient_accumulation_steps = None
+        self.use_ema = False  # Keras's MultiOptimizer has none of its own: its sub-optimizers may
         self._inner: list[Optimizer] = []
         for opt in list(getattr(optimizer_map, "values", list)()) + \
                 [getattr(optimizer_map, "default_optimizer", None)]:
             if opt is not None and all(opt is not known for known in self._inner):
                 self._inner.append(opt)
+        self.loss_scale_factor = loss_scale_factor  # the sub-optimizers' too
         self._built: TorchMultiOptimizer | None = None
+        self._built_on: list[torch.Tensor] = []
         self._route: dict[int, int] = {}  # id(parameter) -> index in optimizers
+
+    @property
+    def loss_scale_factor(self) -> float | None:
+        """The factor ``scale_loss`` and ``apply`` use; setting it sets every sub-optimizer's (Keras's)."""
+        return self._loss_scale_factor
+
+    @loss_scale_factor.setter
+    def loss_scale_factor(self, value: float | None) -> None:
+        self._loss_scale_factor = value
+        for opt in self._inner:
+            opt.loss_scale_factor = value
 
     @property
     def learning_rate(self) -> float:
@@ -290,31 +324,53 @@ class MultiOptimizer(Optimizer):
         return named
 
     def build(self, parameters: Iterable[Any]) -> TorchMultiOptimizer:
-        """One torch optimizer per sub-optimizer that gets parameters, behind a ``TorchMultiOptimizer``.
+        """One torch optimizer per sub-optimizer that gets parameters, behind a ``TorchMultiOptimizer``
+        (what ``compile`` calls; ``loss_scale_factor`` is refused here, as every optimizer's is).
 
         Args:
             parameters: ``(name, parameter)`` pairs, or parameters of ``module``.
         """
-        named = self._named(parameters)
+        scaled = [o.name for o in self._inner if o.loss_scale_factor is not None]
+        if self.loss_scale_factor is not None or scaled:
+            raise ValueError(f"loss_scale_factor is set ({[self.name, *scaled]}) and is for apply; in fit, "
+                             "compile(..., precision='mixed_float16') scales the loss (and unscales the "
+                             "gradients) for you. Leave loss_scale_factor out of the optimizer given to "
+                             "compile.")
+        return self.ensure_built(parameters, rebuild=True)
+
+    __call__ = build
+
+    def ensure_built(self, variables: Iterable[Any], rebuild: bool = False) -> TorchMultiOptimizer:
+        """Keras's ``build``: route the variables and build the sub-optimizers on theirs, unless
+        built already (what ``apply`` and ``LossScaleOptimizer.build`` call).
+
+        Args:
+            variables: ``(name, parameter)`` pairs, or parameters of ``module``.
+            rebuild: build anew even if built.
+        """
+        if self._built is not None and not rebuild:
+            return self._built
+        named = self._named(variables)
         groups: dict[int, list[tuple[str, torch.Tensor]]] = {}
         self._route = {}
         for name, parameter in named:
             opt = self._optimizer_map(ParameterPath(keras_path(name), parameter))
-            _check_inner(opt, "MultiOptimizer cannot be used inside an MultiOptimizer.")
+            _check_inner(opt, "LossScaleOptimizer cannot be used inside an MultiOptimizer.",
+                         "MultiOptimizer cannot be used inside an MultiOptimizer.")
             if opt.gradient_accumulation_steps:
                 raise ValueError(f"{opt.name} has gradient_accumulation_steps inside a MultiOptimizer; "
                                  "use compile(..., gradient_accumulation_steps=n) instead.")
             if all(opt is not known for known in self._inner):
+                opt.loss_scale_factor = self.loss_scale_factor  # as Keras, for one a selector made
                 self._inner.append(opt)
             index = next(i for i, known in enumerate(self._inner) if known is opt)
             self._route[id(parameter)] = index
             groups.setdefault(index, []).append((name, parameter))
         used = sorted(groups)
-        self._built = TorchMultiOptimizer([self._inner[i].build(groups[i]) for i in used],
-                                          [self._inner[i].name for i in used])
+        parts = [self._inner[i].ensure_built(groups[i], rebuild=True) for i in used]
+        self._built = TorchMultiOptimizer(parts, [self._inner[i].name for i in used])
+        self._built_on = [p for _, p in named]
         return self._built
-
-    __call__ = build
 
     @property
     def torch_optimizer(self) -> TorchMultiOptimizer | None:
@@ -332,26 +388,63 @@ class MultiOptimizer(Optimizer):
                   for part, name in zip(self._built.parts, self._built.names)} if self._built else {}
         return [counts.get(opt.name, 0) for opt in self._inner]
 
+    @property
+    def variables(self) -> list[torch.Tensor]:
+        """``iterations`` and Keras's unused learning rate of the whole (0.0), then each
+        sub-optimizer's ``variables`` (Keras's order)."""
+        own = [torch.tensor(self.iterations), torch.tensor(0.0)]
+        return own + [v for opt in self._inner for v in opt.variables]
+
     def apply(self, grads: Sequence[Any],
               trainable_variables: Sequence[torch.Tensor | tuple[str, torch.Tensor]] | None = None) -> None:
-        """One update: each gradient applied by its variable's sub-optimizer (Keras's ``apply``)."""
+        """One update: each sub-optimizer ``apply``s its variables' gradients (unscaled by its
+        ``loss_scale_factor``, its moving average updated), then ``iterations`` counts one (Keras's).
+
+        Args:
+            grads: one gradient per variable.
+            trainable_variables: the variables (left out: those ``build`` was given).
+        """
         if len(grads) == 0:
             return
         if trainable_variables is None:
-            raise ValueError("MultiOptimizer.apply needs the variables: apply(grads, variables).")
-        if self._built is None:
-            self.build(trainable_variables)
+            if self._built is None:
+                raise ValueError("When passing `grads` without `variables`, the optimizer must already be "
+                                 "built on a list of variables. Call `optimizer.build(trainable_variables)` "
+                                 "first.")
+            trainable_variables = self._built_on
+        built = self.ensure_built(trainable_variables)
         if len(grads) != len(self._route):
             raise ValueError("Gradients must match trainable variables one-to-one. "
                              f"Received {len(grads)} gradients and {len(self._route)} variables.")
-        tensors = [v[1] if isinstance(v, tuple) else v for v in trainable_variables]
-        assert self._built is not None
-        self._built.zero_grad(set_to_none=True)
-        for grad, variable in zip(grads, tensors):
-            variable.grad = torch.as_tensor(grad, dtype=variable.dtype, device=variable.device).clone()
-        self._built.step()
-        for variable in tensors:
-            variable.grad = None
+        per: list[list[tuple[Any, Any]]] = [[] for _ in self._inner]
+        for grad, variable in zip(grads, trainable_variables):
+            tensor = variable[1] if isinstance(variable, tuple) else variable
+            if id(tensor) not in self._route:
+                raise ValueError("apply got a variable this MultiOptimizer was not built on; give the "
+                                 "variables build was given.")
+            per[self._route[id(tensor)]].append((grad, variable))
+        for opt, pairs in zip(self._inner, per):
+            if pairs:
+                opt.apply([g for g, _ in pairs], [v for _, v in pairs])
+        built.iterations += 1
+
+    @property
+    def moving_averages(self) -> list[torch.Tensor | None]:
+        """Each built-on weight's moving average, kept by its sub-optimizer (``None`` where that one
+        has no ``use_ema``, or before the weight's first step)."""
+        return [moving_averages(self._inner[self._route[id(p)]].torch_optimizer, [p])[0]
+                for p in self._built_on]
+
+    def finalize_variable_values(self, var_list: Iterable[torch.Tensor] | None = None) -> None:
+        """Each sub-optimizer's ``finalize_variable_values``: the weights of those with ``use_ema``
+        become their moving averages (Keras's).
+
+        Args:
+            var_list: accepted for Keras's signature; the weights are those ``build`` was given.
+        """
+        for opt in self._inner:
+            if opt.torch_optimizer is not None:
+                opt.finalize_variable_values()
 
     def exclude_from_weight_decay(self, var_list: Sequence[torch.Tensor] | None = None,
                                   var_names: Sequence[str] | None = None) -> None:
@@ -363,13 +456,14 @@ class MultiOptimizer(Optimizer):
         if not isinstance(self._optimizer_map, OptimizerMap):
             raise TypeError("A MultiOptimizer with a selector function has no config (Keras cannot "
                             "serialise a function either); use an OptimizerMap.")
-        return {"optimizer_map": self._optimizer_map.get_config(), "loss_scale_factor": None,
-                "name": self.name}
+        return {"optimizer_map": self._optimizer_map.get_config(),
+                "loss_scale_factor": self.loss_scale_factor, "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MultiOptimizer:
         """The MultiOptimizer ``get_config()`` described."""
-        return cls(OptimizerMap.from_config(config["optimizer_map"]), name=config.get("name"))
+        return cls(OptimizerMap.from_config(config["optimizer_map"]),
+                   loss_scale_factor=config.get("loss_scale_factor"), name=config.get("name"))
 
     def __repr__(self) -> str:
         return f"ks.optimizers.MultiOptimizer({[o.name for o in self._inner]})"

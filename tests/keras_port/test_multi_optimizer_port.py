@@ -82,6 +82,9 @@ def test_stateful_apply():
     torch.testing.assert_close(w2, torch.tensor([[2.0, 2.0]]))
     torch.testing.assert_close(w3, torch.tensor([[4.0, 4.0]]))
     assert multi.iterations == 1 and multi.sub_iterations() == [1, 1, 1]
+    # Keras's variables: the whole's iteration and (unused) learning rate, then each SGD's two.
+    values = [float(v) for v in multi.variables]
+    assert values == pytest.approx([1, 0.0, 1, 0.1, 1, 1.0, 1, 0.0])
 
 
 def test_serialization():
@@ -117,8 +120,8 @@ def test_multi_optimizer_with_model_fit():
     net = two_dense()
     multi = MultiOptimizer(OptimizerMap(
         default_optimizer=ks.optimizers.SGD(learning_rate=0.1),
-        optimizer_map={".*dense_1/.*": ks.optimizers.SGD(1e-3), ".*dense_2/.*": ks.optimizers.SGD(1e-2)}),
-        module=net)
+        optimizer_map={".*dense_1/.*": ks.optimizers.SGD(1e-3), ".*dense_2/.*": ks.optimizers.SGD(1e-2)}))
+    # No module=: compile gives the parameters with their qualified names, routed by path.
     model = ks.Model(net, device="cpu").compile(loss="mse", optimizer=multi)
     model.fit(np.ones((1, 1), "float32"), np.zeros((1, 1), "float32"), batch_size=1, epochs=1, verbose=0)
     torch.testing.assert_close(net.dense_1.weight.detach().T, torch.tensor([[0.996, 0.996]]))
@@ -217,8 +220,7 @@ def test_interrupted_fit_resumes_bit_identically(tmp_path):
 def two_sgd_model():
     net = two_dense()
     opt_1, opt_2 = ks.optimizers.SGD(learning_rate=0.1, name="sgd_a"), ks.optimizers.SGD(0.01, name="sgd_b")
-    multi = MultiOptimizer(OptimizerMap(default_optimizer=opt_2, optimizer_map={".*dense_1/.*": opt_1}),
-                           module=net)
+    multi = MultiOptimizer(OptimizerMap(default_optimizer=opt_2, optimizer_map={".*dense_1/.*": opt_1}))
     return ks.Model(net, device="cpu").compile(loss="mse", optimizer=multi)
 
 
@@ -258,3 +260,174 @@ def test_tensorboard_logging_with_multi_optimizer(tmp_path):
     reader.Reload()
     values = {tag: reader.Scalars(tag)[0].value for tag in reader.Tags()["scalars"] if "learning_rate" in tag}
     assert values == pytest.approx({"epoch_learning_rate_sgd_a": 0.1, "epoch_learning_rate_sgd_b": 0.01})
+
+
+# ---------------------------------------------------------------- loss scaling, LossScaleOptimizer, EMA
+
+
+def test_loss_scaling():
+    opt_adam = ks.optimizers.Adam(learning_rate=1e-3, loss_scale_factor=3.0)
+    opt_sgd = ks.optimizers.SGD(learning_rate=1e-2, loss_scale_factor=4.0)
+    default_opt = ks.optimizers.RMSprop(learning_rate=1e-4, loss_scale_factor=8.0)
+    opt_map = OptimizerMap(default_optimizer=default_opt)
+    opt_map["^dense_1/.*"] = opt_adam
+    opt_map["^dense_2/.*"] = opt_sgd
+    multi = MultiOptimizer(opt_map, loss_scale_factor=5.0)
+    multi.ensure_built(named(("dense_1.kernel", [[1.0]])))  # Keras's build (compile's refuses the factor)
+    torch.testing.assert_close(multi.scale_loss(torch.tensor(2.0)), torch.tensor(10.0))
+    # As Keras, the MultiOptimizer's factor overrides the sub-optimizers' own.
+    assert [o.loss_scale_factor for o in multi.optimizers] == [5.0, 5.0, 5.0]
+
+
+def test_gradient_unscaling():
+    opt_sgd = ks.optimizers.SGD(learning_rate=0.1, loss_scale_factor=2.0)
+    opt_map = OptimizerMap(default_optimizer=opt_sgd)
+    opt_map["^dense_1/.*"] = opt_sgd
+    multi = MultiOptimizer(opt_map, loss_scale_factor=5.0)
+    pairs = named(("dense_1.kernel", [[2.0, 2.0]]))
+    multi.ensure_built(pairs)
+    multi.apply([torch.tensor([[10.0, 10.0]])], pairs)  # 10 / 5 = 2: 2.0 - 0.1 * 2 = 1.8
+    torch.testing.assert_close(pairs[0][1].detach(), torch.tensor([[1.8, 1.8]]))
+
+
+def test_compile_refuses_a_loss_scale_factor():
+    multi = MultiOptimizer(OptimizerMap(ks.optimizers.SGD(0.1)), loss_scale_factor=5.0)
+    with pytest.raises(ValueError, match="precision='mixed_float16'"):
+        ks.Model(two_dense(), device="cpu").compile(loss="mse", optimizer=multi)
+
+
+def test_multi_optimizer_wrapped_in_loss_scale_optimizer():
+    opt_1, opt_2 = ks.optimizers.SGD(learning_rate=0.1), ks.optimizers.SGD(learning_rate=0.1)
+    multi = MultiOptimizer(OptimizerMap(default_optimizer=opt_2, optimizer_map={".*dense_1/.*": opt_1}),
+                           loss_scale_factor=5.0)
+    lso = ks.optimizers.LossScaleOptimizer(multi, initial_scale=10.0, dynamic_growth_steps=1000)
+    pairs = named(("dense_1.kernel", [[2.0, 2.0]]), ("dense_2.kernel", [[2.0, 2.0]]))
+    lso.build(pairs)
+    assert multi.loss_scale_factor is None and opt_1.loss_scale_factor is None
+    assert opt_2.loss_scale_factor is None
+    torch.testing.assert_close(lso.scale_loss(torch.tensor(2.0)), torch.tensor(20.0))
+    lso.apply([torch.tensor([[10.0, 10.0]])] * 2, pairs)  # 10 / 10 = 1: 2.0 - 0.1 = 1.9
+    for _, w in pairs:
+        torch.testing.assert_close(w.detach(), torch.tensor([[1.9, 1.9]]))
+    assert lso.iterations == 1 and multi.sub_iterations() == [1, 1]
+
+
+def test_multi_optimizer_blocks_nested_loss_scale_optimizers():
+    """The LossScaleOptimizer half of Keras's test_multi_optimizer_blocks_nested_optimizers."""
+    opt_sgd = ks.optimizers.SGD(learning_rate=0.1)
+    opt_lso = ks.optimizers.LossScaleOptimizer(opt_sgd)
+    opt_map = OptimizerMap(default_optimizer=opt_sgd)
+    with pytest.raises(ValueError, match="optimizer cannot be LossScaleOptimizer."):
+        opt_map[".*"] = opt_lso
+    direct = OptimizerMap(default_optimizer=opt_sgd, optimizer_map={".*dense_1/.*": opt_lso})  # type: ignore
+    with pytest.raises(ValueError, match="LossScaleOptimizer cannot be used inside an MultiOptimizer."):
+        MultiOptimizer(direct).build(named(("dense_1.kernel", [[1.0]])))
+
+
+def ema_multi():
+    opt_1 = ks.optimizers.SGD(learning_rate=0.1, use_ema=True, ema_momentum=0.9)
+    opt_2 = ks.optimizers.SGD(learning_rate=0.1, use_ema=False)
+    return MultiOptimizer(OptimizerMap(default_optimizer=opt_2, optimizer_map={".*dense_1/.*": opt_1})), opt_1
+
+
+def test_swap_ema_weights_with_multi_optimizer():
+    net = two_dense()
+    multi, opt_1 = ema_multi()
+    model = ks.Model(net, device="cpu").compile(loss="mse", optimizer=multi)
+    model.train_on_batch(np.ones((1, 1), "float32"), np.ones((1, 1), "float32"))
+    with torch.no_grad():  # Keras's kernels [[2, 2]] and [[3], [3]], as torch's (out, in) weights
+        net.dense_1.weight.copy_(torch.tensor([[2.0], [2.0]]))
+        net.dense_2.weight.copy_(torch.tensor([[3.0, 3.0]]))
+        opt_1.moving_averages[0].copy_(torch.tensor([[9.0], [9.0]]))
+    dense_2_before = net.dense_2.weight.detach().clone()
+    swap = ks.callbacks.SwapEMAWeights()
+    swap.set_model(model)
+    swap.on_test_begin()
+    torch.testing.assert_close(net.dense_1.weight.detach(), torch.tensor([[9.0], [9.0]]))
+    torch.testing.assert_close(opt_1.moving_averages[0], torch.tensor([[2.0], [2.0]]))
+    torch.testing.assert_close(net.dense_2.weight.detach(), dense_2_before)
+    swap.on_test_end()
+    torch.testing.assert_close(net.dense_1.weight.detach(), torch.tensor([[2.0], [2.0]]))
+    torch.testing.assert_close(net.dense_2.weight.detach(), dense_2_before)
+    torch.testing.assert_close(opt_1.moving_averages[0], torch.tensor([[9.0], [9.0]]))
+
+
+def test_swap_ema_weights_needs_a_sub_optimizer_with_ema():
+    model = two_sgd_model()
+    swap = ks.callbacks.SwapEMAWeights()
+    swap.set_model(model)
+    with pytest.raises(ValueError, match="at least one inner optimizer has `use_ema=True`"):
+        swap.on_test_begin()
+
+
+@pytest.fixture(scope="module")
+def keras():
+    import keras
+
+    return keras
+
+
+def test_ema_fit_and_swapped_evaluation_match_keras(keras):
+    """fit with a use_ema sub-optimizer (finalised at fit's end) and validation through
+    SwapEMAWeights, against Keras itself on the same data."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(8, 1)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    k_opt = keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(
+        default_optimizer=keras.optimizers.SGD(0.1),
+        optimizer_map={".*dense_1/.*": keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5)}))
+    dense = keras.layers.Dense
+    k_model = keras.Sequential([keras.Input((1,)),
+                                dense(2, kernel_initializer="ones", use_bias=False, name="dense_1"),
+                                dense(1, kernel_initializer="ones", use_bias=False, name="dense_2")])
+    k_model.compile(loss="mse", optimizer=k_opt)
+    k_hist = k_model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, validation_data=(x, y),
+                         callbacks=[keras.callbacks.SwapEMAWeights()])
+    net = two_dense()
+    multi, _ = ema_multi()
+    multi.optimizers[0].ema_momentum = 0.5
+    model = ks.Model(net, device="cpu").compile(loss="mse", optimizer=multi)
+    hist = model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, validation_data=(x, y),
+                     callbacks=[ks.callbacks.SwapEMAWeights()])
+    np.testing.assert_allclose(hist.history["val_loss"], k_hist.history["val_loss"], rtol=1e-5)
+    np.testing.assert_allclose(hist.history["loss"], k_hist.history["loss"], rtol=1e-5)
+    for module, layer in ((net.dense_1, k_model.layers[0]), (net.dense_2, k_model.layers[1])):
+        np.testing.assert_allclose(module.weight.detach().numpy().T, layer.kernel.numpy(), rtol=1e-5)
+
+
+def test_swap_on_epoch_leaves_the_averages_in_the_model_as_keras(keras):
+    """swap_on_epoch=True: at fit's end the model holds the averages (Keras's recovery of the
+    averages at the last epoch), against Keras with a plain SGD(use_ema=True)."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 1)).astype("float32"), rng.normal(size=(6, 1)).astype("float32")
+    k_model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, kernel_initializer="ones")])
+    k_model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5))
+    k_model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0,
+                callbacks=[keras.callbacks.SwapEMAWeights(swap_on_epoch=True)])
+    net = torch.nn.Linear(1, 1)
+    torch.nn.init.ones_(net.weight)
+    torch.nn.init.zeros_(net.bias)
+    model = ks.Model(net, device="cpu").compile(
+        loss="mse", optimizer=ks.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5))
+    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0,
+              callbacks=[ks.callbacks.SwapEMAWeights(swap_on_epoch=True)])
+    kernel, bias = (v.numpy() for v in k_model.layers[0].weights)
+    np.testing.assert_allclose(net.weight.detach().numpy().T, kernel, rtol=1e-5)
+    np.testing.assert_allclose(net.bias.detach().numpy(), bias, rtol=1e-5)
+
+
+def test_predict_with_swapped_averages_gives_the_weights_back():
+    """Keras 3.15.1's on_predict_end leaves the averages in the model (its flag test is inverted);
+    kerasish swaps back, so predict changes no weight."""
+    net = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.ones_(net.weight)
+    model = ks.Model(net, device="cpu").compile(
+        loss="mse", optimizer=ks.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5))
+    x = np.ones((4, 1), "float32")
+    model.fit(x, np.zeros((4, 1), "float32"), batch_size=2, epochs=1, verbose=0)
+    weight = net.weight.detach().clone()
+    with torch.no_grad():
+        model.optimizer.state[net.weight]["average"].fill_(9.0)
+    out = model.predict(x, verbose=0, callbacks=[ks.callbacks.SwapEMAWeights()])
+    np.testing.assert_allclose(np.asarray(out), np.full((4, 1), 9.0, "float32"))  # predicted with the average
+    torch.testing.assert_close(net.weight.detach(), weight)
+    torch.testing.assert_close(model.optimizer.state[net.weight]["average"], torch.full((1, 1), 9.0))
