@@ -133,12 +133,8 @@ class KerasApply:
         With ``loss_scale_factor`` the gradients are divided by it first; with ``use_ema`` the
         moving average is updated at every call (accumulating ones too, as Keras).
         """
-        if trainable_variables is None:
-            if self._applied is None:
-                raise ValueError("When passing `grads` without `variables`, the optimizer must already be "
-                                 "built on a list of variables. Call "
-                                 "`optimizer.build(trainable_variables)` first.")
-            trainable_variables = self._built_on
+        trainable_variables = variables_to_apply(trainable_variables, self._applied is not None,
+                                                 self._built_on)
         if len(grads) != len(trainable_variables):
             raise ValueError(f"apply() got {len(grads)} gradients for {len(trainable_variables)} "
                              "variables; give one gradient per variable.")
@@ -299,6 +295,17 @@ class KerasApply:
         if isinstance(rate, dict) and "class_name" in rate:
             config["learning_rate"] = KERAS_SCHEDULES[rate["class_name"]].from_config(rate["config"])
         return cls(**config)
+
+
+def variables_to_apply(given: Any, built: bool, built_on: Any) -> Any:
+    """What ``apply(grads)`` updates: the variables given, else the ones ``build`` was given; an
+    optimizer never built has none, which Keras refuses with this message."""
+    if given is not None:
+        return given
+    if not built:
+        raise ValueError("When passing `grads` without `variables`, the optimizer must already be built "
+                         "on a list of variables. Call `optimizer.build(trainable_variables)` first.")
+    return built_on
 
 
 def _create_state(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]) -> list[torch.Tensor]:

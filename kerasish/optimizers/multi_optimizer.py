@@ -32,6 +32,7 @@ import torch
 
 from kerasish.checks import check_number
 from kerasish.optimizers.base import Optimizer, auto_name
+from kerasish.optimizers.keras_api import variables_to_apply
 from kerasish.optimizers.loss_scale import LossScaleOptimizer
 from kerasish.optimizers.moving_average import moving_averages
 
@@ -406,12 +407,7 @@ class MultiOptimizer(Optimizer):
         """
         if len(grads) == 0:
             return
-        if trainable_variables is None:
-            if self._built is None:
-                raise ValueError("When passing `grads` without `variables`, the optimizer must already be "
-                                 "built on a list of variables. Call `optimizer.build(trainable_variables)` "
-                                 "first.")
-            trainable_variables = self._built_on
+        trainable_variables = variables_to_apply(trainable_variables, self._built is not None, self._built_on)
         built = self.ensure_built(trainable_variables)
         if len(grads) != len(self._route):
             raise ValueError("Gradients must match trainable variables one-to-one. "
