@@ -35,3 +35,9 @@ def name_registry(classes: Iterable[type[_T]], aliases: Mapping[str, type[_T]] =
     registry.update({short: registry[full] for short, full in _SHORT_NAMES.items() if full in registry})
     registry.update(aliases)
     return registry
+
+
+def by_class_name(registry: Mapping[str, type[_T]]) -> dict[str, type[_T]]:
+    """The registry's classes under their class names (``"MeanSquaredError"``), which Keras's
+    ``get`` also takes (case as written); such a string builds the class with its default name."""
+    return {cls.__name__: cls for cls in registry.values()}

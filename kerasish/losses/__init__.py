@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
-from kerasish._naming import name_registry, snake_case
+from kerasish._naming import by_class_name, name_registry, snake_case
 from kerasish.losses.adapters import KerasLoss, LossFunction, TorchStyleLoss, keras_function_loss
 from kerasish.losses.base import Loss, align_targets, weighted_reduce
 from kerasish.losses.circle import Circle
@@ -115,6 +115,7 @@ _REGISTRY: dict[str, type[Loss]] = name_registry(
              "ce": ShapeResolvedCrossentropy},
 )
 
+_CLASS_NAMES = by_class_name(_REGISTRY)
 KNOWN_LOSSES = tuple(sorted(_REGISTRY))
 
 
@@ -157,6 +158,8 @@ def get_loss(spec: str | Loss | torch.nn.Module | Callable) -> Loss:
     keras = keras_for(spec)
     if keras is not None:
         return _from_keras(spec, keras)
+    if isinstance(spec, str) and spec in _CLASS_NAMES:  # "MeanSquaredError", as Keras's get
+        return _CLASS_NAMES[spec]()
     if isinstance(spec, str):
         factory = _REGISTRY.get(spec.lower())
         if factory is None:

@@ -23,7 +23,7 @@ import types
 from typing import Any
 
 from kerasish._keras_interop import keras_for, keras_instance, ks_equivalent
-from kerasish._naming import name_registry
+from kerasish._naming import by_class_name, name_registry
 from kerasish.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -134,6 +134,7 @@ _REGISTRY.update(name_registry(
     aliases={"logcosh": LogCoshError, "kld": KLDivergence},
 ))
 
+_CLASS_NAMES = by_class_name(_REGISTRY)
 KNOWN_METRICS = tuple(sorted([*_REGISTRY, "accuracy", "acc"]))
 
 
@@ -182,7 +183,7 @@ def get_metric(spec: Any) -> Metric:
         key = spec.lower()
         if key in ("accuracy", "acc"):
             return ShapeResolvedAccuracy(name=spec)
-        factory = _REGISTRY.get(key)
+        factory = _REGISTRY.get(key) or _CLASS_NAMES.get(spec)  # "MeanSquaredError", as Keras's get
         if factory is None:
             raise ValueError(
                 f"metrics contains {spec!r}, which is not a known metric name. Use one of "

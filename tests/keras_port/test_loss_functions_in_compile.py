@@ -96,3 +96,17 @@ def test_a_ks_metric_function_gives_keras_metric(name):
     model = ks.Model(twin, device="cpu").compile("sgd", loss, metrics=[getattr(ks.metrics, name)])
     got = model.evaluate(X, y, batch_size=8, verbose=0, return_dict=True)
     assert got[name] == pytest.approx(expected[name], rel=1e-5, abs=1e-6)
+
+
+def test_class_name_strings_build_the_class_as_keras():
+    """``loss="MeanSquaredError"``, ``metrics=["MeanAbsoluteError", "AUC"]``: Keras's ``get`` takes
+    class names (the log key is the string as written, as for any string); kerasish refused them."""
+    y = (PROBABILITIES > 0.5).astype("float32")
+    theirs, twin = twins("sigmoid")
+    spec = dict(loss="MeanSquaredError", metrics=["MeanAbsoluteError", "AUC", "BinaryAccuracy"])
+    theirs.compile(**spec)
+    expected = theirs.evaluate(X, y, batch_size=8, verbose=0, return_dict=True)
+    got = ks.Model(twin, device="cpu").compile("sgd", **spec).evaluate(X, y, batch_size=8, verbose=0,
+                                                                      return_dict=True)
+    assert set(got) == set(expected) == {"loss", "MeanAbsoluteError", "AUC", "BinaryAccuracy"}
+    assert got == pytest.approx(expected, rel=1e-4)
