@@ -1,4 +1,8 @@
-"""Hinge losses: margin losses for -1/1 (or 0/1) labels, as Keras's hinge family."""
+"""Hinge losses: margin losses for -1/1 (or 0/1) labels, as Keras's hinge family.
+
+The per-sample values (``hinge_values``, ...) are the one implementation: the ``ks.metrics``
+hinge metrics and functions compute them too, as Keras's metrics call its losses.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,7 @@ class Hinge(Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        y_true = _to_plus_minus_one(y_true)
-        return (1.0 - y_true * y_pred).clamp_min(0.0).mean(dim=-1)
+        return hinge_values(y_true, y_pred)
 
 
 class SquaredHinge(Loss):
@@ -43,13 +46,34 @@ class SquaredHinge(Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        y_true = _to_plus_minus_one(y_true)
-        return (1.0 - y_true * y_pred).clamp_min(0.0).square().mean(dim=-1)
+        return squared_hinge_values(y_true, y_pred)
 
 
-def _to_plus_minus_one(y_true: torch.Tensor) -> torch.Tensor:
-    # Keras converts {0, 1} labels to {-1, 1}; labels already in {-1, 1} are kept.
-    return torch.where(y_true == 0, -torch.ones_like(y_true), y_true)
+def plus_minus_one(y_true: torch.Tensor) -> torch.Tensor:
+    """Keras's ``convert_binary_labels_to_hinge``: labels that are all 0/1 become -1/1; any other
+    labels (-1/1, or a mix such as -1/0/1) are kept as they are.
+
+    Decided on the device (``torch.where``), so the batch's labels are never read by the host.
+    """
+    binary = ((y_true == 0) | (y_true == 1)).all()
+    return torch.where(binary, 2.0 * y_true - 1.0, y_true)
+
+
+def hinge_values(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """``mean(max(1 - y_true * y_pred, 0))`` over the last axis, per sample."""
+    return (1.0 - plus_minus_one(y_true) * y_pred).clamp_min(0.0).mean(dim=-1)
+
+
+def squared_hinge_values(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """``mean(max(1 - y_true * y_pred, 0) ** 2)`` over the last axis, per sample."""
+    return (1.0 - plus_minus_one(y_true) * y_pred).clamp_min(0.0).square().mean(dim=-1)
+
+
+def categorical_hinge_values(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`` per sample."""
+    positive = (y_true * y_pred).sum(dim=-1)
+    negative = ((1.0 - y_true) * y_pred).amax(dim=-1)
+    return (negative - positive + 1.0).clamp_min(0.0)
 
 
 class CategoricalHinge(Loss):
@@ -68,6 +92,4 @@ class CategoricalHinge(Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        pos = (y_true * y_pred).sum(dim=-1)
-        neg = ((1.0 - y_true) * y_pred).amax(dim=-1)
-        return (neg - pos + 1.0).clamp_min(0.0)
+        return categorical_hinge_values(y_true, y_pred)

@@ -1,24 +1,17 @@
-"""Hinge metrics: Keras's margin functions per sample (``y_true`` first) and their running means."""
+"""Hinge metrics: Keras's margin functions per sample (``y_true`` first) and their running means;
+the values are the hinge losses' (``kerasish.losses.hinge``), as Keras's metrics call its losses."""
 
 from __future__ import annotations
 
 import torch
 
+from kerasish.losses.hinge import categorical_hinge_values, hinge_values, squared_hinge_values
 from kerasish.metrics.reduction import FunctionMean
 
 
 def _floats(y_true, y_pred) -> tuple[torch.Tensor, torch.Tensor]:
     dtype = y_pred.dtype if y_pred.is_floating_point() else torch.float32
     return y_true.to(dtype), y_pred.to(dtype)
-
-
-def _plus_minus_one(y_true: torch.Tensor) -> torch.Tensor:
-    """Keras's ``convert_binary_labels_to_hinge``: labels that are all 0/1 become -1/1, others stay.
-
-    Decided on the device (``torch.where``), so the batch's labels are never read by the host.
-    """
-    binary = ((y_true == 0) | (y_true == 1)).all()
-    return torch.where(binary, 2.0 * y_true - 1.0, y_true)
 
 
 def hinge(y_true, y_pred):
@@ -31,8 +24,7 @@ def hinge(y_true, y_pred):
     Example:
         ks.metrics.hinge(torch.tensor([[0.0, 1.0]]), torch.tensor([[-0.5, 0.5]]))   # tensor([0.5000])
     """
-    y_true, y_pred = _floats(y_true, y_pred)
-    return (1.0 - _plus_minus_one(y_true) * y_pred).clamp_min(0.0).mean(dim=-1)
+    return hinge_values(*_floats(y_true, y_pred))
 
 
 def squared_hinge(y_true, y_pred):
@@ -45,8 +37,7 @@ def squared_hinge(y_true, y_pred):
     Example:
         model.compile("adam", "squared_hinge", metrics=[ks.metrics.squared_hinge])
     """
-    y_true, y_pred = _floats(y_true, y_pred)
-    return (1.0 - _plus_minus_one(y_true) * y_pred).clamp_min(0.0).square().mean(dim=-1)
+    return squared_hinge_values(*_floats(y_true, y_pred))
 
 
 def categorical_hinge(y_true, y_pred):
@@ -60,10 +51,7 @@ def categorical_hinge(y_true, y_pred):
         ks.metrics.categorical_hinge(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.3, 0.8]]))
         # tensor([0.5000])
     """
-    y_true, y_pred = _floats(y_true, y_pred)
-    positive = (y_true * y_pred).sum(dim=-1)
-    negative = ((1.0 - y_true) * y_pred).amax(dim=-1)
-    return (negative - positive + 1.0).clamp_min(0.0)
+    return categorical_hinge_values(*_floats(y_true, y_pred))
 
 
 class Hinge(FunctionMean):

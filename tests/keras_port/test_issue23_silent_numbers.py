@@ -62,3 +62,17 @@ def test_positional_loss_arguments_follow_keras():  # MeanSquaredError("sum") se
     assert loss.reduction == keras.losses.MeanSquaredError("sum").reduction == "sum"
     y = torch.ones(4, 1)
     assert float(loss(y, 3 * y)) == pytest.approx(16.0)
+
+
+@pytest.mark.parametrize("name", ["Hinge", "SquaredHinge"])
+@pytest.mark.parametrize("labels", [[[-1.0, 0.0, 1.0]], [[0.0, 1.0, 1.0]], [[-1.0, 1.0, 1.0]]],
+                         ids=["mixed", "binary", "plus-minus"])
+def test_hinge_losses_convert_labels_as_keras(name, labels):
+    """Keras turns labels to -1/1 only when all are 0/1; a mix such as -1/0/1 is kept (the loss
+    turned each 0 into -1: 0.700 where Keras gives 0.833)."""
+    y_true, y_pred = np.array(labels), np.array([[0.3, -0.4, 0.8]], dtype="float32")
+    ours, theirs = both(getattr(ks.losses, name), getattr(keras.losses, name), y_true, y_pred)
+    assert ours == pytest.approx(theirs, rel=1e-6)
+    metric = getattr(ks.metrics, name)()
+    metric.update_state(torch.as_tensor(y_true), torch.as_tensor(y_pred))
+    assert float(metric.result()) == pytest.approx(theirs, rel=1e-6)
