@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from kerasish.io import atomic_torch_save, verify_zip
+from kerasish.metrics.base import Metric
 from kerasish.optimizers.saved_state import upgrade_saved_state
 
 if TYPE_CHECKING:
@@ -139,22 +140,16 @@ def metric_states(metrics: Iterable[Any]) -> dict[str, dict[str, Any]]:
     Saved with a mid-epoch state so that a resumed epoch's running means, and so its logs, are
     those of an uninterrupted run.
     """
-    states = {}
-    for i, metric in enumerate(metrics):
-        values = {k: v for k, v in vars(getattr(metric, "compiled", metric)).items()  # a view's own
-                  if v is None or isinstance(v, (torch.Tensor, int, float)) and not isinstance(v, bool)}
-        states[f"{i}:{metric.name}"] = values
-    return states
+    return {f"{i}:{metric.name}": metric.running_state() if isinstance(metric, Metric) else {}
+            for i, metric in enumerate(metrics)}  # another library's metric (a subclass lists it): nothing
 
 
 def load_metric_states(metrics: Iterable[Any], states: Mapping[str, Mapping[str, Any]],
                        device: torch.device) -> None:
     """Put back what ``metric_states`` saved, on ``device`` (unknown keys are skipped)."""
     for i, metric in enumerate(metrics):
-        for attribute, value in states.get(f"{i}:{metric.name}", {}).items():
-            if isinstance(value, torch.Tensor):
-                value = value.to(device)
-            setattr(getattr(metric, "compiled", metric), attribute, value)
+        if isinstance(metric, Metric):
+            metric.load_running_state(dict(states.get(f"{i}:{metric.name}", {})), device)
 
 
 def keyed(callbacks: Iterable[Callback]) -> dict[str, Callback]:

@@ -171,6 +171,25 @@ class Metric:
             "load_summed_state(state); implement both or neither."
         )
 
+    def running_state(self) -> dict[str, Any]:
+        """What a mid-epoch training state saves of this metric: its tensor and number attributes
+        (``None`` ones too), so a resumed epoch's running values are an uninterrupted run's.
+
+        A metric that shows another's state (a view) returns that one's.
+        """
+        return {k: v for k, v in vars(self).items()
+                if v is None or isinstance(v, (torch.Tensor, int, float)) and not isinstance(v, bool)}
+
+    def load_running_state(self, state: dict[str, Any], device: torch.device) -> None:
+        """Take back ``running_state()``: each attribute set again, tensors moved to ``device``.
+
+        Args:
+            state: what ``running_state`` returned (as saved).
+            device: the training device.
+        """
+        for attribute, value in state.items():
+            setattr(self, attribute, value.to(device) if isinstance(value, torch.Tensor) else value)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 

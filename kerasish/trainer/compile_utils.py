@@ -100,6 +100,12 @@ class PlainMetricView(Metric):
     def reset_state(self) -> None:
         self.compiled.reset_state()
 
+    def running_state(self) -> dict[str, Any]:
+        return self.compiled.running_state()
+
+    def load_running_state(self, state: dict[str, Any], device: torch.device) -> None:
+        self.compiled.load_running_state(state, device)
+
 
 class LossLeaf(NamedTuple):
     """One loss of the spec: where ``compile`` put it (``key``: ``None``, an index or a dict key)."""
