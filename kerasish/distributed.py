@@ -9,8 +9,11 @@ output) is identical on every rank. Nothing here runs in a plain single-process 
 
 from __future__ import annotations
 
+import atexit
 import datetime
+import gc
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +45,33 @@ def wrap_ddp(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
     device_ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids)
+
+
+# Models whose DDP wrapper holds the process group: released before the group is left at exit.
+_DDP_MODELS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def release_before_exit(model: Any) -> None:
+    """Let the exit handler drop ``model``'s DDP wrapper (``model._release_ddp()``) first."""
+    _DDP_MODELS.add(model)
+
+
+def _leave_group_at_exit() -> None:
+    """Leave the process group kerasish joined, once the script is done, as torch asks.
+
+    A script that trains under torchrun and simply ends keeps the group and the DDP wrappers
+    (which hold it) up until the interpreter tears down; gloo then sometimes aborts the process
+    ("terminate called without an active exception", exit code -6), failing a run that trained
+    and saved correctly. So the wrappers are dropped, collected, and the group destroyed here.
+    Only for gloo (CPU), where the abort is seen: an NCCL group torn down while a crashed rank's
+    peers still wait in a collective could hang the exit instead.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_backend() != "gloo":
+        return
+    for model in list(_DDP_MODELS):
+        model._release_ddp()  # private: the model's own method for this handler
+    gc.collect()
+    dist.destroy_process_group()
 
 
 def main_decides(value: Any) -> Any:
@@ -89,6 +119,7 @@ class Group:
         if not dist.is_initialized():
             backend = "nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=10))
+            atexit.register(_leave_group_at_exit)  # joined here, so left here too
             if device.type == "cuda":
                 torch.cuda.set_device(device)
         return cls(rank=dist.get_rank(), world_size=dist.get_world_size())

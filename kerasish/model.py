@@ -595,6 +595,6 @@ class Model(KerasStepAPI, ModelSaving, ModuleFace):
             self._run.data_seed = group.broadcast(self._run.data_seed)
             if self._plan.kind == "ddp":
                 ddp = self._ddp or wrap_ddp(self.module, self.device)
-                self._hold_unregistered("_ddp", ddp)
+                self._hold_ddp(ddp)
                 engine.train_module = ddp
         return group

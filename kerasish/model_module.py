@@ -28,6 +28,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from kerasish import console
+from kerasish.distributed import release_before_exit
 
 
 class ModuleFace(torch.nn.Module):
@@ -56,6 +57,19 @@ class ModuleFace(torch.nn.Module):
 
     def __repr__(self) -> str:  # print(model): the module, and what compile chose (not torch's)
         return console.model_repr(self)
+
+    def _hold_ddp(self, ddp: torch.nn.Module) -> None:
+        """Keep the DDP wrapper of ``module`` (unregistered, see ``_hold_unregistered``), and let
+        the exit handler of ``kerasish.distributed`` drop it before the process group goes."""
+        object.__setattr__(self, "_ddp", ddp)
+        release_before_exit(self)
+
+    def _release_ddp(self) -> None:
+        """Drop the DDP wrapper: training then runs the module itself (at exit, nothing runs)."""
+        object.__setattr__(self, "_ddp", None)
+        engine = getattr(self, "_engine", None)
+        if engine is not None:
+            engine.train_module = self.module
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped module's forward (``model(x)`` goes through Keras's ``__call__``)."""

@@ -171,3 +171,35 @@ def test_a_resumed_two_process_run_with_dropout_ends_as_an_uninterrupted_one(tmp
         expected = torch.load(tmp_path / "clean" / f"weights-{rank}.pt", weights_only=True)
         got = torch.load(tmp_path / "resumed" / f"weights-{rank}.pt", weights_only=True)
         assert all(torch.equal(got[k], expected[k]) for k in expected), rank
+
+
+EXIT_SCRIPT = textwrap.dedent('''
+    import atexit, os, sys
+    import torch
+
+    def check():  # registered before kerasish's handler, so it runs after it (atexit is LIFO)
+        left = not torch.distributed.is_initialized()
+        released = MODEL._ddp is None and MODEL._engine.train_module is MODEL.module
+        with open(os.path.join(sys.argv[1], f"exit-{os.environ['RANK']}.txt"), "w") as f:
+            f.write(f"{left} {released}")
+    atexit.register(check)
+
+    import numpy as np
+    import kerasish as ks
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    MODEL = ks.Model(torch.nn.Linear(4, 1), device="cpu").compile("sgd", "mse")
+    MODEL.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0)
+    assert MODEL._ddp is not None  # trained under DDP; the script ends without any cleanup
+''')
+
+
+def test_a_script_that_just_ends_leaves_the_group_kerasish_joined(tmp_path):
+    """No destroy_process_group in the script: kerasish drops the DDP wrapper and leaves the gloo
+    group at exit (a group left up until teardown sometimes made gloo abort the process, -6)."""
+    script = tmp_path / "ends.py"
+    script.write_text(EXIT_SCRIPT)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    result = subprocess.run([*launcher, str(script), str(tmp_path)], capture_output=True, text=True,
+                            timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [(tmp_path / f"exit-{rank}.txt").read_text() for rank in (0, 1)] == ["True True"] * 2
