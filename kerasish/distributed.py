@@ -14,7 +14,7 @@ import datetime
 import gc
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +47,14 @@ def wrap_ddp(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(module, device_ids=device_ids)
 
 
-# Models whose DDP wrapper holds the process group: released before the group is left at exit.
-_DDP_MODELS: weakref.WeakSet[Any] = weakref.WeakSet()
+# How to drop each live DDP wrapper (it holds the process group) before the group is left at exit;
+# weak, so a model freed earlier is not kept alive.
+_DDP_RELEASES: list[weakref.WeakMethod[Callable[[], None]]] = []
 
 
-def release_before_exit(model: Any) -> None:
-    """Let the exit handler drop ``model``'s DDP wrapper (``model._release_ddp()``) first."""
-    _DDP_MODELS.add(model)
+def release_before_exit(release: Callable[[], None]) -> None:
+    """Have the exit handler call ``release`` (a bound method dropping a DDP wrapper) first."""
+    _DDP_RELEASES.append(weakref.WeakMethod(release))
 
 
 def _leave_group_at_exit() -> None:
@@ -68,8 +69,10 @@ def _leave_group_at_exit() -> None:
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_backend() != "gloo":
         return
-    for model in list(_DDP_MODELS):
-        model._release_ddp()  # private: the model's own method for this handler
+    for reference in _DDP_RELEASES:
+        release = reference()
+        if release is not None:
+            release()
     gc.collect()
     dist.destroy_process_group()
 

@@ -62,7 +62,7 @@ class ModuleFace(torch.nn.Module):
         """Keep the DDP wrapper of ``module`` (unregistered, see ``_hold_unregistered``), and let
         the exit handler of ``kerasish.distributed`` drop it before the process group goes."""
         object.__setattr__(self, "_ddp", ddp)
-        release_before_exit(self)
+        release_before_exit(self._release_ddp)
 
     def _release_ddp(self) -> None:
         """Drop the DDP wrapper: training then runs the module itself (at exit, nothing runs)."""

@@ -49,7 +49,6 @@ from kerasish.callbacks.tracking import (
     BatchValues,
     StepCounter,
     as_number,
-    learning_rate_logs,
     learning_rates,
     numbers,
     optimizer_params,
@@ -343,9 +342,7 @@ class TensorBoardCallback(Callback):
         validation = {k[len("val_"):]: v for k, v in logs.items() if k.startswith("val_")}
         optimizer = getattr(self.model, "optimizer", None)
         if not any(k.startswith("learning_rate") for k in train) and optimizer is not None:
-            # learning_rate_<name> per MultiOptimizer part (Keras's), else one per param group
-            train.update(learning_rate_logs(self.model) if hasattr(optimizer, "optimizers")
-                         else learning_rates(optimizer))
+            train.update(learning_rates(optimizer))  # one per param group / MultiOptimizer part
         if self.write_steps_per_second:
             elapsed = max(time.perf_counter() - self._epoch_start, 1e-9)
             train["steps_per_second"] = self._epoch_batches / elapsed

@@ -72,12 +72,18 @@ def numbers(logs: Mapping[str, Any] | None, keep: Callable[[str], bool] = lambda
 def learning_rates(optimizer: Any) -> dict[str, float]:
     """The learning rate of every param group: ``learning_rate`` for an optimizer with one group
     (Keras's name, one per optimizer), ``learning_rate/group_0``, ``learning_rate/group_1``, ...
-    for several (Ignite's ``group_N`` numbering), so no group's rate goes unlogged.
+    for several (Ignite's ``group_N`` numbering), so no group's rate goes unlogged; for a
+    MultiOptimizer (an optimizer with ``optimizers``), ``learning_rate_<name>`` per sub-optimizer,
+    as Keras names them.
 
     Example:
         learning_rates(torch.optim.SGD([{"params": a, "lr": 0.1}, {"params": b, "lr": 0.01}]))
         # {'learning_rate/group_0': 0.1, 'learning_rate/group_1': 0.01}
     """
+    parts = getattr(optimizer, "optimizers", None)
+    if parts is not None:
+        return {f"learning_rate_{name}": float(part.param_groups[0]["lr"])
+                for name, part in zip(optimizer.names, parts)}
     groups = getattr(optimizer, "param_groups", None) or []
     if len(groups) == 1:
         return {"learning_rate": float(groups[0]["lr"])}
@@ -216,9 +222,6 @@ def learning_rate_logs(model: Any) -> dict[str, float]:
     Args:
         model: the ``ks.Model`` (compiled).
     """
-    optimizer = model.optimizer
-    parts = getattr(optimizer, "optimizers", None)
-    if parts is None:
+    if getattr(model.optimizer, "optimizers", None) is None:
         return {"learning_rate": model.learning_rate}
-    return {f"learning_rate_{name}": float(part.param_groups[0]["lr"])
-            for name, part in zip(optimizer.names, parts)}
+    return learning_rates(model.optimizer)
